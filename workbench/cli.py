@@ -1,0 +1,229 @@
+"""The ``workbench`` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench import __version__
+from workbench.config import Settings, load_settings
+
+app = typer.Typer(
+    name="workbench",
+    help=(
+        "retail-workbench: unify, segment, plan and review multi-channel brand CRM data.\n\n"
+        "Settings come from WORKBENCH_* environment variables or workbench.toml "
+        "(see `workbench config`)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+NOTEBOOKS = ("01_unify", "02_segment", "03_plan", "04_review")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _not_built(what: str, issue: str) -> None:
+    typer.echo(
+        f"`workbench {what}` is not built yet ({issue}); nothing was done.", err=True
+    )
+    raise typer.Exit(2)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def config() -> None:
+    """Print the resolved settings and where each came from.
+
+    Example: WORKBENCH_ENGINE=spark workbench config
+    """
+    s = _settings()
+    for key in ("root", "data_dir", "warehouse", "reports_dir", "engine", "spark_master", "lang", "threads", "memory_limit"):
+        typer.echo(f"{key:13} {getattr(s, key)!s:50} {s.source.get(key, 'default')}")
+    salt = "development default (set WORKBENCH_SALT for real data)" if s.uses_dev_salt else "set"
+    typer.echo(f"{'salt':13} {salt:50} {s.source.get('salt', 'default')}")
+
+
+@app.command()
+def synth(
+    customers: Annotated[int, typer.Option("--customers", "-n", min=1, help="Persons to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
+    out: Annotated[Path | None, typer.Option(help="Raw directory (default: <data_dir>/raw).")] = None,
+    truth: Annotated[Path | None, typer.Option(help="Truth directory (default: <data_dir>/truth).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1000, help="Persons per batch; bounds memory.")] = 50_000,
+) -> None:
+    """Generate synthetic exports of every platform, with the ground truth beside them.
+
+    Example: workbench synth --customers 100000 --seed 7 --out data/raw
+    """
+    from workbench.synth import generate
+
+    s = _settings()
+    out_dir = out or s.raw_dir
+    truth_dir = truth or (out_dir.parent / "truth" if out else s.truth_dir)
+    t0 = time.perf_counter()
+    r = generate(out_dir, truth_dir, customers=customers, seed=seed, batch_size=batch_size)
+    typer.echo(
+        f"{customers:,} persons, {r.orders:,} orders, {len(r.files)} export files "
+        f"in {time.perf_counter() - t0:.1f} s\n"
+        f"  raw:   {out_dir}\n  truth: {truth_dir} (for tests and accuracy sections only)\n"
+        f"  planted Douyin new-to-brand share: {r.douyin_new_share:.1%}"
+    )
+
+
+@app.command()
+def ingest(
+    raw_dir: Annotated[Path | None, typer.Argument(help="Directory of exports (default: <data_dir>/raw).")] = None,
+) -> None:
+    """Load every export into the warehouse; print rows read / loaded / rejected per file.
+
+    Example: workbench ingest data/raw
+    """
+    _not_built("ingest", "the data-unification job")
+
+
+def parse_parameters(args: list[str]) -> dict[str, object]:
+    """``-p NAME VALUE`` pairs (as papermill takes them) to a dict; VALUE read as YAML.
+
+    Raises:
+        typer.BadParameter: anything else, or a ``-p`` without NAME and VALUE.
+    """
+    from workbench.report.runner import coerce
+
+    params: dict[str, object] = {}
+    i = 0
+    while i < len(args):
+        if args[i] not in ("-p", "--parameter"):
+            raise typer.BadParameter(f"unexpected argument {args[i]!r}; parameters go as -p NAME VALUE")
+        if len(args) - i < 3:
+            raise typer.BadParameter(f"{args[i]} needs a NAME and a VALUE")
+        params[args[i + 1]] = coerce(args[i + 2])
+        i += 3
+    return params
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    notebook: Annotated[Path, typer.Argument(help="Notebook to execute, e.g. notebooks/01_unify.ipynb.")],
+    show_code: Annotated[bool, typer.Option(help="Keep input cells in the HTML.")] = False,
+) -> None:
+    """Execute a notebook into reports/<run-id>/ (.ipynb, .html, parameters.json).
+
+    Parameters are given as -p NAME VALUE (repeatable); VALUE is read as YAML, so
+    0.9, true and [a, b] arrive as a number, a boolean and a list.
+
+    Exits non-zero when a cell fails; the failed run's HTML is still written.
+
+    Example: workbench run notebooks/01_unify.ipynb -p lang en -p link_threshold 0.9
+    """
+    from workbench.report import run_notebook
+
+    s = _settings()
+    params = parse_parameters(list(ctx.args))
+    result = run_notebook(notebook, params, s, show_code=show_code)
+    typer.echo(f"{result.status}: {result.html}")
+    typer.echo(f"index: {s.reports_dir / 'index.html'}")
+    if not result.ok:
+        err = result.error or {}
+        typer.echo(f"error: {err.get('ename', '')}: {err.get('evalue', '')}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("run-all")
+def run_all_cmd(
+    schedule: Annotated[Path, typer.Argument(help="YAML list of {notebook, parameters}.")],
+    show_code: Annotated[bool, typer.Option(help="Keep input cells in the HTML.")] = False,
+) -> None:
+    """Run every notebook of a schedule (for cron or Airflow); go on past failures.
+
+    Exits non-zero if any run failed.
+
+    Example: workbench run-all schedule.yaml
+    """
+    from workbench.report import run_all
+
+    s = _settings()
+    try:
+        results = run_all(schedule, s, show_code=show_code)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for r in results:
+        typer.echo(f"{r.status:6} {r.notebook.name:20} {r.duration_s:6.1f} s  {r.html}")
+    failed = [r for r in results if not r.ok]
+    typer.echo(f"{len(results) - len(failed)} ok, {len(failed)} failed; index: {s.reports_dir / 'index.html'}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option("--customers", "-n", help="Persons to generate when data/raw is empty.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed for the synthetic data.")] = 42,
+) -> None:
+    """Synthesise data if data/raw is empty, then run every notebook built so far.
+
+    Example: workbench demo --customers 5000
+    """
+    from workbench.report import run_notebook
+    from workbench.synth import generate
+
+    s = _settings()
+    if not s.raw_dir.exists() or not any(s.raw_dir.iterdir()):
+        typer.echo(f"synthesising {customers:,} persons into {s.raw_dir} ...")
+        generate(s.raw_dir, s.truth_dir, customers=customers, seed=seed)
+    else:
+        typer.echo(f"using the exports already in {s.raw_dir}")
+    failed = 0
+    for name in NOTEBOOKS:
+        nb = s.root / "notebooks" / f"{name}.ipynb"
+        if not nb.exists():
+            continue
+        result = run_notebook(nb, {}, s)
+        failed += not result.ok
+        typer.echo(f"{result.status:6} {name:12} {result.html}")
+    typer.echo(f"\nopen {s.reports_dir / 'index.html'}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    customers: Annotated[int, typer.Option("--customers", "-n", help="Persons to generate.")] = 100_000,
+) -> None:
+    """Time each stage and the peak memory against a plain-pandas reference.
+
+    Example: workbench bench --customers 1000000
+    """
+    _not_built("bench", "the benchmark comes with the segmentation job")
+
+
+def entry() -> None:
+    app()

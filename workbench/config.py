@@ -1,0 +1,192 @@
+"""Settings: paths, engine, salt and language, read once from env and ``workbench.toml``.
+
+Precedence, highest first: environment variables (``WORKBENCH_*``), the
+``[workbench]`` table of a ``workbench.toml`` file, built-in defaults.  The
+file is looked up as ``$WORKBENCH_CONFIG`` if set, else ``workbench.toml``
+in the project root (the current directory by default).
+
+==========================  ======================  ==============================
+environment variable        ``workbench.toml`` key  default
+==========================  ======================  ==============================
+``WORKBENCH_ROOT``          (none)                  current directory
+``WORKBENCH_DATA_DIR``      ``data_dir``            ``<root>/data``
+``WORKBENCH_WAREHOUSE``     ``warehouse``           ``<data_dir>/warehouse.duckdb``
+``WORKBENCH_REPORTS_DIR``   ``reports_dir``         ``<root>/reports``
+``WORKBENCH_ENGINE``        ``engine``              ``duckdb`` (or ``spark``)
+``WORKBENCH_SPARK_MASTER``  ``spark_master``        ``local[2]``
+``WORKBENCH_SALT``          ``salt``                a fixed development salt
+``WORKBENCH_LANG``          ``lang``                ``zh`` (or ``en``)
+``WORKBENCH_THREADS``       ``threads``             DuckDB's default
+``WORKBENCH_MEMORY_LIMIT``  ``memory_limit``        DuckDB's default
+==========================  ======================  ==============================
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+Engine = Literal["duckdb", "spark"]
+Lang = Literal["zh", "en"]
+
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+LANGS: tuple[str, ...] = ("zh", "en")
+DEV_SALT = "retail-workbench-development-salt"
+
+_KEYS = {
+    "data_dir": "WORKBENCH_DATA_DIR",
+    "warehouse": "WORKBENCH_WAREHOUSE",
+    "reports_dir": "WORKBENCH_REPORTS_DIR",
+    "engine": "WORKBENCH_ENGINE",
+    "spark_master": "WORKBENCH_SPARK_MASTER",
+    "salt": "WORKBENCH_SALT",
+    "lang": "WORKBENCH_LANG",
+    "threads": "WORKBENCH_THREADS",
+    "memory_limit": "WORKBENCH_MEMORY_LIMIT",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build one with :func:`load_settings`.
+
+    Attributes:
+        root: project root; relative paths below are resolved against it.
+        data_dir: holds ``raw/`` (exports as they come) and ``truth/``.
+        warehouse: the DuckDB file the engine opens.
+        reports_dir: rendered runs and ``index.html``.
+        engine: ``duckdb`` (embedded, default) or ``spark``.
+        spark_master: Spark master URL when ``engine == "spark"``.
+        salt: secret for the HMAC that hashes phone numbers at ingestion.
+        lang: language of labels in reports, ``zh`` or ``en``.
+        threads: DuckDB worker threads, ``None`` for DuckDB's default.
+        memory_limit: DuckDB memory limit such as ``"8GB"``, ``None`` for default.
+        source: where each non-default value came from (for ``workbench --help``).
+    """
+
+    root: Path
+    data_dir: Path
+    warehouse: Path
+    reports_dir: Path
+    engine: Engine = "duckdb"
+    spark_master: str = "local[2]"
+    salt: str = DEV_SALT
+    lang: Lang = "zh"
+    threads: int | None = None
+    memory_limit: str | None = None
+    source: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def truth_dir(self) -> Path:
+        return self.data_dir / "truth"
+
+    @property
+    def uses_dev_salt(self) -> bool:
+        return self.salt == DEV_SALT
+
+    def with_(self, **changes: Any) -> Settings:
+        """Return a copy with some fields changed (paths are made absolute)."""
+        for key in ("data_dir", "warehouse", "reports_dir"):
+            if key in changes:
+                changes[key] = _resolve(self.root, changes[key])
+        return replace(self, **changes)
+
+
+def _resolve(root: Path, value: str | os.PathLike[str]) -> Path:
+    if str(value) == ":memory:":  # DuckDB's in-memory database, not a file
+        return Path(":memory:")
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (root / path)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc}); fix or remove the file") from exc
+    table = doc.get("workbench", doc)
+    unknown = sorted(set(table) - set(_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}"
+        )
+    return dict(table)
+
+
+def load_settings(
+    root: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read settings from the environment and ``workbench.toml``.
+
+    Parameters:
+        root: project root; defaults to ``$WORKBENCH_ROOT`` or the current directory.
+        env: environment mapping, ``os.environ`` by default (tests pass their own).
+
+    Returns:
+        A validated :class:`Settings`.
+
+    Raises:
+        ValueError: an unknown engine or language, a non-integer thread count,
+            or an unknown key in ``workbench.toml``.
+
+    Example:
+        >>> s = load_settings(root="/tmp/project", env={"WORKBENCH_ENGINE": "duckdb"})
+        >>> s.warehouse.name
+        'warehouse.duckdb'
+    """
+    env = os.environ if env is None else env
+    root_path = Path(root or env.get("WORKBENCH_ROOT") or Path.cwd()).expanduser().resolve()
+    config_file = Path(env.get("WORKBENCH_CONFIG") or root_path / "workbench.toml")
+    file_values: dict[str, Any] = {}
+    if config_file.is_file():
+        file_values = _read_toml(config_file)
+    elif "WORKBENCH_CONFIG" in env:
+        raise ValueError(f"WORKBENCH_CONFIG points to {config_file}, which does not exist")
+
+    values: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for key, var in _KEYS.items():
+        if env.get(var):
+            values[key], source[key] = env[var], f"env {var}"
+        elif key in file_values:
+            values[key], source[key] = file_values[key], str(config_file)
+
+    engine = str(values.get("engine", "duckdb")).lower()
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r} ({source['engine']}) is not one of {ENGINES}")
+    lang = str(values.get("lang", "zh")).lower()
+    if lang not in LANGS:
+        raise ValueError(f"lang {lang!r} ({source['lang']}) is not one of {LANGS}")
+    threads: int | None = None
+    if "threads" in values:
+        try:
+            threads = int(values["threads"])
+        except ValueError as exc:
+            raise ValueError(
+                f"threads {values['threads']!r} ({source['threads']}) is not an integer"
+            ) from exc
+
+    data_dir = _resolve(root_path, values.get("data_dir", "data"))
+    return Settings(
+        root=root_path,
+        data_dir=data_dir,
+        warehouse=_resolve(root_path, values.get("warehouse", data_dir / "warehouse.duckdb")),
+        reports_dir=_resolve(root_path, values.get("reports_dir", "reports")),
+        engine=engine,  # type: ignore[arg-type]
+        spark_master=str(values.get("spark_master", "local[2]")),
+        salt=str(values.get("salt", DEV_SALT)),
+        lang=lang,  # type: ignore[arg-type]
+        threads=threads,
+        memory_limit=values.get("memory_limit"),
+        source=source,
+    )

@@ -1,0 +1,1 @@
+"""Job 3, campaign planning tables; not built yet."""

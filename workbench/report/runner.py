@@ -1,0 +1,264 @@
+"""Run a notebook with papermill into ``reports/<run-id>/`` and render its report.
+
+Each run writes the executed ``.ipynb``, a self-contained ``.html`` and
+``parameters.json`` (parameters, timing, status, version, data fingerprint).
+A failed run still gets its HTML, and never replaces the last good report of
+the same notebook and parameters: ``reports/latest/`` is only updated on
+success, and ``reports/index.html`` lists every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import papermill as pm
+import yaml
+
+from workbench import __version__
+from workbench.config import Settings, load_settings
+from workbench.report.html import export_html
+from workbench.report.index import write_index
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """What one notebook run produced."""
+
+    run_id: str
+    notebook: Path
+    status: str  # "ok" | "failed"
+    out_dir: Path
+    html: Path
+    executed: Path
+    duration_s: float
+    parameters: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def params_key(notebook: str | Path, parameters: Mapping[str, Any]) -> str:
+    """Stable name of a notebook + parameters pair, e.g. ``01_unify-3fa2c1``."""
+    blob = json.dumps(dict(parameters), sort_keys=True, ensure_ascii=False, default=str)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:6]
+    return f"{Path(notebook).stem}-{digest}"
+
+
+def coerce(value: str) -> Any:
+    """Read a ``-p NAME VALUE`` string as YAML (numbers, booleans, lists), else as text."""
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return value if parsed is None or isinstance(parsed, dict | set) else parsed
+
+
+def data_fingerprint(settings: Settings) -> dict[str, Any]:
+    """Row counts of the warehouse tables and a digest of them and of the raw files.
+
+    Two reports with the same digest were computed from the same data.
+    """
+    tables: dict[str, int] = {}
+    if settings.warehouse.exists():
+        import duckdb
+
+        try:
+            con = duckdb.connect(str(settings.warehouse), read_only=True)
+        except duckdb.Error as exc:  # locked by a writer, or not a DuckDB file
+            log.warning("fingerprint: cannot open %s (%s)", settings.warehouse, exc)
+        else:
+            names = [r[0] for r in con.execute("select table_name from information_schema.tables order by 1").fetchall()]
+            for name in names:
+                row = con.execute(f'select count(*) from "{name}"').fetchone()
+                tables[name] = int(row[0]) if row else 0
+            con.close()
+    raw: list[tuple[str, int]] = []
+    if settings.raw_dir.exists():
+        raw = sorted(
+            (str(p.relative_to(settings.raw_dir)), p.stat().st_size)
+            for p in settings.raw_dir.rglob("*")
+            if p.is_file()
+        )
+    digest = hashlib.sha256(json.dumps([tables, raw]).encode()).hexdigest()[:12]
+    return {
+        "digest": digest,
+        "tables": tables,
+        "raw_files": len(raw),
+        "raw_bytes": sum(size for _, size in raw),
+    }
+
+
+def _error_of(nb_path: Path) -> dict[str, str]:
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return {"ename": out.get("ename", ""), "evalue": out.get("evalue", "")}
+    return {"ename": "Error", "evalue": "the notebook failed"}
+
+
+def run_notebook(
+    notebook: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+    show_code: bool = False,
+    progress: bool = True,
+    timeout_s: int | None = None,
+) -> RunResult:
+    """Execute ``notebook`` with papermill and render its report.
+
+    Parameters:
+        notebook: path of the ``.ipynb``; its parameters cell is tagged ``parameters``.
+        parameters: values injected after the parameters cell.
+        settings: where reports go (``settings.reports_dir``).
+        show_code: keep input cells in the HTML.
+        progress: show a progress bar while cells run.
+        timeout_s: per-cell timeout; ``None`` for none.
+
+    Returns:
+        A :class:`RunResult`; ``status`` is ``"failed"`` when a cell raised, and the
+        HTML is written either way.
+
+    Example:
+        >>> r = run_notebook("notebooks/01_unify.ipynb", {"lang": "en"})  # doctest: +SKIP
+        >>> r.html.name
+        '01_unify.html'
+    """
+    settings = settings or load_settings()
+    nb_path = Path(notebook).resolve()
+    if not nb_path.is_file():
+        raise FileNotFoundError(f"notebook {notebook} not found")
+    params = dict(parameters or {})
+    started = datetime.now().astimezone()
+    key = params_key(nb_path, params)
+    run_id = f"{started:%Y%m%dT%H%M%S}-{key}"
+    out_dir = settings.reports_dir / run_id
+    suffix = 1
+    while out_dir.exists():
+        suffix += 1
+        out_dir = settings.reports_dir / f"{run_id}-{suffix}"
+    out_dir.mkdir(parents=True)
+    executed = out_dir / nb_path.name
+    html_path = out_dir / f"{nb_path.stem}.html"
+
+    t0 = time.perf_counter()
+    error: dict[str, str] | None = None
+    try:
+        pm.execute_notebook(
+            str(nb_path),
+            str(executed),
+            parameters=params,
+            progress_bar=progress,
+            cwd=str(settings.root),
+            execution_timeout=timeout_s,
+            kernel_name="python3",
+        )
+        status = "ok"
+    except pm.PapermillExecutionError as exc:
+        status = "failed"
+        error = {"ename": exc.ename, "evalue": str(exc.evalue)}
+    except Exception as exc:  # the kernel died, or the notebook could not be read
+        status = "failed"
+        error = {"ename": type(exc).__name__, "evalue": str(exc)}
+        if not executed.exists():
+            shutil.copy(nb_path, executed)
+    duration = time.perf_counter() - t0
+    if status == "failed" and error and error["ename"] == "PapermillExecutionError":
+        error = _error_of(executed)
+
+    meta: dict[str, Any] = {
+        "run_id": out_dir.name,
+        "key": key,
+        "notebook": str(nb_path.relative_to(settings.root)) if nb_path.is_relative_to(settings.root) else str(nb_path),
+        "title": nb_path.stem,
+        "parameters": params,
+        "started": started.isoformat(timespec="seconds"),
+        "duration_s": round(duration, 2),
+        "status": status,
+        "version": __version__,
+        "engine": settings.engine,
+        "fingerprint": data_fingerprint(settings),
+        "error": error,
+        "html": html_path.name,
+    }
+    lang = str(params.get("lang", settings.lang))
+    meta["html_bytes"] = export_html(executed, html_path, meta, show_code=show_code, lang=lang)
+    (out_dir / "parameters.json").write_text(
+        json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    if status == "ok":
+        latest = settings.reports_dir / "latest"
+        latest.mkdir(exist_ok=True)
+        shutil.copy(html_path, latest / f"{key}.html")
+    write_index(settings.reports_dir, lang=settings.lang)
+    log.info("%s %s -> %s", status, nb_path.name, html_path)
+    return RunResult(
+        run_id=out_dir.name,
+        notebook=nb_path,
+        status=status,
+        out_dir=out_dir,
+        html=html_path,
+        executed=executed,
+        duration_s=duration,
+        parameters=params,
+        error=error,
+    )
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    notebook: str
+    parameters: dict[str, Any]
+
+
+def read_schedule(path: str | Path) -> list[ScheduleEntry]:
+    """Read a schedule: a YAML list (or ``runs:`` list) of ``{notebook, parameters}``.
+
+    Raises:
+        ValueError: naming the entry that lacks ``notebook`` or has bad parameters.
+    """
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    entries = doc.get("runs") if isinstance(doc, dict) else doc
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{path}: expected a list of runs (or a `runs:` list), found {type(doc).__name__}")
+    out = []
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or "notebook" not in entry:
+            raise ValueError(f"{path}: run #{i} has no `notebook` key: {entry!r}")
+        params = entry.get("parameters") or {}
+        if not isinstance(params, dict):
+            raise ValueError(f"{path}: run #{i} `parameters` must be a mapping, found {params!r}")
+        out.append(ScheduleEntry(str(entry["notebook"]), params))
+    return out
+
+
+def run_all(
+    schedule: str | Path,
+    settings: Settings | None = None,
+    show_code: bool = False,
+    progress: bool = True,
+) -> list[RunResult]:
+    """Run every entry of a schedule in order, going on past failures."""
+    settings = settings or load_settings()
+    results = []
+    base = Path(schedule).resolve().parent
+    for entry in read_schedule(schedule):
+        nb = Path(entry.notebook)
+        if not nb.is_absolute():
+            # Relative to the project root, or else to the schedule file.
+            nb = settings.root / nb if (settings.root / nb).exists() else base / nb
+        results.append(run_notebook(nb, entry.parameters, settings, show_code, progress))
+    return results

@@ -1,0 +1,1 @@
+"""Job 4, post-promotion review; not built yet."""

@@ -1,0 +1,1 @@
+"""Job 2, segmentation (repurchase cycle, lifecycle tiers, RFM, ...); not built yet."""

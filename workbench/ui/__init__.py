@@ -1,0 +1,1 @@
+"""ipywidgets explorers for interactive notebook use; not built yet."""
