@@ -19,7 +19,12 @@ def small_synth(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
     """3,000 persons, seed 7: every export format, planted truth; built once per session."""
     root = tmp_path_factory.mktemp("synth")
     return generate(
-        root / "raw", root / "truth", customers=SMALL_CUSTOMERS, seed=7, batch_size=1500, progress=False
+        root / "raw",
+        root / "truth",
+        customers=SMALL_CUSTOMERS,
+        seed=7,
+        batch_size=1500,
+        progress=False,
     )
 
 

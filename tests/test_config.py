@@ -62,7 +62,7 @@ def test_bad_values_are_named(tmp_path: Path, env: dict[str, str], message: str)
 
 def test_unknown_toml_key_is_refused(tmp_path: Path) -> None:
     (tmp_path / "workbench.toml").write_text("[workbench]\nengin = 'duckdb'\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="unknown setting.*engin"):
+    with pytest.raises(ValueError, match=r"unknown setting.*engin"):
         load_settings(root=tmp_path, env={})
 
 

@@ -39,9 +39,9 @@ def rfm_expr(t: ibis.Table) -> ibis.Table:
         monetary=gaps.amount.sum(),
         mean_gap=gaps.gap.mean(),
     )
-    return per.mutate(
-        kind=ibis.cases((per.orders >= 2, "repeat"), else_="one-off")
-    ).order_by("person_id")
+    return per.mutate(kind=ibis.cases((per.orders >= 2, "repeat"), else_="one-off")).order_by(
+        "person_id"
+    )
 
 
 def _check(df: pd.DataFrame) -> None:

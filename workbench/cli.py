@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -37,9 +36,7 @@ def _settings() -> Settings:
 
 
 def _not_built(what: str, issue: str) -> None:
-    typer.echo(
-        f"`workbench {what}` is not built yet ({issue}); nothing was done.", err=True
-    )
+    typer.echo(f"`workbench {what}` is not built yet ({issue}); nothing was done.", err=True)
     raise typer.Exit(2)
 
 
@@ -61,10 +58,20 @@ def main(
 def config() -> None:
     """Print the resolved settings and where each came from.
 
-    Example: WORKBENCH_ENGINE=spark workbench config
+    Example: workbench config   (or WORKBENCH_ENGINE=spark workbench config)
     """
     s = _settings()
-    for key in ("root", "data_dir", "warehouse", "reports_dir", "engine", "spark_master", "lang", "threads", "memory_limit"):
+    for key in (
+        "root",
+        "data_dir",
+        "warehouse",
+        "reports_dir",
+        "engine",
+        "spark_master",
+        "lang",
+        "threads",
+        "memory_limit",
+    ):
         typer.echo(f"{key:13} {getattr(s, key)!s:50} {s.source.get(key, 'default')}")
     salt = "development default (set WORKBENCH_SALT for real data)" if s.uses_dev_salt else "set"
     typer.echo(f"{'salt':13} {salt:50} {s.source.get('salt', 'default')}")
@@ -72,11 +79,21 @@ def config() -> None:
 
 @app.command()
 def synth(
-    customers: Annotated[int, typer.Option("--customers", "-n", min=1, help="Persons to generate.")] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 42,
-    out: Annotated[Path | None, typer.Option(help="Raw directory (default: <data_dir>/raw).")] = None,
-    truth: Annotated[Path | None, typer.Option(help="Truth directory (default: <data_dir>/truth).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1000, help="Persons per batch; bounds memory.")] = 50_000,
+    customers: Annotated[
+        int, typer.Option("--customers", "-n", min=1, help="Persons to generate.")
+    ] = 20_000,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same files.")
+    ] = 42,
+    out: Annotated[
+        Path | None, typer.Option(help="Raw directory (default: <data_dir>/raw).")
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="Truth directory (default: <data_dir>/truth).")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1000, help="Persons per batch; bounds memory.")
+    ] = 50_000,
 ) -> None:
     """Generate synthetic exports of every platform, with the ground truth beside them.
 
@@ -99,7 +116,9 @@ def synth(
 
 @app.command()
 def ingest(
-    raw_dir: Annotated[Path | None, typer.Argument(help="Directory of exports (default: <data_dir>/raw).")] = None,
+    raw_dir: Annotated[
+        Path | None, typer.Argument(help="Directory of exports (default: <data_dir>/raw).")
+    ] = None,
 ) -> None:
     """Load every export into the warehouse; print rows read / loaded / rejected per file.
 
@@ -120,7 +139,9 @@ def parse_parameters(args: list[str]) -> dict[str, object]:
     i = 0
     while i < len(args):
         if args[i] not in ("-p", "--parameter"):
-            raise typer.BadParameter(f"unexpected argument {args[i]!r}; parameters go as -p NAME VALUE")
+            raise typer.BadParameter(
+                f"unexpected argument {args[i]!r}; parameters go as -p NAME VALUE"
+            )
         if len(args) - i < 3:
             raise typer.BadParameter(f"{args[i]} needs a NAME and a VALUE")
         params[args[i + 1]] = coerce(args[i + 2])
@@ -131,7 +152,9 @@ def parse_parameters(args: list[str]) -> dict[str, object]:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
     ctx: typer.Context,
-    notebook: Annotated[Path, typer.Argument(help="Notebook to execute, e.g. notebooks/01_unify.ipynb.")],
+    notebook: Annotated[
+        Path, typer.Argument(help="Notebook to execute, e.g. notebooks/01_unify.ipynb.")
+    ],
     show_code: Annotated[bool, typer.Option(help="Keep input cells in the HTML.")] = False,
 ) -> None:
     """Execute a notebook into reports/<run-id>/ (.ipynb, .html, parameters.json).
@@ -178,14 +201,18 @@ def run_all_cmd(
     for r in results:
         typer.echo(f"{r.status:6} {r.notebook.name:20} {r.duration_s:6.1f} s  {r.html}")
     failed = [r for r in results if not r.ok]
-    typer.echo(f"{len(results) - len(failed)} ok, {len(failed)} failed; index: {s.reports_dir / 'index.html'}")
+    typer.echo(
+        f"{len(results) - len(failed)} ok, {len(failed)} failed; index: {s.reports_dir / 'index.html'}"
+    )
     if failed:
         raise typer.Exit(1)
 
 
 @app.command()
 def demo(
-    customers: Annotated[int, typer.Option("--customers", "-n", help="Persons to generate when data/raw is empty.")] = 20_000,
+    customers: Annotated[
+        int, typer.Option("--customers", "-n", help="Persons to generate when data/raw is empty.")
+    ] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed for the synthetic data.")] = 42,
 ) -> None:
     """Synthesise data if data/raw is empty, then run every notebook built so far.
@@ -216,7 +243,9 @@ def demo(
 
 @app.command()
 def bench(
-    customers: Annotated[int, typer.Option("--customers", "-n", help="Persons to generate.")] = 100_000,
+    customers: Annotated[
+        int, typer.Option("--customers", "-n", help="Persons to generate.")
+    ] = 100_000,
 ) -> None:
     """Time each stage and the peak memory against a plain-pandas reference.
 

@@ -108,7 +108,7 @@ def excel_extension_path() -> Path | None:
     import duckdb
 
     try:
-        import duckdb_ext  # type: ignore[import-not-found]
+        import duckdb_ext
     except ImportError:
         return None
     version = duckdb.__version__

@@ -50,7 +50,9 @@ def vega_bundle() -> str:
     import vl_convert
 
     # "</" inside a JS string means the same and cannot close the inline <script>.
-    return str(vl_convert.javascript_bundle()).replace("</script", "<\\/script")
+    # The type stub marks the optional snippet argument as required.
+    bundle = vl_convert.javascript_bundle()  # type: ignore[call-arg]
+    return str(bundle).replace("</script", "<\\/script")
 
 
 def _vega_outputs_to_html(nb: Any) -> int:
@@ -58,7 +60,11 @@ def _vega_outputs_to_html(nb: Any) -> int:
     n = 0
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            data = out.get("data") if out.get("output_type") in ("display_data", "execute_result") else None
+            data = (
+                out.get("data")
+                if out.get("output_type") in ("display_data", "execute_result")
+                else None
+            )
             if not data:
                 continue
             key = next((k for k in data if VEGALITE_MIME.fullmatch(k)), None)
@@ -89,7 +95,9 @@ _EXTERNAL = re.compile(
     re.IGNORECASE,
 )
 _MATHJAX_BLOCK = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
-_HEADING = re.compile(r'<h([23]) id="([^"]+)"[^>]*>(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h\1>', re.S)
+_HEADING = re.compile(
+    r'<h([23]) id="([^"]+)"[^>]*>(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h\1>', re.S
+)
 
 
 def strip_external(page: str) -> str:
@@ -111,7 +119,9 @@ def _toc(page: str, lang: str) -> str:
 def _header(meta: Mapping[str, Any], lang: str) -> str:
     esc = html.escape
     params = meta.get("parameters", {})
-    param_text = ", ".join(f"{esc(str(k))}={esc(json.dumps(v, ensure_ascii=False))}" for k, v in params.items())
+    param_text = ", ".join(
+        f"{esc(str(k))}={esc(json.dumps(v, ensure_ascii=False))}" for k, v in params.items()
+    )
     fp = meta.get("fingerprint", {})
     fp_text = esc(fp.get("digest", "")) + (
         " · " + ", ".join(f"{esc(str(k))}: {v:,}" for k, v in fp.get("tables", {}).items())
@@ -191,13 +201,17 @@ def export_html(
     meta = dict(meta)
     # Papermill's own error banner links to a cell id; ours replaces it.
     nb.cells = [
-        c for c in nb.cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
+        c
+        for c in nb.cells
+        if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])
     ]
     failed = _mark_cells(nb, show_code)
     if failed and meta.get("error") is not None:
         meta["error"] = {**meta["error"], "cell_anchor": FAILED_ANCHOR, "cell_label": failed}
     n_charts = _vega_outputs_to_html(nb)
-    exporter = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True
+    )
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_input_tags={HIDE_TAG}, enabled=True), enabled=True
     )
@@ -206,8 +220,9 @@ def export_html(
     head_extra = f"<style>{REPORT_CSS}</style>"
     if n_charts:
         head_extra += f"<script>{vega_bundle()}</script>"
-    page = page.replace("</head>", head_extra + "</head>", 1)
-    top = _header(meta, lang) + _failure_banner(meta, lang) + _toc(page, lang)
-    page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, page, count=1)
+    head, sep, body = page.partition("</head>")
+    top = _header(meta, lang) + _failure_banner(meta, lang) + _toc(body, lang)
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
+    page = head + head_extra + sep + body
     Path(html_path).write_text(page, encoding="utf-8")
     return len(page.encode("utf-8"))

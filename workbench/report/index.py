@@ -42,7 +42,9 @@ def write_index(reports_dir: Path, lang: str = "zh") -> Path:
 
     def params(m: dict[str, Any]) -> str:
         p = m.get("parameters") or {}
-        return esc(", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in p.items())) or "–"
+        return (
+            esc(", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in p.items())) or "–"
+        )
 
     latest_rows = []
     seen: set[str] = set()

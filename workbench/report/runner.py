@@ -80,7 +80,12 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
         except duckdb.Error as exc:  # locked by a writer, or not a DuckDB file
             log.warning("fingerprint: cannot open %s (%s)", settings.warehouse, exc)
         else:
-            names = [r[0] for r in con.execute("select table_name from information_schema.tables order by 1").fetchall()]
+            names = [
+                r[0]
+                for r in con.execute(
+                    "select table_name from information_schema.tables order by 1"
+                ).fetchall()
+            ]
             for name in names:
                 row = con.execute(f'select count(*) from "{name}"').fetchone()
                 tables[name] = int(row[0]) if row else 0
@@ -182,7 +187,9 @@ def run_notebook(
     meta: dict[str, Any] = {
         "run_id": out_dir.name,
         "key": key,
-        "notebook": str(nb_path.relative_to(settings.root)) if nb_path.is_relative_to(settings.root) else str(nb_path),
+        "notebook": str(nb_path.relative_to(settings.root))
+        if nb_path.is_relative_to(settings.root)
+        else str(nb_path),
         "title": nb_path.stem,
         "parameters": params,
         "started": started.isoformat(timespec="seconds"),
@@ -233,7 +240,9 @@ def read_schedule(path: str | Path) -> list[ScheduleEntry]:
     doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     entries = doc.get("runs") if isinstance(doc, dict) else doc
     if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{path}: expected a list of runs (or a `runs:` list), found {type(doc).__name__}")
+        raise ValueError(
+            f"{path}: expected a list of runs (or a `runs:` list), found {type(doc).__name__}"
+        )
     out = []
     for i, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or "notebook" not in entry:

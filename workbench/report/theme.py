@@ -10,7 +10,14 @@ import pandas as pd
 
 FONT = "'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', 'Source Han Sans SC', sans-serif"
 PALETTE = [
-    "#1f5f8b", "#e07b39", "#3f9c6d", "#c44e52", "#8172b2", "#937860", "#da8bc3", "#8c8c8c",
+    "#1f5f8b",
+    "#e07b39",
+    "#3f9c6d",
+    "#c44e52",
+    "#8172b2",
+    "#937860",
+    "#da8bc3",
+    "#8c8c8c",
 ]
 
 
@@ -48,7 +55,9 @@ def enable_theme() -> None:
     self-contained report HTML.
     """
     if "workbench" not in alt.theme.names():
-        alt.theme.register("workbench", enable=False)(lambda: alt.theme.ThemeConfig(theme()))  # type: ignore[arg-type]
+        alt.theme.register("workbench", enable=False)(
+            lambda: alt.theme.ThemeConfig(config=theme()["config"])
+        )
     alt.theme.enable("workbench")
     alt.renderers.register("workbench", chart_renderer)
     alt.renderers.enable("workbench")

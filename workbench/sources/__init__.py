@@ -5,6 +5,12 @@ Public functions:
     detect_format, detect_encoding: for one file.
 """
 
-from workbench.sources.detect import SIGNATURES, Signature, detect_encoding, detect_format, inventory
+from workbench.sources.detect import (
+    SIGNATURES,
+    Signature,
+    detect_encoding,
+    detect_format,
+    inventory,
+)
 
 __all__ = ["SIGNATURES", "Signature", "detect_encoding", "detect_format", "inventory"]

@@ -48,18 +48,26 @@ def detect_encoding(path: str | Path) -> str:
     Raises:
         ValueError: the bytes are none of these, naming the file and the offset.
     """
-    head = Path(path).read_bytes()[:SNIFF_BYTES] if Path(path).stat().st_size <= SNIFF_BYTES else _head(path)
+    head = (
+        Path(path).read_bytes()[:SNIFF_BYTES]
+        if Path(path).stat().st_size <= SNIFF_BYTES
+        else _head(path)
+    )
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
     errors = []
     for enc in ("utf-8", "gbk"):
         try:
             # A multi-byte character may be cut at the end of the sample.
-            head.decode(enc) if len(head) < SNIFF_BYTES else head[: head.rfind(b"\n") + 1].decode(enc)
+            head.decode(enc) if len(head) < SNIFF_BYTES else head[: head.rfind(b"\n") + 1].decode(
+                enc
+            )
             return enc
         except UnicodeDecodeError as exc:
             errors.append(f"{enc}: byte {exc.start}")
-    raise ValueError(f"{path}: not UTF-8 or GBK text ({'; '.join(errors)}); re-export as CSV in UTF-8 or GBK")
+    raise ValueError(
+        f"{path}: not UTF-8 or GBK text ({'; '.join(errors)}); re-export as CSV in UTF-8 or GBK"
+    )
 
 
 def _head(path: str | Path) -> bytes:
@@ -88,14 +96,15 @@ def header_of(path: str | Path) -> tuple[list[str], str]:
     return [c.strip().strip('"') for c in first.rstrip("\r\n").split(",")], enc
 
 
+def match_header(columns: list[str]) -> Signature | None:
+    """The known format whose identifying columns all appear in ``columns``."""
+    present = set(columns)
+    return next((sig for sig in SIGNATURES if sig.columns <= present), None)
+
+
 def detect_format(path: str | Path) -> Signature | None:
-    """The known format whose identifying columns all appear in the file's header."""
-    cols, _ = header_of(path)
-    present = set(cols)
-    for sig in SIGNATURES:
-        if sig.columns <= present:
-            return sig
-    return None
+    """The known format of a file, judged from its header; ``None`` if unknown."""
+    return match_header(header_of(path)[0])
 
 
 def inventory(raw_dir: str | Path) -> pd.DataFrame:
@@ -108,18 +117,20 @@ def inventory(raw_dir: str | Path) -> pd.DataFrame:
     """
     root = Path(raw_dir)
     if not root.is_dir():
-        raise FileNotFoundError(f"raw directory {root} does not exist; run `workbench synth` or point raw_dir at your exports")
+        raise FileNotFoundError(
+            f"raw directory {root} does not exist; run `workbench synth` or point raw_dir at your exports"
+        )
     rows = []
     for p in sorted(x for x in root.rglob("*") if x.is_file() and not x.name.startswith(".")):
         if any(part.startswith(".") for part in p.relative_to(root).parts):
             continue
         try:
             cols, enc = header_of(p)
-            sig = detect_format(p)
+            sig = match_header(cols)
             n = _count_rows(p)
             problem = ""
         except (ValueError, OSError) as exc:
-            cols, enc, sig, n, problem = [], "", None, 0, str(exc)
+            enc, sig, n, problem = "", None, 0, str(exc)
         rows.append(
             {
                 "file": str(p.relative_to(root)),
@@ -131,7 +142,9 @@ def inventory(raw_dir: str | Path) -> pd.DataFrame:
                 "problem": problem,
             }
         )
-    return pd.DataFrame(rows, columns=["file", "platform", "format", "encoding", "bytes", "rows", "problem"])
+    return pd.DataFrame(
+        rows, columns=["file", "platform", "format", "encoding", "bytes", "rows", "problem"]
+    )
 
 
 def _excel_connection() -> Any:
@@ -147,7 +160,9 @@ def _excel_connection() -> Any:
 def _count_rows(path: Path) -> int:
     if path.suffix.lower() == ".xlsx":
         con = _excel_connection()
-        row = con.execute(f"select count(*) from read_xlsx('{path.as_posix()}', all_varchar=true)").fetchone()
+        row = con.execute(
+            f"select count(*) from read_xlsx('{path.as_posix()}', all_varchar=true)"
+        ).fetchone()
         con.close()
         return int(row[0]) if row else 0
     with path.open("rb") as fh:

@@ -84,7 +84,9 @@ def natural_events(
         has_next = k < len(b_start)
         kk = np.minimum(k, len(b_start) - 1)
         gap = np.where(has_next, b_start[kk] - ti, np.inf)
-        wait = (gap > 0) & (gap <= planted.promo_wait_days) & (rng.random(len(alive)) < p_wait[alive])
+        wait = (
+            (gap > 0) & (gap <= planted.promo_wait_days) & (rng.random(len(alive)) < p_wait[alive])
+        )
         moved = b_start[kk] + rng.uniform(0, 1, len(alive)) * (b_end[kk] - b_start[kk] + 1)
         ti = np.where(wait, moved, ti)
         # Bursts are promotional whether or not the purchase was held back.
@@ -199,7 +201,9 @@ def build_orders(
     orders["goods_amount"] = ev.groupby("order_seq")["line_amount"].sum().round(2)
     orders["list_amount"] = (ev["unit_price"] * ev["qty"]).groupby(ev["order_seq"]).sum().round(2)
     use_coupon = rng.random(n) < np.where(promo, p_coupon, p_coupon * 0.15)
-    face = np.where(orders["goods_amount"] >= 150, 20.0, np.where(orders["goods_amount"] >= 60, 10.0, 5.0))
+    face = np.where(
+        orders["goods_amount"] >= 150, 20.0, np.where(orders["goods_amount"] >= 60, 10.0, 5.0)
+    )
     orders["shop_coupon"] = np.where(use_coupon & (orders["goods_amount"] > face), face, 0.0)
     orders["campaign_coupon"] = 0.0
 
@@ -259,9 +263,7 @@ def finalize_amounts(orders: pd.DataFrame) -> pd.DataFrame:
     return orders
 
 
-def segment_at(
-    persons: pd.DataFrame, ev: pd.DataFrame, t0: float
-) -> pd.Series:
+def segment_at(persons: pd.DataFrame, ev: pd.DataFrame, t0: float) -> pd.Series:
     """Lifecycle segment of each person at day ``t0`` by recency in units of the category RC.
 
     active: R <= 2 RC; sleeping: 2 RC < R <= 3 RC; lost: R > 3 RC; potential: never

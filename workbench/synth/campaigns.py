@@ -74,7 +74,10 @@ def draw_audiences(
             }
         )
         lift = np.array(
-            [0.0 if a == "control" else planted.uplift[s][a] for s, a in zip(aud["segment"], arm)]
+            [
+                0.0 if a == "control" else planted.uplift[s][a]
+                for s, a in zip(aud["segment"], arm, strict=True)
+            ]
         )
         aud["planted_uplift"] = lift
         hit = rng.random(n) < lift
@@ -146,7 +149,9 @@ def coupons_and_touches(
             delivered = rng.random(k) < p_deliver
             clicked = delivered & (rng.random(k) < 0.03 + 0.25 * bought[who])
             visited = clicked & (rng.random(k) < 0.8)
-            sent_at = pd.Timestamp(day) + pd.to_timedelta(10 * 3600 + rng.integers(0, 7200, k), unit="s")
+            sent_at = pd.Timestamp(day) + pd.to_timedelta(
+                10 * 3600 + rng.integers(0, 7200, k), unit="s"
+            )
             click_at = sent_at + pd.to_timedelta(rng.integers(30, 86400, k), unit="s")
             touch_rows.append(
                 pd.DataFrame(

@@ -19,15 +19,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.synth import world
-
 STATUS_TMALL = {
     "paid": "交易成功",
     "partially_refunded": "交易成功",
     "refunded": "交易关闭",
     "cancelled": "交易关闭",
 }
-STATUS_JD = {"paid": "完成", "partially_refunded": "完成", "refunded": "退款成功", "cancelled": "已取消"}
+STATUS_JD = {
+    "paid": "完成",
+    "partially_refunded": "完成",
+    "refunded": "退款成功",
+    "cancelled": "已取消",
+}
 STATUS_PDD = {
     "paid": "已收货",
     "partially_refunded": "已收货",
@@ -64,7 +67,12 @@ STATUS_DOUYIN = {
     "refunded": "已关闭",
     "cancelled": "已关闭",
 }
-AFTERSALE_DOUYIN = {"paid": "", "partially_refunded": "部分退款", "refunded": "退款成功", "cancelled": ""}
+AFTERSALE_DOUYIN = {
+    "paid": "",
+    "partially_refunded": "部分退款",
+    "refunded": "退款成功",
+    "cancelled": "",
+}
 
 
 def money(x: pd.Series) -> pd.Series:
@@ -84,12 +92,11 @@ def fmt(ts: pd.Series, pattern: str) -> pd.Series:
     return ts.dt.strftime(pattern).fillna("")
 
 
-def _paid_time(o: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
-    pay = o["ts"] + pd.to_timedelta(rng.integers(5, 900, len(o)), unit="s")
-    return pay.where(o["status"] != "cancelled")
+def _paid_time(o: pd.DataFrame) -> pd.Series:
+    return o["paid_ts"].where(o["status"] != "cancelled")
 
 
-def tmall(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def tmall(o: pd.DataFrame, li: pd.DataFrame) -> dict[str, pd.DataFrame]:
     oid = '="' + o["order_id"] + '"'
     closed_reason = np.select(
         [o["status"] == "cancelled", o["status"] == "refunded"], ["买家不想买了", "退款"], ""
@@ -106,10 +113,16 @@ def tmall(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[s
             "订单状态": o["status"].map(STATUS_TMALL),
             "买家留言": "",
             "收货人姓名": o["receiver_name"],
-            "收货地址": o["province"] + " " + o["city"] + " " + o["district"] + " " + o["street_detail"],
+            "收货地址": o["province"]
+            + " "
+            + o["city"]
+            + " "
+            + o["district"]
+            + " "
+            + o["street_detail"],
             "联系手机": "'" + mask_phone(o["receiver_phone"]),
             "订单创建时间": fmt(o["ts"], "%Y-%m-%d %H:%M:%S"),
-            "订单付款时间": fmt(_paid_time(o, rng), "%Y-%m-%d %H:%M:%S"),
+            "订单付款时间": fmt(_paid_time(o), "%Y-%m-%d %H:%M:%S"),
             "宝贝种类": o["n_lines"],
             "宝贝总数量": o["n_items"],
             "店铺名称": "清溪官方旗舰店",
@@ -132,10 +145,10 @@ def tmall(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[s
     return {"orders": orders, "items": items}
 
 
-def jd(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def jd(o: pd.DataFrame, li: pd.DataFrame) -> dict[str, pd.DataFrame]:
     head = o.set_index("order_seq")
     h = head.loc[li["order_seq"]]
-    pay = _paid_time(o, rng).set_axis(o["order_seq"]).loc[li["order_seq"]]
+    pay = _paid_time(o).set_axis(o["order_seq"]).loc[li["order_seq"]]
     rows = pd.DataFrame(
         {
             "订单号": li["order_id"].to_numpy(),
@@ -164,7 +177,7 @@ def _jd_item_id(sku: str) -> int:
     return 100_000_000_000 + sum(ord(c) * 131**i for i, c in enumerate(sku)) % 899_999_999_999
 
 
-def pdd(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def pdd(o: pd.DataFrame, li: pd.DataFrame) -> dict[str, pd.DataFrame]:
     head = o.set_index("order_seq")
     h = head.loc[li["order_seq"]]
     coupon = h["shop_coupon"] + h["campaign_coupon"]
@@ -196,10 +209,10 @@ def pdd(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str
     return {"orders": rows}
 
 
-def youzan_csv(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def youzan_csv(o: pd.DataFrame, li: pd.DataFrame) -> dict[str, pd.DataFrame]:
     head = o.set_index("order_seq")
     h = head.loc[li["order_seq"]]
-    pay = _paid_time(o, rng).set_axis(o["order_seq"]).loc[li["order_seq"]]
+    pay = _paid_time(o).set_axis(o["order_seq"]).loc[li["order_seq"]]
     rows = pd.DataFrame(
         {
             "订单号": li["order_id"].to_numpy(),
@@ -226,15 +239,15 @@ def youzan_csv(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> d
     return {"orders": rows}
 
 
-def youzan_api(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str, list[str]]:
+def youzan_api(o: pd.DataFrame, li: pd.DataFrame) -> dict[str, list[str]]:
     """JSON lines as the Youzan open API returns trades: nested buyer, address and items."""
-    pay = _paid_time(o, rng)
+    pay = _paid_time(o)
     items: dict[int, list[dict[str, Any]]] = {}
     cols = ["order_seq", "order_id", "line_no", "title", "sku", "unit_price", "qty", "line_amount"]
     for r in li[cols].to_dict("records"):
         items.setdefault(r["order_seq"], []).append(r)
     lines: list[str] = []
-    for rec, paid_at in zip(o.to_dict("records"), pay):
+    for rec, paid_at in zip(o.to_dict("records"), pay, strict=True):
         its = items[rec["order_seq"]]
         doc: dict[str, Any] = {
             "tid": rec["order_id"],
@@ -276,13 +289,11 @@ def youzan_api(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> d
     return {"orders": lines}
 
 
-def douyin(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def douyin(o: pd.DataFrame, li: pd.DataFrame) -> dict[str, pd.DataFrame]:
     head = o.set_index("order_seq")
     h = head.loc[li["order_seq"]]
-    pay = _paid_time(o, rng).set_axis(o["order_seq"]).loc[li["order_seq"]]
-    streamer = np.array(world.STREAMERS)[rng.integers(0, len(world.STREAMERS), len(o))]
-    source = np.array(world.TRAFFIC_SOURCES)[rng.choice(4, len(o), p=[0.55, 0.2, 0.15, 0.1])]
-    per_order = pd.DataFrame({"s": streamer, "src": source}, index=o["order_seq"]).loc[li["order_seq"]]
+    pay = _paid_time(o).set_axis(o["order_seq"]).loc[li["order_seq"]]
+    per_order = o.set_index("order_seq")[["streamer", "traffic_source"]].loc[li["order_seq"]]
     rows = pd.DataFrame(
         {
             # Douyin pads ids with a tab so spreadsheet programs keep all 19 digits.
@@ -300,8 +311,8 @@ def douyin(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[
             "订单状态": h["status"].map(STATUS_DOUYIN).to_numpy(),
             "售后状态": h["status"].map(AFTERSALE_DOUYIN).to_numpy(),
             "退款金额": money(h["refund_amount"]).to_numpy(),
-            "达人昵称": per_order["s"].to_numpy(),
-            "流量来源": per_order["src"].to_numpy(),
+            "达人昵称": per_order["streamer"].to_numpy(),
+            "流量来源": per_order["traffic_source"].to_numpy(),
             "收件人": h["receiver_name"].to_numpy(),
             "收件人手机号": mask_phone(h["receiver_phone"]).to_numpy(),
             "省": h["province"].to_numpy(),
@@ -314,7 +325,7 @@ def douyin(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[
     return {"orders": rows}
 
 
-def pos(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+def pos(o: pd.DataFrame, li: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Till lines; a refund is a separate 退货 ticket with negative amounts, a void is 作废."""
     head = o.set_index("order_seq")
     h = head.loc[li["order_seq"]]
@@ -349,7 +360,9 @@ def pos(o: pd.DataFrame, li: pd.DataFrame, rng: np.random.Generator) -> dict[str
                 "交易时间": fmt(hr["ts"] + pd.Timedelta(days=3), "%Y%m%d%H%M%S").to_numpy(),
                 "交易类型": "退货",
                 "会员卡号": hr["member_id"].to_numpy(),
-                "会员手机号": np.where(hr["member_id"].to_numpy() != "", hr["phone"].to_numpy(), ""),
+                "会员手机号": np.where(
+                    hr["member_id"].to_numpy() != "", hr["phone"].to_numpy(), ""
+                ),
                 "商品编码": refund["sku"].to_numpy(),
                 "商品名称": refund["title"].to_numpy(),
                 "数量": -refund["qty"].to_numpy(),
@@ -375,17 +388,29 @@ class ExportSpec:
     since: date | None = None  # first day this format was used
     until: date | None = None  # last day this format was used
     name: str = ""
+    quoted: bool = True  # False: fields written as they are, like Taobao's ="..." ids
 
 
 SPECS: tuple[ExportSpec, ...] = (
-    ExportSpec("tmall", tmall, "csv", "gbk", 6, 10, name="ExportOrderList"),
+    ExportSpec("tmall", tmall, "csv", "gbk", 6, 10, name="ExportOrderList", quoted=False),
     ExportSpec("jd", jd, "xlsx", "", 12, 7, name="jd_orders"),
     ExportSpec("pdd", pdd, "csv", "utf-8-sig", 3, 5, name="pdd_orders"),
     ExportSpec(
-        "youzan", youzan_csv, "csv", "utf-8-sig", 12, 0, until=date(2024, 12, 31), name="youzan_orders"
+        "youzan",
+        youzan_csv,
+        "csv",
+        "utf-8-sig",
+        12,
+        0,
+        until=date(2024, 12, 31),
+        name="youzan_orders",
     ),
-    ExportSpec("youzan", youzan_api, "jsonl", "utf-8", 6, 3, since=date(2025, 1, 1), name="youzan_trades"),
-    ExportSpec("douyin", douyin, "csv", "utf-8", 3, 5, since=date(2024, 9, 1), name="douyin_orders"),
+    ExportSpec(
+        "youzan", youzan_api, "jsonl", "utf-8", 6, 3, since=date(2025, 1, 1), name="youzan_trades"
+    ),
+    ExportSpec(
+        "douyin", douyin, "csv", "utf-8", 3, 5, since=date(2024, 9, 1), name="douyin_orders"
+    ),
     ExportSpec("pos", pos, "csv", "gbk", 12, 0, name="pos_sales"),
 )
 
@@ -394,9 +419,7 @@ def specs_for(planted: Any) -> list[ExportSpec]:
     """The export specs, with the Douyin shop opening on the planted launch date."""
     from dataclasses import replace
 
-    return [
-        replace(s, since=planted.douyin_launch) if s.platform == "douyin" else s for s in SPECS
-    ]
+    return [replace(s, since=planted.douyin_launch) if s.platform == "douyin" else s for s in SPECS]
 
 
 def periods(spec: ExportSpec, start: date, end: date) -> list[tuple[date, date, date]]:
@@ -425,6 +448,18 @@ def period_label(spec: ExportSpec, p_start: date) -> str:
     return f"{p_start:%Y%m}"
 
 
+def _write_unquoted(path: Path, rows: pd.DataFrame, encoding: str, header: bool) -> None:
+    """CSV without quoting, as Taobao writes it: ``="2000..."`` stays as is."""
+    text = rows.astype(str)
+    bad = text.apply(lambda col: col.str.contains(",", regex=False)).to_numpy()
+    if bad.any():
+        raise ValueError(f"{path.name}: a field holds a comma and cannot be written unquoted")
+    lines = [",".join(rows.columns)] if header else []
+    lines += [",".join(r) for r in text.itertuples(index=False)]
+    with path.open("a" if not header else "w", encoding=encoding, newline="") as fh:
+        fh.write("\r\n".join(lines) + "\r\n")
+
+
 class ExportSink:
     """Appends rows to period files under ``raw/<platform>/`` as batches arrive."""
 
@@ -432,7 +467,7 @@ class ExportSink:
         self.raw_dir = raw_dir
         self._started: set[Path] = set()
         self._stage_dir = raw_dir / ".staging"
-        self._staged: dict[Path, list[Path]] = {}
+        self._parts: dict[Path, int] = {}  # staged Parquet parts per .xlsx file
         self.rows_written: dict[str, int] = {}
 
     def path(self, spec: ExportSpec, p_start: date, part: str) -> Path:
@@ -448,7 +483,9 @@ class ExportSink:
         self._started.add(path)
         n = len(rows)
         self.rows_written[str(path)] = self.rows_written.get(str(path), 0) + n
-        if spec.kind == "csv":
+        if spec.kind == "csv" and not spec.quoted:
+            _write_unquoted(path, rows, spec.encoding, header=first)
+        elif spec.kind == "csv":
             rows.to_csv(
                 path,
                 mode="w" if first else "a",
@@ -464,12 +501,12 @@ class ExportSink:
             # Staged as Parquet, converted to one .xlsx per file by DuckDB on close.
             stage = self._stage_dir / path.name
             stage.mkdir(parents=True, exist_ok=True)
-            part = len(self._staged.setdefault(path, []))
-            rows.to_parquet(stage / f"part-{part:05d}.parquet", index=False)
-            self._staged[path].append(stage)
+            k = self._parts.get(path, 0)
+            self._parts[path] = k + 1
+            rows.to_parquet(stage / f"part-{k:05d}.parquet", index=False)
 
     def close(self) -> None:
-        if not self._staged:
+        if not self._parts:
             return
         import duckdb
 
@@ -477,12 +514,12 @@ class ExportSink:
 
         con = duckdb.connect()
         load_excel(con)
-        for path, stages in self._staged.items():
-            src = (stages[0] / "*.parquet").as_posix()
+        for path in self._parts:
+            src = (self._stage_dir / path.name / "*.parquet").as_posix()
             con.execute(
                 f"COPY (SELECT * FROM read_parquet('{src}')) TO '{path.as_posix()}' "
                 "(FORMAT xlsx, HEADER true, SHEET '订单列表')"
             )
         con.close()
         shutil.rmtree(self._stage_dir, ignore_errors=True)
-        self._staged.clear()
+        self._parts.clear()

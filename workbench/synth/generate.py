@@ -68,17 +68,25 @@ class _Ids:
             return np.array([f"3{(x * 7919 + 11) % 10**11:011d}" for x in s])
         if platform == "pdd":
             day = ts.dt.strftime("%y%m%d").to_numpy()
-            return np.array([f"{d}-{(x * 104723 + 3) % 10**15:015d}" for d, x in zip(day, s)])
+            return np.array(
+                [f"{d}-{(x * 104723 + 3) % 10**15:015d}" for d, x in zip(day, s, strict=True)]
+            )
         if platform == "youzan":
             stamp = ts.dt.strftime("%Y%m%d%H%M%S").to_numpy()
-            return np.array([f"E{d}{(x * 7727) % 10**8:08d}" for d, x in zip(stamp, s)])
+            return np.array(
+                [f"E{d}{(x * 7727) % 10**8:08d}" for d, x in zip(stamp, s, strict=True)]
+            )
         if platform == "douyin":
             return np.array([f"69{(x * 15485863 + 5) % 10**17:017d}" for x in s])
         day = ts.dt.strftime("%Y%m%d").to_numpy()
-        return np.array([f"{st}{d}{x:08d}" for st, d, x in zip(stores.to_numpy(), day, s)])
+        return np.array(
+            [f"{st}{d}{x:08d}" for st, d, x in zip(stores.to_numpy(), day, s, strict=True)]
+        )
 
     def sub_ids(self, n: int) -> np.ndarray:
-        return np.array([f"69{(x * 32452843 + 9) % 10**17:017d}" for x in self.take("douyin_sub", n)])
+        return np.array(
+            [f"69{(x * 32452843 + 9) % 10**17:017d}" for x in self.take("douyin_sub", n)]
+        )
 
 
 def _typo(rng: np.random.Generator, names: pd.Series, p: float) -> pd.Series:
@@ -102,7 +110,7 @@ def _address_typo(rng: np.random.Generator, detail: pd.Series, p: float) -> pd.S
     vals = detail[hit].to_numpy()
     ks = kind[hit]
     fixed = []
-    for v, k in zip(vals, ks):
+    for v, k in zip(vals, ks, strict=True):
         if k == 0:
             fixed.append(v.replace("号", "", 1))
         elif k == 1:
@@ -113,11 +121,23 @@ def _address_typo(rng: np.random.Generator, detail: pd.Series, p: float) -> pd.S
     return out
 
 
-def _receivers(rng: np.random.Generator, orders: pd.DataFrame, persons: pd.DataFrame, planted: Planted) -> pd.DataFrame:
+def _receivers(
+    rng: np.random.Generator, orders: pd.DataFrame, persons: pd.DataFrame, planted: Planted
+) -> pd.DataFrame:
     per = persons.loc[orders["row"]].reset_index(drop=True)
     cols = [
-        "person_id", "name", "phone", "province", "city", "district", "street_detail", "tmall_nick",
-        "jd_pin", "youzan_buyer_id", "member_id", "unionid",
+        "person_id",
+        "name",
+        "phone",
+        "province",
+        "city",
+        "district",
+        "street_detail",
+        "tmall_nick",
+        "jd_pin",
+        "youzan_buyer_id",
+        "member_id",
+        "unionid",
     ]
     o = pd.concat([orders.reset_index(drop=True), per[cols]], axis=1)
     gift = rng.random(len(o)) < planted.p_gift_receiver
@@ -134,7 +154,7 @@ def _receivers(rng: np.random.Generator, orders: pd.DataFrame, persons: pd.DataF
     city_store = {"上海市": [0, 1], "北京市": [2], "广州市": [3], "杭州市": [4], "成都市": [5]}
     pick = [
         city_store.get(c, [0, 1, 2, 3, 4, 5])[k % len(city_store.get(c, [0, 1, 2, 3, 4, 5]))]
-        for c, k in zip(per["city"], rng.integers(0, 6, len(o)))
+        for c, k in zip(per["city"], rng.integers(0, 6, len(o)), strict=True)
     ]
     o["store_code"] = [world.STORES[i][0] for i in pick]
     o["store_name"] = [world.STORES[i][1] for i in pick]
@@ -153,7 +173,9 @@ def _test_orders(
                 d = (p_start - planted.start).days + int(rng.integers(0, span))
                 rows.append({"platform": spec.platform, "day": d})
     t = pd.DataFrame(rows)
-    t["ts"] = pd.Timestamp(planted.start) + pd.to_timedelta(t["day"], unit="D") + pd.Timedelta(hours=15)
+    t["ts"] = (
+        pd.Timestamp(planted.start) + pd.to_timedelta(t["day"], unit="D") + pd.Timedelta(hours=15)
+    )
     for key, val in TEST_BUYER.items():
         t[key] = val
     t = t.assign(
@@ -265,6 +287,12 @@ def generate(
                 }
             )
             lines = pd.concat([lines, test_lines], ignore_index=True)
+        # Drawn once per order, so an order in two overlapping exports reads the same.
+        o["paid_ts"] = o["ts"] + pd.to_timedelta(rng.integers(5, 900, len(o)), unit="s")
+        o["streamer"] = np.array(world.STREAMERS)[rng.integers(0, len(world.STREAMERS), len(o))]
+        o["traffic_source"] = np.array(world.TRAFFIC_SOURCES)[
+            rng.choice(len(world.TRAFFIC_SOURCES), len(o), p=[0.55, 0.2, 0.15, 0.1])
+        ]
         o["n_lines"] = o["order_seq"].map(lines.groupby("order_seq").size())
         o["n_items"] = o["order_seq"].map(lines.groupby("order_seq")["qty"].sum())
         o["order_id"] = ""
@@ -281,7 +309,9 @@ def generate(
         share = lines["line_amount"] / lines["order_seq"].map(
             lines.groupby("order_seq")["line_amount"].sum()
         ).replace(0, np.nan)
-        lines["paid_share"] = (share.fillna(0) * lines["order_seq"].map(head["paid_amount"])).round(2)
+        lines["paid_share"] = (share.fillna(0) * lines["order_seq"].map(head["paid_amount"])).round(
+            2
+        )
 
         for spec in specs:
             po = o[o["platform"] == spec.platform]
@@ -292,7 +322,7 @@ def generate(
                 if sel.empty:
                     continue
                 sl = lines[lines["order_seq"].isin(set(sel["order_seq"]))]
-                frames = spec.writer(sel, sl, rng)
+                frames = spec.writer(sel, sl)
                 for part, rows in frames.items():
                     sink.write(spec, p_start, part, rows)
 
@@ -330,7 +360,9 @@ def generate(
     return result
 
 
-def _members(rng: np.random.Generator, persons: pd.DataFrame, o: pd.DataFrame, planted: Planted) -> pd.DataFrame:
+def _members(
+    rng: np.random.Generator, persons: pd.DataFrame, o: pd.DataFrame, planted: Planted
+) -> pd.DataFrame:
     m = persons[persons["is_member"]]
     ours = o[(o["status"] != "cancelled") & (o["our_lines"] > 0) & ~o["is_test"]]
     spend = (ours["paid_amount"] - ours["refund_amount"]).groupby(ours["row"]).sum()
@@ -338,7 +370,11 @@ def _members(rng: np.random.Generator, persons: pd.DataFrame, o: pd.DataFrame, p
     tier = np.array(world.TIERS)[np.searchsorted(np.array(planted.tier_bounds), s, side="right")]
     join = pd.Timestamp(planted.start) + pd.to_timedelta(m["join_t"].to_numpy(), unit="D")
     birth = pd.to_datetime(
-        {"year": m["birth_year"], "month": rng.integers(1, 13, len(m)), "day": rng.integers(1, 29, len(m))}
+        {
+            "year": m["birth_year"],
+            "month": rng.integers(1, 13, len(m)),
+            "day": rng.integers(1, 29, len(m)),
+        }
     )
     return pd.DataFrame(
         {
@@ -440,7 +476,10 @@ def _campaign_exports(
         order_id[used] = head.loc[seqs, "order_id"].to_numpy()
         platform[used] = head.loc[seqs, "platform"].map(_PLATFORM_ZH).to_numpy()
         members = member.loc[coupons["row"]].to_numpy()
-        ids = [f"CP{c[4:].replace('-', '')}{m[1:]}" for c, m in zip(coupons["campaign_id"], members)]
+        ids = [
+            f"CP{c[4:].replace('-', '')}{m[1:]}"
+            for c, m in zip(coupons["campaign_id"], members, strict=True)
+        ]
         _append_csv(
             d / "coupons.csv",
             pd.DataFrame(
@@ -491,21 +530,43 @@ def _truth(
             lambda d: start + pd.Timedelta(days=d) if pd.notna(d) else pd.NaT
         ),
         new_on_douyin=persons.index.map(new).fillna(False).astype(bool),
-        channels=[",".join(c for i, c in enumerate(world.PLATFORMS) if m & (1 << i)) for m in persons["channel_mask"]],
+        channels=[
+            ",".join(c for i, c in enumerate(world.PLATFORMS) if m & (1 << i))
+            for m in persons["channel_mask"]
+        ],
     )
     dump(
         "persons",
         person[
             [
-                "person_id", "member_id", "pool_only", "existing", "acquisition_date", "churn_date",
-                "switches", "brand_type", "primary", "channels", "promo_class", "is_member",
-                "first_douyin_date", "new_on_douyin",
+                "person_id",
+                "member_id",
+                "pool_only",
+                "existing",
+                "acquisition_date",
+                "churn_date",
+                "switches",
+                "brand_type",
+                "primary",
+                "channels",
+                "promo_class",
+                "is_member",
+                "first_douyin_date",
+                "new_on_douyin",
             ]
         ].rename(columns={"primary": "primary_channel", "switches": "switched_to_sister"}),
     )
-    rc = ev[ev["source"] == "natural"].groupby(["row", "category"])["person_rc"].first().reset_index()
+    rc = (
+        ev[ev["source"] == "natural"]
+        .groupby(["row", "category"])["person_rc"]
+        .first()
+        .reset_index()
+    )
     rc["person_id"] = persons.loc[rc["row"], "person_id"].to_numpy()
-    dump("person_rc", rc[["person_id", "category", "person_rc"]].rename(columns={"person_rc": "rc_days"}))
+    dump(
+        "person_rc",
+        rc[["person_id", "category", "person_rc"]].rename(columns={"person_rc": "rc_days"}),
+    )
     dump(
         "orders",
         pd.DataFrame(
@@ -536,7 +597,15 @@ def _truth(
             )
         )
     members = persons[persons["is_member"]]
-    acc.append(pd.DataFrame({"platform": "crm", "account_key": members["member_id"], "person_id": members["person_id"]}))
+    acc.append(
+        pd.DataFrame(
+            {
+                "platform": "crm",
+                "account_key": members["member_id"],
+                "person_id": members["person_id"],
+            }
+        )
+    )
     dump("accounts", pd.concat(acc, ignore_index=True))
     if not audience.empty:
         dump(

@@ -12,7 +12,9 @@ _ALNUM = np.array(list("abcdefghijkmnpqrstuvwxyz23456789"))
 _B64 = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
 
 
-def random_strings(rng: np.random.Generator, n: int, length: int, alphabet: np.ndarray) -> list[str]:
+def random_strings(
+    rng: np.random.Generator, n: int, length: int, alphabet: np.ndarray
+) -> list[str]:
     """``n`` random strings of ``length`` characters drawn from ``alphabet``."""
     codes = rng.integers(0, len(alphabet), size=(n, length))
     return ["".join(row) for row in alphabet[codes]]
@@ -41,7 +43,10 @@ def addresses(rng: np.random.Generator, n: int) -> pd.DataFrame:
     province = np.array([world.PLACES[i][0] for i in place])
     city = np.array([world.PLACES[i][1] for i in place])
     district = np.array(
-        [world.PLACES[i][2][j % len(world.PLACES[i][2])] for i, j in zip(place, rng.integers(0, 60, n))]
+        [
+            world.PLACES[i][2][j % len(world.PLACES[i][2])]
+            for i, j in zip(place, rng.integers(0, 60, n), strict=True)
+        ]
     )
     street = rng.choice(np.array(world.STREETS), size=n)
     number = rng.integers(1, 999, size=n).astype(str)
@@ -58,9 +63,7 @@ def addresses(rng: np.random.Generator, n: int) -> pd.DataFrame:
     )
 
 
-def make_persons(
-    rng: np.random.Generator, offset: int, n: int, planted: Planted
-) -> pd.DataFrame:
+def make_persons(rng: np.random.Generator, offset: int, n: int, planted: Planted) -> pd.DataFrame:
     """Draw ``n`` persons with global indices ``offset .. offset + n - 1``.
 
     Times are in days since ``planted.start`` (negative: before the window).
@@ -138,7 +141,9 @@ def make_persons(
         np.clip(acq + rng.uniform(-30, 200, n), -900, window - 1),
     )
     p["join_t"] = join
-    p["member_id"] = np.where(p["is_member"], [f"M{(i * 7331 + 104729) % 10**9:09d}" for i in idx], "")
+    p["member_id"] = np.where(
+        p["is_member"], [f"M{(i * 7331 + 104729) % 10**9:09d}" for i in idx], ""
+    )
     youzan = (mask & (1 << channels.index("youzan"))) > 0
     has_wechat = youzan | (p["is_member"] & (rng.random(n) < planted.p_wechat))
     p["unionid"] = np.where(has_wechat, ["o" + s for s in random_strings(rng, n, 27, _B64)], "")
@@ -146,7 +151,10 @@ def make_persons(
     p["tmall_nick"] = np.where(
         rng.random(n) < 0.5,
         ["tb" + s for s in random_strings(rng, n, 10, _ALNUM)],
-        [nm + s for nm, s in zip(chinese_names(rng, n), random_strings(rng, n, 4, _ALNUM))],
+        [
+            nm + s
+            for nm, s in zip(chinese_names(rng, n), random_strings(rng, n, 4, _ALNUM), strict=True)
+        ],
     )
     p["jd_pin"] = ["jd_" + s for s in random_strings(rng, n, 12, _ALNUM)]
     p["youzan_buyer_id"] = (idx * 9973 + 7 * 10**8).astype(str)

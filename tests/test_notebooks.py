@@ -1,0 +1,59 @@
+"""The analyst notebooks: thin, committed without outputs, and they run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.config import Settings
+from workbench.report import run_notebook
+from workbench.synth import SynthResult
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks() -> None:
+    assert [p.name for p in NOTEBOOKS][:1] == ["01_unify.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path: Path) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_cell_first_then_a_title(path: Path) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    first, second = nb["cells"][0], nb["cells"][1]
+    assert first["cell_type"] == "code" and "parameters" in first["metadata"].get("tags", [])
+    for line in "".join(first["source"]).splitlines():
+        assert "#" in line, f"{path.name}: parameter without a comment: {line}"
+    assert second["cell_type"] == "markdown" and "".join(second["source"]).startswith("# ")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_cells_stay_thin(path: Path) -> None:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"][1:]:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        assert "def " not in src and "for " not in src and "class " not in src, src
+        assert len([x for x in src.splitlines() if x.strip()]) <= 6, src
+
+
+@pytest.mark.slow
+def test_unify_notebook_runs_on_synthetic_data(project: Settings, small_synth: SynthResult) -> None:
+    nb = Path(__file__).parents[1] / "notebooks" / "01_unify.ipynb"
+    r = run_notebook(
+        nb, {"raw_dir": str(small_synth.raw_dir), "lang": "en"}, project, progress=False
+    )
+    assert r.ok, r.error
+    page = r.html.read_text(encoding="utf-8")
+    assert "What arrived" in page and "wb-chart-1" in page
+    assert "Douyin" in page and "Tmall" in page

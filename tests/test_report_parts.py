@@ -1,0 +1,42 @@
+"""Labels, table style and HTML clean-up, on tiny inputs."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from workbench.report import label, relabel, table
+from workbench.report.html import strip_external
+
+
+def test_labels_in_both_languages() -> None:
+    assert label("douyin", "zh") == "抖店"
+    assert label("douyin", "en") == "Douyin"
+    assert label("no_such_key", "en") == "no_such_key"
+    df = relabel(
+        pd.DataFrame({"platform": ["jd", "pos"], "rows": [1, 2]}), "en", values=["platform"]
+    )
+    assert list(df.columns) == ["Platform", "Rows"]
+    assert list(df["Platform"]) == ["JD", "Store POS"]
+
+
+def test_table_escapes_and_formats() -> None:
+    html = table(
+        pd.DataFrame({"<name>": ["<img src=x onerror=alert(1)>"], "n": [1234567], "share": [0.25]}),
+        caption="a <b>caption</b>",
+        formats={"share": "{:.1%}"},
+    ).to_html()
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&lt;name&gt;" in html
+    assert "1,234,567" in html and "25.0%" in html
+    assert "a &lt;b&gt;caption&lt;/b&gt;" in html
+
+
+def test_strip_external_drops_network_resources_only() -> None:
+    page = (
+        '<head><script src="https://cdn.example/require.js"></script>'
+        "<link rel=\"stylesheet\" href='http://fonts.example/x.css'>"
+        "<script>var inline = 1;</script></head>"
+    )
+    out = strip_external(page)
+    assert "cdn.example" not in out and "fonts.example" not in out
+    assert "var inline = 1;" in out

@@ -1,0 +1,185 @@
+"""The report runner: papermill into reports/<run-id>/, HTML that works offline, the index."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import chromium
+from workbench.config import Settings
+from workbench.report import run_notebook
+from workbench.report.runner import params_key, read_schedule, run_all
+
+pytestmark = pytest.mark.slow
+
+
+def visible_text(page: str) -> str:
+    """The page's text with tags removed (code is split into highlighting spans)."""
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
+
+
+RESOURCE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(https?:)?//""", re.IGNORECASE)
+
+
+def test_passing_run_writes_ipynb_html_parameters(project: Settings, fixture_notebook) -> None:
+    nb = fixture_notebook("marker.ipynb")
+    r = run_notebook(nb, {}, project, progress=False)
+    assert r.ok
+    assert r.out_dir.parent == project.reports_dir
+    assert {p.name for p in r.out_dir.iterdir()} == {
+        "marker.ipynb",
+        "marker.html",
+        "parameters.json",
+    }
+    meta = json.loads((r.out_dir / "parameters.json").read_text(encoding="utf-8"))
+    assert meta["status"] == "ok"
+    assert meta["parameters"] == {}
+    assert meta["notebook"] == "notebooks/marker.ipynb"
+    assert set(meta["fingerprint"]) >= {"digest", "tables", "raw_files"}
+    executed = json.loads(r.executed.read_text(encoding="utf-8"))
+    printed = [
+        "".join(o.get("text", ""))
+        for c in executed["cells"]
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+    ]
+    assert "marker: ok\n" in printed
+    assert (project.reports_dir / "index.html").is_file()
+
+
+def test_failed_run_still_renders_and_points_at_the_cell(
+    project: Settings, fixture_notebook
+) -> None:
+    nb = fixture_notebook("fail.ipynb")
+    r = run_notebook(nb, {"x0": 5}, project, progress=False)
+    assert not r.ok
+    assert r.error == {"ename": "ValueError", "evalue": "planted failure with x=2"}
+    page = r.html.read_text(encoding="utf-8")
+    body = page.split("</head>", 1)[1]
+    # The failure banner comes before any notebook content, and links to the failing cell,
+    # whose code is shown although inputs are hidden.
+    assert body.index('class="wb-failed"') < body.index("Fixture: fails")
+    assert 'href="#wb-failed-cell"' in page and 'id="wb-failed-cell"' in page
+    text = visible_text(page)
+    assert "raise ValueError(f" in text and "planted failure with x={x}" in text
+    assert "print(" not in text  # other inputs stay hidden
+    assert "before 2" in text  # their outputs do not
+    meta = json.loads((r.out_dir / "parameters.json").read_text(encoding="utf-8"))
+    assert meta["status"] == "failed"
+    assert meta["parameters"] == {"x0": 5}
+
+
+def test_failed_run_never_replaces_the_last_good_report(
+    project: Settings, fixture_notebook, tmp_path: Path
+) -> None:
+    nb = fixture_notebook("marker.ipynb")
+    marker = tmp_path / "marker.txt"
+    marker.write_text("ok", encoding="utf-8")
+    params = {"marker": str(marker)}
+    good = run_notebook(nb, params, project, progress=False)
+    latest = project.reports_dir / "latest" / f"{params_key(nb, params)}.html"
+    assert good.ok and latest.read_bytes() == good.html.read_bytes()
+
+    marker.write_text("fail", encoding="utf-8")
+    bad = run_notebook(nb, params, project, progress=False)
+    assert not bad.ok
+    assert bad.out_dir != good.out_dir
+    assert good.html.is_file()
+    assert latest.read_bytes() == good.html.read_bytes()
+    index = (project.reports_dir / "index.html").read_text(encoding="utf-8")
+    assert f"{good.out_dir.name}/marker.html" in index
+    assert f"{bad.out_dir.name}/marker.html" in index
+    assert index.count('class="failed"') == 1
+
+
+def test_report_html_is_self_contained(project: Settings, fixture_notebook) -> None:
+    nb = fixture_notebook("charts.ipynb")
+    r = run_notebook(nb, {}, project, progress=False)
+    assert r.ok, r.error
+    page = r.html.read_text(encoding="utf-8")
+    # No resource from the network.
+    assert not RESOURCE.search(page), RESOURCE.search(page)
+    # Three charts, each an inline Vega-Lite spec with its data, and the Vega library inlined.
+    specs = re.findall(r'<script[^>]*id="wb-chart-\d+-spec"[^>]*>(.*?)</script>', page, re.S)
+    assert len(specs) == 3
+    marks = sorted(json.loads(s.replace("<\\/", "</"))["mark"]["type"] for s in specs)
+    assert marks == ["bar", "line", "point"]
+    assert page.count("vegaEmbed(") >= 3
+    assert "vegaLite" in page and len(page) > 500_000
+    # Text from data is escaped, in the table and in the caption parameter.
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Names &lt;from data&gt;" in page
+    # Header and table of contents, at the top of the body.
+    body = page.split("</head>", 1)[1]
+    assert (
+        body.index('class="wb-header"')
+        < body.index('class="wb-toc"')
+        < body.index("Fixture: three")
+    )
+    toc = page[page.index('class="wb-toc"') :]
+    assert toc.index("Bars") < toc.index("Points") < toc.index("Lines")
+    # Code hidden by default.
+    assert "mark_bar()" not in visible_text(page)
+
+
+def test_show_code_keeps_inputs(project: Settings, fixture_notebook) -> None:
+    nb = fixture_notebook("marker.ipynb")
+    r = run_notebook(nb, {}, project, show_code=True, progress=False)
+    assert "Path(marker).read_text()" in visible_text(r.html.read_text(encoding="utf-8"))
+
+
+@pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed")
+def test_charts_render_in_a_browser_offline(project: Settings, fixture_notebook) -> None:
+    nb = fixture_notebook("charts.ipynb")
+    r = run_notebook(nb, {}, project, progress=False)
+    dom = subprocess.run(
+        [
+            str(chromium()),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={project.root / 'chrome-profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            r.html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    # vega-embed wraps each rendered chart in a .vega-embed container with a canvas or svg.
+    assert dom.count('class="marks"') == 3, dom[:2000]
+
+
+def test_schedule_runs_every_entry_past_failures(project: Settings, fixture_notebook) -> None:
+    fixture_notebook("marker.ipynb")
+    fixture_notebook("fail.ipynb")
+    schedule = project.root / "schedule.yaml"
+    schedule.write_text(
+        "runs:\n"
+        "  - notebook: notebooks/fail.ipynb\n"
+        "  - notebook: notebooks/marker.ipynb\n"
+        "    parameters: {marker: ''}\n",
+        encoding="utf-8",
+    )
+    results = run_all(schedule, project, progress=False)
+    assert [r.status for r in results] == ["failed", "ok"]
+
+
+def test_schedule_errors_name_the_entry(tmp_path: Path) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text("runs:\n  - notebook: a.ipynb\n  - parameters: {x: 1}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="run #2 has no `notebook`"):
+        read_schedule(bad)
