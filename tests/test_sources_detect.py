@@ -20,6 +20,7 @@ EXPECTED = {
     "douyin/douyin_orders_2025Q1.csv": ("douyin_orders", "utf-8"),
     "pos/pos_sales_2024.csv": ("pos_sales", "gbk"),
     "crm/members.csv": ("crm_members", "utf-8-sig"),
+    "catalog/products.csv": ("products", "utf-8-sig"),
     "campaign/coupons.csv": ("coupons", "utf-8-sig"),
 }
 

@@ -85,6 +85,7 @@ def test_every_platform_and_format_is_written(small_synth: SynthResult) -> None:
         r"douyin/douyin_orders_\d{4}Q\d\.csv",
         r"pos/pos_sales_\d{4}\.csv",
         r"crm/members\.csv",
+        r"catalog/products\.csv",
         r"campaign/(campaigns|campaign_audience|touches|coupons)\.csv",
     ):
         assert any(re.fullmatch(pattern, n) for n in names), pattern
@@ -207,6 +208,10 @@ def test_planted_parameters_are_recorded_and_realised(small_synth: SynthResult) 
     rc = {c["code"]: c["rc_days"] for c in params["categories"]}
     assert rc == {"laundry": 60.0, "dishwasher": 100.0, "handwash": 45.0}
     assert rc == {c.code: c.pack_units / c.daily_usage for c in CATEGORIES}
+    # The usage method can be worked from the exported product master alone.
+    master = pd.read_csv(small_synth.raw_dir / "catalog" / "products.csv", encoding="utf-8-sig")
+    main = master[master["商品编码"].isin(["QX-LD-3000", "QX-DW-50", "QX-HW-500"])]
+    assert sorted(main["每件可用次数"] / main["建议日用量(次/天)"]) == [45.0, 60.0, 100.0]
     # Person-level cycles: median near RC, 90th percentile near 3 RC (the inductive rule).
     prc = pd.read_parquet(truth / "person_rc")
     for code, days in rc.items():

@@ -123,11 +123,12 @@ def _header(meta: Mapping[str, Any], lang: str) -> str:
         f"{esc(str(k))}={esc(json.dumps(v, ensure_ascii=False))}" for k, v in params.items()
     )
     fp = meta.get("fingerprint", {})
-    fp_text = esc(fp.get("digest", "")) + (
-        " · " + ", ".join(f"{esc(str(k))}: {v:,}" for k, v in fp.get("tables", {}).items())
-        if fp.get("tables")
-        else ""
-    )
+    parts = [esc(fp.get("digest", ""))]
+    if fp.get("tables"):
+        parts.append(", ".join(f"{esc(str(k))}: {v:,}" for k, v in fp["tables"].items()))
+    if fp.get("raw_files"):
+        parts.append(f"raw: {fp['raw_files']:,} files, {fp.get('raw_bytes', 0) / 1e6:,.1f} MB")
+    fp_text = " · ".join(parts)
     rows = [
         (label("notebook", lang), f"<code>{esc(str(meta.get('notebook', '')))}</code>"),
         (label("parameters", lang), param_text or "–"),

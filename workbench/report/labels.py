@@ -20,6 +20,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "pos": ("门店", "Store POS"),
     "crm": ("会员系统", "Member CRM"),
     "campaign": ("营销活动", "Campaigns"),
+    "catalog": ("商品主数据", "Product master"),
     # common columns
     "platform": ("平台", "Platform"),
     "file": ("文件", "File"),

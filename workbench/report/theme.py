@@ -103,6 +103,9 @@ def table(
     styler = df.style.format(default, escape="html", na_rep="–").format_index(escape="html")
     styler = styler.format_index(escape="html", axis=1).set_table_styles(TABLE_CSS)
     styler = styler.set_table_attributes('class="wb-table"')
+    text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if text_cols:
+        styler = styler.set_properties(subset=text_cols, **{"text-align": "left"})
     if caption:
         styler = styler.set_caption(_escape(caption))
     if not index:

@@ -34,6 +34,7 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature("youzan", "youzan_trades", frozenset({"tid", "buyer_info", "orders"})),
     Signature("douyin", "douyin_orders", frozenset({"主订单编号", "子订单编号", "流量来源"})),
     Signature("pos", "pos_sales", frozenset({"门店编码", "小票号", "交易类型"})),
+    Signature("catalog", "products", frozenset({"商品编码", "品牌", "品类", "每件可用次数"})),
     Signature("crm", "crm_members", frozenset({"会员编号", "会员等级", "入会时间"})),
     Signature("campaign", "campaigns", frozenset({"活动编号", "蓄水期开始"})),
     Signature("campaign", "campaign_audience", frozenset({"活动编号", "会员编号", "分组"})),

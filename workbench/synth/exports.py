@@ -454,8 +454,8 @@ def _write_unquoted(path: Path, rows: pd.DataFrame, encoding: str, header: bool)
     bad = text.apply(lambda col: col.str.contains(",", regex=False)).to_numpy()
     if bad.any():
         raise ValueError(f"{path.name}: a field holds a comma and cannot be written unquoted")
-    lines = [",".join(rows.columns)] if header else []
-    lines += [",".join(r) for r in text.itertuples(index=False)]
+    body = text.iloc[:, 0].str.cat([text[c] for c in text.columns[1:]], sep=",")
+    lines = ([",".join(rows.columns)] if header else []) + body.tolist()
     with path.open("a" if not header else "w", encoding=encoding, newline="") as fh:
         fh.write("\r\n".join(lines) + "\r\n")
 

@@ -151,13 +151,15 @@ def _receivers(
         for col in ("province", "city", "district", "street_detail"):
             o.loc[gift, col] = d[col].to_numpy()
     o["street_detail"] = _address_typo(rng, o["street_detail"], planted.p_address_typo)
-    city_store = {"上海市": [0, 1], "北京市": [2], "广州市": [3], "杭州市": [4], "成都市": [5]}
-    pick = [
-        city_store.get(c, [0, 1, 2, 3, 4, 5])[k % len(city_store.get(c, [0, 1, 2, 3, 4, 5]))]
-        for c, k in zip(per["city"], rng.integers(0, 6, len(o)), strict=True)
-    ]
-    o["store_code"] = [world.STORES[i][0] for i in pick]
-    o["store_name"] = [world.STORES[i][1] for i in pick]
+    # Till receipts come from a store in the buyer's city where there is one.
+    pick = rng.integers(0, len(world.STORES), len(o))
+    city = per["city"].to_numpy()
+    for c in {s[2] for s in world.STORES}:
+        local = np.array([i for i, s in enumerate(world.STORES) if s[2] == c])
+        here = city == c
+        pick[here] = rng.choice(local, int(here.sum()))
+    o["store_code"] = np.array([s[0] for s in world.STORES])[pick]
+    o["store_name"] = np.array([s[1] for s in world.STORES])[pick]
     return o
 
 
@@ -338,6 +340,8 @@ def generate(
     members = pd.concat(member_rows, ignore_index=True)
     (out / "crm").mkdir(exist_ok=True)
     members.to_csv(out / "crm" / "members.csv", index=False, encoding="utf-8-sig")
+    (out / "catalog").mkdir(exist_ok=True)
+    product_master().to_csv(out / "catalog" / "products.csv", index=False, encoding="utf-8-sig")
     campaigns.campaign_table(camp_promos).rename(columns=_CAMPAIGN_ZH).to_csv(
         out / "campaign" / "campaigns.csv", index=False, encoding="utf-8-sig"
     )
@@ -358,6 +362,24 @@ def generate(
         json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     return result
+
+
+def product_master() -> pd.DataFrame:
+    """The brand's product master: what a pack holds and how fast a household uses it."""
+    usage = {c.code: c for c in world.CATEGORIES}
+    rows = [
+        {
+            "商品编码": p.sku,
+            "商品名称": p.title,
+            "品牌": p.brand,
+            "品类": usage[p.category].name_zh,
+            "每件可用次数": p.pack_units,
+            "建议日用量(次/天)": usage[p.category].daily_usage,
+            "标价": f"{p.price:.2f}",
+        }
+        for p in world.PRODUCTS
+    ]
+    return pd.DataFrame(rows)
 
 
 def _members(

@@ -199,7 +199,7 @@ class Planted:
     )
     p_second_channel: float = 0.25
     p_third_channel: float = 0.07
-    p_existing_adds_douyin: float = 0.12
+    p_existing_adds_douyin: float = 0.2
     p_member_by_channel: dict[str, float] = field(
         default_factory=lambda: {
             "tmall": 0.35,
@@ -480,13 +480,13 @@ PHONE_PREFIXES: tuple[str, ...] = (
     "189",
     "199",
 )
-STORES: tuple[tuple[str, str], ...] = (
-    ("SH001", "上海徐家汇店"),
-    ("SH002", "上海五角场店"),
-    ("BJ001", "北京三里屯店"),
-    ("GZ001", "广州天河城店"),
-    ("HZ001", "杭州湖滨店"),
-    ("CD001", "成都春熙路店"),
+STORES: tuple[tuple[str, str, str], ...] = (
+    ("SH001", "上海徐家汇店", "上海市"),
+    ("SH002", "上海五角场店", "上海市"),
+    ("BJ001", "北京三里屯店", "北京市"),
+    ("GZ001", "广州天河城店", "广州市"),
+    ("HZ001", "杭州湖滨店", "杭州市"),
+    ("CD001", "成都春熙路店", "成都市"),
 )
 STREAMERS: tuple[str, ...] = ("清溪官方旗舰店", "家务小能手阿珍", "省钱姐妹花", "居家好物推荐官")
 TRAFFIC_SOURCES: tuple[str, ...] = ("直播", "短视频", "商品卡", "搜索")

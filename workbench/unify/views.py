@@ -42,7 +42,9 @@ def arrivals_chart(files: pd.DataFrame, lang: str = "zh") -> alt.Chart:
         .encode(
             x=alt.X("rows:Q", title=label("rows", lang)),
             y=alt.Y("platform_label:N", title=label("platform", lang), sort="-x"),
-            color=alt.Color("format:N", title=label("format", lang)),
+            color=alt.Color(
+                "format:N", title=label("format", lang), scale=alt.Scale(scheme="tableau20")
+            ),
             tooltip=["platform_label:N", "format:N", alt.Tooltip("rows:Q", format=",")],
         )
         .properties(height=alt.Step(26))
