@@ -127,3 +127,63 @@ def load_excel(con: Any) -> None:
             "`duckdb-ext-excel` wheel (make test and make demo do)"
         )
     con.execute(f"LOAD '{path}'")
+
+
+def hmac_pads(salt: str) -> tuple[str, str]:
+    """The HMAC-SHA256 inner and outer key pads of ``salt``, hex-encoded."""
+    import hashlib
+
+    key = salt.encode("utf-8")
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
+
+
+def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -> None:
+    """Define the parsing and hashing functions ingestion uses, on a raw DuckDB connection.
+
+    ``wb_hmac(s)``: HMAC-SHA256 of ``s`` with the settings' salt, hex (equal to
+    Python's ``hmac.new(salt, s, sha256).hexdigest()``); ``wb_ts(s)``: a local
+    timestamp from any of ``datetime_formats``, an ISO time with offset (converted
+    to Asia/Shanghai) or an Excel serial day number; ``wb_amount(s)``: a number from
+    ``¥1,234.00``, ``￥1,234.00``, ``12.5元``; ``wb_id(s)``: an id without Taobao's
+    ``="..."``, Douyin's tab or a leading apostrophe.
+    """
+    ipad, opad = hmac_pads(salt)
+    formats = ", ".join("'" + f.replace("'", "''") + "'" for f in datetime_formats if "%z" not in f)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP MACRO wb_hmac(s) AS
+            CASE WHEN s IS NULL OR s = '' THEN NULL ELSE
+            lower(sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(s))))) END;
+        CREATE OR REPLACE TEMP MACRO wb_clean(s) AS
+            nullif(trim(regexp_replace(s, '^[\\s''=]*"?|"?\\s*$', '', 'g')), '');
+        CREATE OR REPLACE TEMP MACRO wb_id(s) AS wb_clean(s);
+        CREATE OR REPLACE TEMP MACRO wb_amount(s) AS
+            try_cast(nullif(regexp_replace(trim(s), '[¥￥,元\\s]', '', 'g'), '') AS DOUBLE);
+        CREATE OR REPLACE TEMP MACRO wb_ts(s) AS
+            CASE
+              WHEN s IS NULL OR trim(s) = '' THEN NULL
+              WHEN regexp_full_match(trim(s), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
+                THEN TIMESTAMP '1899-12-30'
+                     + to_microseconds(round(trim(s)::DOUBLE * 86400000000)::BIGINT)
+              WHEN regexp_full_match(trim(s), '.*T.*([+-][0-9]{{2}}:?[0-9]{{2}}|Z)')
+                THEN timezone('Asia/Shanghai', try_strptime(trim(s), '%Y-%m-%dT%H:%M:%S%z'))
+              ELSE try_strptime(trim(s), [{formats}])
+            END;
+        CREATE OR REPLACE TEMP MACRO wb_masked(s) AS
+            nullif(regexp_replace(regexp_extract(s, '(1[0-9]{{2}})\\*+([0-9]{{4}})'),
+                                  '\\*+', '****'), '');
+        CREATE OR REPLACE TEMP MACRO wb_phone(s) AS
+            CASE WHEN regexp_full_match(regexp_replace(coalesce(s, ''), '[\\s-]|^\\+?86', '', 'g'),
+                                        '1[0-9]{{10}}')
+                 THEN wb_hmac(regexp_replace(s, '[\\s-]|^\\+?86', '', 'g')) END;
+        CREATE OR REPLACE TEMP MACRO wb_tokens(s) AS
+            list_transform(regexp_extract_all(coalesce(s, ''), '[0-9]+|[^0-9号栋幢单元室\\s]+'),
+                           x -> wb_hmac(x));
+        CREATE OR REPLACE TEMP MACRO wb_chars(s) AS
+            list_transform(string_split(regexp_replace(coalesce(s, ''), '\\s', '', 'g'), ''),
+                           x -> wb_hmac(x));
+        """
+    )
