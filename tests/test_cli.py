@@ -30,7 +30,7 @@ def test_each_command_has_help_with_an_example(cmd: str) -> None:
     assert "Example: workbench " in result.output
 
 
-@pytest.mark.parametrize("cmd", ["ingest", "bench"])
+@pytest.mark.parametrize("cmd", ["bench"])
 def test_unbuilt_commands_say_so_and_fail(cmd: str) -> None:
     result = runner.invoke(app, [cmd])
     assert result.exit_code == 2

@@ -10,6 +10,7 @@ import pytest
 from workbench.config import Settings
 from workbench.report import run_notebook
 from workbench.synth import SynthResult
+from workbench.unify import ingest
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -49,11 +50,15 @@ def test_code_cells_stay_thin(path: Path) -> None:
 
 @pytest.mark.slow
 def test_unify_notebook_runs_on_synthetic_data(project: Settings, small_synth: SynthResult) -> None:
+    ingest(small_synth.raw_dir, project, progress=False)
     nb = Path(__file__).parents[1] / "notebooks" / "01_unify.ipynb"
-    r = run_notebook(
-        nb, {"raw_dir": str(small_synth.raw_dir), "lang": "en"}, project, progress=False
-    )
+    params = {"raw_dir": str(small_synth.raw_dir), "lang": "en"}
+    r = run_notebook(nb, params, project, progress=False)
     assert r.ok, r.error
     page = r.html.read_text(encoding="utf-8")
     assert "What arrived" in page and "wb-chart-1" in page
     assert "Douyin" in page and "Tmall" in page
+    assert "test order (paid 0.01)" in page and "cancelled order" in page
+    # The header's fingerprint counts the warehouse tables the report read.
+    meta = json.loads((r.out_dir / "parameters.json").read_text(encoding="utf-8"))
+    assert meta["fingerprint"]["tables"]["orders"] > 0

@@ -122,9 +122,40 @@ def ingest(
 ) -> None:
     """Load every export into the warehouse; print rows read / loaded / rejected per file.
 
+    Re-running on the same or overlapping exports changes nothing. Rejected rows
+    and their reasons are in the warehouse table rejected_rows. Exits non-zero
+    when a file is refused (missing column, unreadable encoding).
+
     Example: workbench ingest data/raw
     """
-    _not_built("ingest", "the data-unification job")
+    from workbench.unify import ingest as run_ingest
+
+    s = _settings()
+    t0 = time.perf_counter()
+    try:
+        result = run_ingest(raw_dir, s)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{'file':48} {'read':>9} {'loaded':>9} {'rejected':>9} {'new':>9}  status")
+    for f in result.files:
+        typer.echo(
+            f"{f.file:48} {f.rows_read:9,} {f.rows_loaded:9,} {f.rows_rejected:9,} {f.rows_new:9,}  {f.status}"
+        )
+    loaded = [f for f in result.files if f.status == "loaded"]
+    read = sum(f.rows_read for f in loaded)
+    typer.echo(
+        f"{'total':48} {read:9,} {sum(f.rows_loaded for f in loaded):9,} "
+        f"{sum(f.rows_rejected for f in loaded):9,} {sum(f.rows_new for f in loaded):9,}  "
+        f"in {time.perf_counter() - t0:.1f} s -> {s.warehouse}"
+    )
+    for f in result.files:
+        if f.status == "skipped":
+            typer.echo(f"skipped {f.file}: {f.message}")
+    for f in result.refused:
+        typer.echo(f"refused {f.file}: {f.message}", err=True)
+    if result.refused:
+        raise typer.Exit(1)
 
 
 def parse_parameters(args: list[str]) -> dict[str, object]:
@@ -215,12 +246,13 @@ def demo(
     ] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed for the synthetic data.")] = 42,
 ) -> None:
-    """Synthesise data if data/raw is empty, then run every notebook built so far.
+    """Synthesise data if data/raw is empty, ingest it, then run every notebook built so far.
 
     Example: workbench demo --customers 5000
     """
     from workbench.report import run_notebook
     from workbench.synth import generate
+    from workbench.unify import ingest as run_ingest
 
     s = _settings()
     if not s.raw_dir.exists() or not any(s.raw_dir.iterdir()):
@@ -228,6 +260,12 @@ def demo(
         generate(s.raw_dir, s.truth_dir, customers=customers, seed=seed)
     else:
         typer.echo(f"using the exports already in {s.raw_dir}")
+    ingested = run_ingest(s.raw_dir, s)
+    loaded = [f for f in ingested.files if f.status == "loaded"]
+    typer.echo(
+        f"ingested {len(loaded)} files: {sum(f.rows_loaded for f in loaded):,} rows loaded, "
+        f"{sum(f.rows_rejected for f in loaded):,} rejected -> {s.warehouse}"
+    )
     failed = 0
     for name in NOTEBOOKS:
         nb = s.root / "notebooks" / f"{name}.ipynb"

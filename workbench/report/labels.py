@@ -47,6 +47,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "month": ("月份", "Month"),
     "category": ("品类", "Category"),
     "value": ("数值", "Value"),
+    "refused": ("拒收文件", "Refused files"),
+    "rows_read": ("读取行数", "Rows read"),
+    "rows_loaded": ("入库行数", "Rows loaded"),
+    "rows_rejected": ("拒收行数", "Rows rejected"),
+    "rejected_share": ("拒收比例", "Rejected share"),
+    "reason": ("原因", "Reason"),
+    "column": ("列", "Column"),
+    "example_file": ("示例文件", "Example file"),
 }
 
 

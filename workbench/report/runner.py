@@ -9,12 +9,14 @@ success, and ``reports/index.html`` lists every run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -106,6 +108,31 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _kernel_env(settings: Settings) -> Iterator[None]:
+    """Hand the run's settings to the kernel, which reads them from its environment."""
+    values = {
+        "WORKBENCH_ROOT": str(settings.root),
+        "WORKBENCH_DATA_DIR": str(settings.data_dir),
+        "WORKBENCH_WAREHOUSE": str(settings.warehouse),
+        "WORKBENCH_REPORTS_DIR": str(settings.reports_dir),
+        "WORKBENCH_ENGINE": settings.engine,
+        "WORKBENCH_SPARK_MASTER": settings.spark_master,
+        "WORKBENCH_SALT": settings.salt,
+        "WORKBENCH_LANG": settings.lang,
+    }
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _error_of(nb_path: Path) -> dict[str, str]:
     nb = json.loads(nb_path.read_text(encoding="utf-8"))
     for cell in nb.get("cells", []):
@@ -162,15 +189,16 @@ def run_notebook(
     t0 = time.perf_counter()
     error: dict[str, str] | None = None
     try:
-        pm.execute_notebook(
-            str(nb_path),
-            str(executed),
-            parameters=params,
-            progress_bar=progress,
-            cwd=str(settings.root),
-            execution_timeout=timeout_s,
-            kernel_name="python3",
-        )
+        with _kernel_env(settings):
+            pm.execute_notebook(
+                str(nb_path),
+                str(executed),
+                parameters=params,
+                progress_bar=progress,
+                cwd=str(settings.root),
+                execution_timeout=timeout_s,
+                kernel_name="python3",
+            )
         status = "ok"
     except pm.PapermillExecutionError as exc:
         status = "failed"

@@ -371,14 +371,16 @@ def _normalise_orders(
                                         ELSE {_sql_str(spec.columns.get("status", spec.columns["order_id"]))} END) AS column,
             coalesce(r.rej_reason, og.order_reason, 'another row of the order was rejected (row ' || og.bad_row || ')') AS reason,
             coalesce(r.rej_value, CASE WHEN og.order_reason IS NOT NULL THEN r.order_id END) AS value
-        FROM r LEFT JOIN og ON r.order_id = og.order_id AND NOT r.is_refund
-        WHERE r.rej_reason IS NOT NULL OR og.bad_row IS NOT NULL OR og.order_reason IS NOT NULL
+        FROM r LEFT JOIN (SELECT * FROM og WHERE bad_row IS NOT NULL OR order_reason IS NOT NULL) og
+          ON r.order_id = og.order_id
+        WHERE r.rej_reason IS NOT NULL OR (og.order_id IS NOT NULL AND NOT r.is_refund)
         UNION ALL
         SELECT unnest(rf.rows), {_sql_str(spec.columns.get("original_order", "original_order"))},
                'refund of a ticket that is not loaded', rf.original_id
         FROM rf
-        WHERE rf.original_id NOT IN (SELECT order_id FROM og WHERE bad_row IS NULL AND order_reason IS NULL)
-          AND {p} || rf.original_id NOT IN (SELECT order_key FROM orders)
+        WHERE NOT EXISTS (SELECT 1 FROM og WHERE og.order_id = rf.original_id
+                          AND og.bad_row IS NULL AND og.order_reason IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM orders WHERE orders.order_key = {p} || rf.original_id)
         """
     )
     # The first contact details of each order (gift orders carry the receiver's).
@@ -430,15 +432,21 @@ def _normalise_orders(
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE c AS
+        WITH names AS (
+            SELECT name_clean, wb_hmac(name_clean) AS name_hash,
+                   wb_hmac(left(name_clean, 1)) AS surname_hash, wb_chars(name_clean) AS name_chars
+            FROM (SELECT DISTINCT name_clean FROM x WHERE name_clean IS NOT NULL)
+        ), places AS (
+            SELECT detail, wb_hmac(detail) AS address_hash, wb_tokens(detail) AS address_tokens
+            FROM (SELECT DISTINCT detail FROM x WHERE detail IS NOT NULL)
+        )
         SELECT o.order_key AS source_key, o.account_key, o.platform,
             x.phone_hash, x.phone_masked, x.member_id, x.unionid,
-            wb_hmac(x.name_clean) AS name_hash, wb_hmac(left(x.name_clean, 1)) AS surname_hash,
-            CASE WHEN x.name_clean IS NOT NULL THEN wb_chars(x.name_clean) END AS name_chars,
-            x.province, x.city, x.district,
-            wb_hmac(x.detail) AS address_hash,
-            CASE WHEN x.detail IS NOT NULL THEN wb_tokens(x.detail) END AS address_tokens,
+            names.name_hash, names.surname_hash, names.name_chars,
+            x.province, x.city, x.district, places.address_hash, places.address_tokens,
             o.ordered_at AS seen_at
         FROM o JOIN x USING (order_id)
+        LEFT JOIN names USING (name_clean) LEFT JOIN places USING (detail)
         """
     )
 

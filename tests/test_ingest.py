@@ -1,0 +1,275 @@
+"""Ingestion: each format's quirks on hand-made files, rejections, idempotency, reconciliation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workbench.config import Settings, load_settings
+from workbench.synth import SynthResult
+from workbench.unify import ingest
+
+TMALL_HEADER = (
+    "订单编号,买家会员名,买家应付货款,买家应付邮费,总金额,店铺优惠,买家实际支付金额,订单状态,"
+    "买家留言,收货人姓名,收货地址,联系手机,订单创建时间,订单付款时间,宝贝种类,宝贝总数量,店铺名称,"
+    "订单关闭原因,退款金额"
+)
+
+
+def tmall_row(
+    order_id: str,
+    paid: str = "79.90",
+    status: str = "交易成功",
+    created: str = "2024-06-18 20:01:33",
+    refund: str = "0.00",
+    reason: str = "",
+    nick: str = "tb王小明",
+) -> str:
+    return (
+        f'="{order_id}",{nick},{paid},0.00,{paid},0.00,{paid},{status},,王小明,'
+        f"上海 上海市 浦东新区 人民路1号阳光花园5栋301室,'138****1234,{created},{created},1,1,清溪官方旗舰店,"
+        f"{reason},{refund}"
+    )
+
+
+def write(path: Path, lines: list[str], encoding: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+def tables(s: Settings) -> dict[str, pd.DataFrame]:
+    con = duckdb.connect(str(s.warehouse), read_only=True)
+    names = [
+        r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+    ]
+    out = {n: con.execute(f"select * from {n}").df() for n in names}
+    con.close()
+    return out
+
+
+@pytest.fixture()
+def wh(tmp_path: Path) -> Settings:
+    return load_settings(root=tmp_path, env={"WORKBENCH_SALT": "test-salt"})
+
+
+def test_tmall_gbk_wrapped_ids_amounts_statuses(wh: Settings, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write(
+        raw / "tmall" / "orders.csv",
+        [
+            TMALL_HEADER,
+            tmall_row("2000000000000000001", paid="1234.50"),
+            tmall_row("2000000000000000002", status="交易关闭", reason="买家不想买了"),
+            tmall_row("2000000000000000003", paid="0.01"),
+            tmall_row("2000000000000000004", status="交易关闭", reason="退款", refund="79.90"),
+            tmall_row("2000000000000000005", refund="20.00"),
+            tmall_row("2000000000000000006", created="2024-13-45 25:00:00"),
+        ],
+        "gbk",
+    )
+    result = ingest(raw, wh, progress=False)
+    f = result.files[0]
+    assert (f.format, f.encoding, f.status) == ("tmall_orders", "gbk", "loaded")
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (6, 3, 3)
+    t = tables(wh)
+    orders = t["orders"].set_index("order_id")
+    assert sorted(orders.index) == [
+        "2000000000000000001",
+        "2000000000000000004",
+        "2000000000000000005",
+    ]
+    first = orders.loc["2000000000000000001"]
+    assert first["order_key"] == "tmall:2000000000000000001"
+    assert first["paid_amount"] == 1234.5 and first["net_amount"] == 1234.5
+    assert str(first["ordered_at"]) == "2024-06-18 20:01:33"
+    assert first["account_key"] == "tmall:tb王小明"
+    assert orders.loc["2000000000000000004", "status"] == "refunded"
+    assert orders.loc["2000000000000000004", "net_amount"] == 0
+    assert orders.loc["2000000000000000005", "status"] == "partially_refunded"
+    assert orders.loc["2000000000000000005", "net_amount"] == pytest.approx(59.9)
+    rej = t["rejected_rows"].set_index("row_number").sort_index()
+    assert list(rej.index) == [2, 3, 6]
+    assert rej.loc[2, "reason"] == "cancelled order"
+    assert rej.loc[3, "reason"] == "test order (paid 0.01)"
+    assert (rej.loc[6, "column"], rej.loc[6, "reason"], rej.loc[6, "value"]) == (
+        "订单创建时间",
+        "unreadable or missing date",
+        "2024-13-45 25:00:00",
+    )
+    assert set(rej["source_file"]) == {"tmall/orders.csv"}
+    contact = t["contacts"].set_index("source_key").loc["tmall:2000000000000000001"]
+    assert contact["phone_masked"] == "138****1234"
+    assert (contact["province"], contact["city"], contact["district"]) == (
+        "上海",
+        "上海市",
+        "浦东新区",
+    )
+    expected = hmac.new(b"test-salt", "王小明".encode(), hashlib.sha256).hexdigest()
+    assert contact["name_hash"] == expected
+    log = t["ingest_log"].iloc[0]
+    assert log["rows_read"] == log["rows_loaded"] + log["rows_rejected"] == 6
+
+
+def test_pos_yuan_signs_refund_tickets_and_full_phones(wh: Settings, tmp_path: Path) -> None:
+    head = "门店编码,门店名称,小票号,交易时间,交易类型,会员卡号,会员手机号,商品编码,商品名称,数量,单价,实收金额,原小票号"
+    write(
+        tmp_path / "raw" / "pos.csv",
+        [
+            head,
+            'SH001,上海徐家汇店,T1,20240618200133,销售,M1,13812345678,QX-LD-3000,洗衣液,2,"￥1,234.00","￥2,468.00",',
+            "SH001,上海徐家汇店,T1,20240618200133,销售,M1,13812345678,QX-GIFT,小样,1,￥0.00,￥0.00,",
+            'SH001,上海徐家汇店,T1R,20240621100000,退货,M1,13812345678,QX-LD-3000,洗衣液,-1,"￥1,234.00","￥-1,234.00",T1',
+            "SH001,上海徐家汇店,T2,20240618200133,作废,,,QX-LD-3000,洗衣液,1,￥79.90,￥79.90,",
+            "SH001,上海徐家汇店,T3,20240618200133,销售,,,QX-LD-3000,洗衣液,-3,￥79.90,￥79.90,",
+            "SH001,上海徐家汇店,T4R,20240618200133,退货,,,QX-LD-3000,洗衣液,-1,￥79.90,￥-79.90,T999",
+        ],
+        "gbk",
+    )
+    f = ingest(tmp_path / "raw", wh, progress=False).files[0]
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (6, 3, 3)
+    t = tables(wh)
+    o = t["orders"].set_index("order_id").loc["T1"]
+    assert o["paid_amount"] == 2468.0 and o["refund_amount"] == 1234.0 and o["net_amount"] == 1234.0
+    assert o["status"] == "partially_refunded" and o["account_key"] == "pos:M1"
+    assert list(t["order_lines"].sort_values("line_no")["quantity"]) == [2, 1]
+    rej = t["rejected_rows"].set_index("row_number")["reason"].to_dict()
+    assert rej == {
+        4: "cancelled order",
+        5: "negative quantity",
+        6: "refund of a ticket that is not loaded",
+    }
+    c = t["contacts"].set_index("source_key").loc["pos:T1"]
+    assert c["phone_hash"] == hmac.new(b"test-salt", b"13812345678", hashlib.sha256).hexdigest()
+    assert c["member_id"] == "M1"
+
+
+def test_missing_required_column_refuses_the_file(wh: Settings, tmp_path: Path) -> None:
+    header = TMALL_HEADER.replace("订单创建时间", "创建日期")
+    write(tmp_path / "raw" / "t.csv", [header, tmall_row("2000000000000000001")], "gbk")
+    # The header still says Tmall (order id, nickname, address); the date column is gone.
+    result = ingest(tmp_path / "raw", wh, progress=False)
+    f = result.files[0]
+    assert f.status == "refused"
+    assert "t.csv" in f.message and "订单创建时间 (order time)" in f.message
+    assert tables(wh)["orders"].empty
+
+
+def test_reingest_and_overlap_change_nothing(wh: Settings, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    rows = [tmall_row(f"20000000000000000{i:02d}") for i in range(10)]
+    write(raw / "a.csv", [TMALL_HEADER, *rows[:7]], "gbk")
+    ingest(raw, wh, progress=False)
+    before = tables(wh)
+    ingest(raw, wh, progress=False)
+    again = tables(wh)
+    keys = {"orders": "order_key", "contacts": "source_key", "order_lines": "order_key"}
+    for name, key in keys.items():
+        a = before[name].sort_values(key).reset_index(drop=True)
+        b = again[name].sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)
+    # A later export overlapping the first adds only its new orders.
+    write(raw / "b.csv", [TMALL_HEADER, *rows[5:]], "gbk")
+    r = ingest(raw, wh, progress=False)
+    by_file = {f.file: f for f in r.files}
+    assert by_file["b.csv"].rows_new == 3 and by_file["a.csv"].rows_new == 0
+    assert len(tables(wh)["orders"]) == 10
+
+
+@st.composite
+def pdd_rows(draw: st.DrawFn) -> list[list[str]]:
+    n = draw(st.integers(1, 12))
+    rows = []
+    for i in range(n):
+        qty = draw(st.sampled_from(["1", "2", "-1", "x", ""]))
+        when = draw(st.sampled_from(["2024/06/18 20:01", "2024-06-18 20:01:33", "yesterday", ""]))
+        paid = draw(st.sampled_from(["79.90", "¥1,234.00", "0.01", "abc"]))
+        status = draw(st.sampled_from(["已收货", "已取消"]))
+        oid = draw(st.sampled_from([f"240618-{i:015d}", f"240618-{i % 3:015d}", ""]))
+        rows.append([oid, status, qty, when, paid])
+    return rows
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=pdd_rows())
+def test_rows_read_equal_loaded_plus_rejected(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]]
+) -> None:
+    root = tmp_path_factory.mktemp("prop")
+    s = load_settings(root=root, env={"WORKBENCH_SALT": "p"})
+    head = "商品,订单号,订单状态,商品总价(元),用户实付金额(元),商品数量(件),收货人,手机,省,市,区,街道,成交时间"
+    lines = [head] + [
+        f'洗衣液,{oid},{status},"{paid}","{paid}",{qty},张三,138****0000,上海,上海市,徐汇区,漕溪路1号,{when}'
+        for oid, status, qty, when, paid in rows
+    ]
+    write(root / "raw" / "pdd.csv", lines, "utf-8-sig")
+    f = ingest(root / "raw", s, progress=False).files[0]
+    t = tables(s)
+    assert f.rows_read == len(rows)
+    assert f.rows_read == f.rows_loaded + f.rows_rejected
+    # Every loaded row is a line in the warehouse; every rejected row has a reason.
+    assert len(t["order_lines"]) == f.rows_loaded
+    assert t["rejected_rows"]["row_number"].nunique() == f.rows_rejected
+    assert t["rejected_rows"]["reason"].notna().all()
+
+
+@pytest.mark.slow
+def test_synthetic_orders_match_the_truth(small_synth: SynthResult, tmp_path: Path) -> None:
+    s = load_settings(root=tmp_path, env={})
+    result = ingest(small_synth.raw_dir, s, progress=False)
+    assert not result.refused
+    for f in result.files:
+        assert f.rows_read == f.rows_loaded + f.rows_rejected, f.file
+    truth = pd.read_parquet(small_synth.truth_dir / "orders")
+    truth = truth[~truth["is_test"] & (truth["status"] != "cancelled")]
+    t = tables(s)
+    got = t["orders"].groupby("platform").agg(n=("order_key", "size"), net=("net_amount", "sum"))
+    want = (
+        truth.assign(net=truth["paid_amount"] - truth["refund_amount"])
+        .groupby("platform")
+        .agg(n=("order_id", "size"), net=("net", "sum"))
+    )
+    pd.testing.assert_series_equal(got["n"], want["n"], check_names=False)
+    pd.testing.assert_series_equal(got["net"].round(2), want["net"].round(2), check_names=False)
+    status = t["orders"]["status"].value_counts().sort_index()
+    assert status.to_dict() == truth["status"].value_counts().sort_index().to_dict()
+    # Orders with lines: every loaded order has at least one line.
+    assert set(t["orders"]["order_key"]) == set(t["order_lines"]["order_key"])
+
+
+@pytest.mark.slow
+def test_no_raw_phone_in_any_warehouse_table(small_synth: SynthResult, tmp_path: Path) -> None:
+    s = load_settings(root=tmp_path, env={})
+    ingest(small_synth.raw_dir, s, progress=False)
+    # Eleven digits starting with 1, not inside a hexadecimal hash.
+    phone = re.compile(r"(?<![0-9a-fA-F])1\d{10}(?![0-9a-fA-F])")
+    for name, df in tables(s).items():
+        for col in df.columns:
+            text = df[col].astype(str)
+            hits = text[text.str.contains(phone)]
+            assert hits.empty, (name, col, hits.head(3).tolist())
+    names = pd.read_csv(small_synth.raw_dir / "crm" / "members.csv", encoding="utf-8-sig")["姓名"]
+    sample = set(names.head(200))
+    for name, df in tables(s).items():
+        for col in df.select_dtypes(include=["object", "string"]).columns:
+            assert not df[col].astype(str).isin(sample).any(), (name, col)
+
+
+def test_renamed_files_in_any_folder_are_recognised(wh: Settings, tmp_path: Path) -> None:
+    raw = tmp_path / "raw" / "downloads"
+    write(raw / "导出 (2).csv", [TMALL_HEADER, tmall_row("2000000000000000001")], "gbk")
+    shutil.copy(raw / "导出 (2).csv", raw / "copy.txt")
+    r = ingest(tmp_path / "raw", wh, progress=False)
+    assert {f.format for f in r.files} == {"tmall_orders"}
+    assert len(tables(wh)["orders"]) == 1
