@@ -149,6 +149,11 @@ def ingest(
         f"{sum(f.rows_rejected for f in loaded):9,} {sum(f.rows_new for f in loaded):9,}  "
         f"in {time.perf_counter() - t0:.1f} s -> {s.warehouse}"
     )
+    ident = result.identity
+    typer.echo(
+        f"identity: {ident.get('accounts', 0):,} accounts -> {ident.get('persons', 0):,} persons "
+        f"({ident.get('accounts_deterministic', 0):,} linked by phone, member id, unionid or binding)"
+    )
     for f in result.files:
         if f.status == "skipped":
             typer.echo(f"skipped {f.file}: {f.message}")

@@ -104,6 +104,31 @@ MEMBERS = _t(
     city="string",
 )
 
+ACCOUNTS = _t(
+    "accounts",
+    ("account_key",),
+    "Every platform account (and CRM member record) with the person it belongs to.",
+    account_key="string",
+    platform="string",
+    person_id="string",
+    link_method="string",  # deterministic | probabilistic | unlinked
+    match_probability="float64",  # 1.0 for deterministic links
+)
+
+PERSONS = _t(
+    "persons",
+    ("person_id",),
+    "One row per resolved person (OneID).",
+    person_id="string",
+    accounts="int64",
+    platforms="int64",
+    is_member="boolean",
+    orders="int64",
+    net_amount="float64",
+    first_order_at="timestamp",
+    last_order_at="timestamp",
+)
+
 REJECTED_ROWS = _t(
     "rejected_rows",
     ("source_file", "row_number", "reason"),
@@ -136,5 +161,15 @@ INGEST_LOG = _t(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (ORDERS, ORDER_LINES, CONTACTS, MEMBERS, REJECTED_ROWS, INGEST_LOG)
+    t.name: t
+    for t in (
+        ORDERS,
+        ORDER_LINES,
+        CONTACTS,
+        MEMBERS,
+        ACCOUNTS,
+        PERSONS,
+        REJECTED_ROWS,
+        INGEST_LOG,
+    )
 }

@@ -113,7 +113,7 @@ def _toc(page: str, lang: str) -> str:
         items.append(f'<li class="lvl{level}"><a href="#{anchor}">{plain}</a></li>')
     if not items:
         return ""
-    return f'<nav class="wb-toc"><strong>{label("contents", lang)}</strong><ol>{"".join(items)}</ol></nav>'
+    return f'<nav class="wb-toc"><strong>{label("contents", lang)}</strong><ul style="list-style: none; padding-left: 4px">{"".join(items)}</ul></nav>'
 
 
 def _header(meta: Mapping[str, Any], lang: str) -> str:

@@ -76,6 +76,7 @@ class FileResult:
 @dataclass
 class IngestResult:
     files: list[FileResult] = field(default_factory=list)
+    identity: dict[str, int] = field(default_factory=dict)
 
     @property
     def refused(self) -> list[FileResult]:
@@ -738,6 +739,12 @@ def ingest(
                 _log(con, res, _sha256(path))
                 log.error("refused %s: %s", rel, exc)
             result.files.append(res)
+        # Accounts seen so far, resolved into persons.
+        import ibis
+
+        from workbench.unify.identity import resolve_identities
+
+        result.identity = resolve_identities(ibis.duckdb.from_connection(con))
         return result
     finally:
         con.close()
