@@ -94,11 +94,6 @@ def spark_session(master: str = "local[2]", warehouse_dir: str = "data/spark-war
     return session
 
 
-def backend_name(con: BaseBackend) -> str:
-    """``"duckdb"`` or ``"pyspark"``: for the rare place that must know."""
-    return str(con.name)
-
-
 def excel_extension_path() -> Path | None:
     """The DuckDB Excel extension shipped by the ``duckdb-ext-excel`` wheel, if installed.
 

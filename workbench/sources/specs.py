@@ -9,7 +9,7 @@ gives the unified status (``paid`` when none does). Everything else
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Date formats met in the exports, tried in order (DuckDB strptime syntax).
 DATETIME_FORMATS: tuple[str, ...] = (
@@ -79,7 +79,6 @@ class OrderSpec:
     refund_rows: tuple[str, str, str] | None = None
     void: tuple[str, str] | None = None
     notes: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 TMALL_ORDERS = OrderSpec(

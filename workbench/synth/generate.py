@@ -6,7 +6,6 @@ import json
 import logging
 import shutil
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -646,8 +645,3 @@ def _truth(
             ),
         )
     return len(dy), int(new.sum())
-
-
-def default_window() -> tuple[date, date]:
-    p = Planted()
-    return p.start, p.end

@@ -163,7 +163,3 @@ def make_persons(rng: np.random.Generator, offset: int, n: int, planted: Planted
     p["bind_tmall"] = p["is_member"] & tmall & (rng.random(n) < planted.p_bind_tmall)
     p["bind_jd"] = p["is_member"] & jd & (rng.random(n) < planted.p_bind_jd)
     return p
-
-
-def person_channels(mask: int) -> list[str]:
-    return [c for i, c in enumerate(world.PLATFORMS) if mask & (1 << i)]

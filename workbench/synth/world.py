@@ -7,7 +7,7 @@ test (or an analyst reading the truth files) can see what was planted.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 # Our brand and the group's sister brand, which competes in the same categories.
@@ -490,11 +490,3 @@ STORES: tuple[tuple[str, str, str], ...] = (
 )
 STREAMERS: tuple[str, ...] = ("清溪官方旗舰店", "家务小能手阿珍", "省钱姐妹花", "居家好物推荐官")
 TRAFFIC_SOURCES: tuple[str, ...] = ("直播", "短视频", "商品卡", "搜索")
-
-
-def daterange_days(start: date, end: date) -> int:
-    return (end - start).days + 1
-
-
-def day(start: date, offset: float) -> date:
-    return start + timedelta(days=int(offset))
