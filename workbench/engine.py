@@ -143,7 +143,8 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
     timestamp from any of ``datetime_formats``, an ISO time with offset (converted
     to Asia/Shanghai) or an Excel serial day number; ``wb_amount(s)``: a number from
     ``¥1,234.00``, ``￥1,234.00``, ``12.5元``; ``wb_id(s)``: an id without Taobao's
-    ``="..."``, Douyin's tab or a leading apostrophe.
+    ``="..."``, Douyin's tab or a leading apostrophe; ``wb_mask_full(s)``: a full
+    phone masked as the platforms mask it (``138****5678``), so full and masked phones compare.
     """
     ipad, opad = hmac_pads(salt)
     formats = ", ".join("'" + f.replace("'", "''") + "'" for f in datetime_formats if "%z" not in f)
@@ -170,6 +171,11 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
         CREATE OR REPLACE TEMP MACRO wb_masked(s) AS
             nullif(regexp_replace(regexp_extract(s, '(1[0-9]{{2}})\\*+([0-9]{{4}})'),
                                   '\\*+', '****'), '');
+        CREATE OR REPLACE TEMP MACRO wb_mask_full(s) AS
+            CASE WHEN regexp_full_match(regexp_replace(coalesce(s, ''), '[\\s-]|^\\+?86', '', 'g'),
+                                        '1[0-9]{{10}}')
+                 THEN left(regexp_replace(s, '[\\s-]|^\\+?86', '', 'g'), 3) || '****'
+                      || right(regexp_replace(s, '[\\s-]|^\\+?86', '', 'g'), 4) END;
         CREATE OR REPLACE TEMP MACRO wb_phone(s) AS
             CASE WHEN regexp_full_match(regexp_replace(coalesce(s, ''), '[\\s-]|^\\+?86', '', 'g'),
                                         '1[0-9]{{10}}')

@@ -195,7 +195,7 @@ def _mapped_view(con: duckdb.DuckDBPyConnection, spec: OrderSpec, present: set[s
             wb_clean({r("sku")}) AS sku, wb_clean({r("title")}) AS title,
             wb_clean({r("store_code")}) AS store_code, wb_clean({r("traffic_source")}) AS traffic_source,
             wb_phone({r("phone")}) AS phone_hash,
-            coalesce(wb_masked({r("phone_masked")}), wb_masked({r("phone")})) AS phone_masked,
+            coalesce(wb_masked({r("phone_masked")}), wb_mask_full({r("phone")})) AS phone_masked,
             wb_clean({r("member_id")}) AS member_id, wb_clean({r("unionid")}) AS unionid,
             nullif(regexp_replace(coalesce({r("name")}, ''), '\\s', '', 'g'), '') AS name_clean,
             {province} AS province, {city} AS city, {district} AS district, {detail} AS detail,
@@ -506,6 +506,7 @@ def _normalise_members(con: duckdb.DuckDBPyConnection, present: set[str], file: 
         f"""
         CREATE OR REPLACE TEMP TABLE r AS
         SELECT _row, wb_clean({r("member_id")}) AS member_id, wb_phone({r("phone")}) AS phone_hash,
+            wb_mask_full({r("phone")}) AS phone_masked,
             nullif(regexp_replace(coalesce({r("name")}, ''), '\\s', '', 'g'), '') AS name_clean,
             wb_clean({r("gender")}) AS gender,
             year(wb_ts({r("birthday")})) AS birth_year,
@@ -551,7 +552,7 @@ def _normalise_members(con: duckdb.DuckDBPyConnection, present: set[str], file: 
         """
         CREATE OR REPLACE TEMP TABLE c AS
         SELECT 'crm:' || member_id AS source_key, 'crm:' || member_id AS account_key,
-            'crm' AS platform, phone_hash, NULL::VARCHAR AS phone_masked, member_id, unionid,
+            'crm' AS platform, phone_hash, phone_masked, member_id, unionid,
             wb_hmac(name_clean) AS name_hash, wb_hmac(left(name_clean, 1)) AS surname_hash,
             CASE WHEN name_clean IS NOT NULL THEN wb_chars(name_clean) END AS name_chars,
             province, city, NULL::VARCHAR AS district, NULL::VARCHAR AS address_hash,
