@@ -176,6 +176,10 @@ def test_truth_is_consistent_with_the_exports(small_synth: SynthResult) -> None:
     assert real["person_id"].isin(persons["person_id"]).all()
     assert (orders.loc[orders["is_test"], "person_id"] == "").all()
     assert orders[["platform", "order_id"]].drop_duplicates().shape[0] == len(orders)
+    # About 3% of orders ship to someone else, who is a person of the truth too.
+    gifts = real["receiver_person_id"] != real["person_id"]
+    assert gifts.mean() == pytest.approx(Planted().p_gift_receiver, abs=0.01)
+    assert real["receiver_person_id"].isin(persons["person_id"]).all()
 
     # Every exported order id is in the truth, under its platform.
     tm = _all(raw, "tmall/ExportOrderList_2*.csv", "gbk")

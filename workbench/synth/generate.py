@@ -142,9 +142,11 @@ def _receivers(
     gift = rng.random(len(o)) < planted.p_gift_receiver
     o["receiver_name"] = _typo(rng, o["name"], planted.p_name_typo)
     o["receiver_phone"] = o["phone"]
+    o["receiver_person_id"] = o["person_id"]
     if gift.any():
         donor = rng.integers(0, len(persons), int(gift.sum()))
         d = persons.iloc[donor]
+        o.loc[gift, "receiver_person_id"] = d["person_id"].to_numpy()
         for src, dst in (("name", "receiver_name"), ("phone", "receiver_phone")):
             o.loc[gift, dst] = d[src].to_numpy()
         for col in ("province", "city", "district", "street_detail"):
@@ -181,6 +183,7 @@ def _test_orders(
         t[key] = val
     t = t.assign(
         person_id="",
+        receiver_person_id="",
         receiver_name="测试",
         receiver_phone=TEST_BUYER["phone"],
         row=-1,
@@ -595,6 +598,8 @@ def _truth(
                 "platform": o["platform"],
                 "order_id": o["order_id"],
                 "person_id": o["person_id"],
+                # Whose name, phone and address the order shows (a gift shows the receiver's).
+                "receiver_person_id": o["receiver_person_id"],
                 "is_test": o["is_test"],
                 "source": o["source"],
                 "order_date": (start + pd.to_timedelta(o["day"], unit="D")).dt.date,

@@ -52,14 +52,22 @@ def pairwise_scores(predicted: pd.Series, truth: pd.Series) -> dict[str, float]:
 
 
 def true_person_of_accounts(con: Any, truth_dir: str | Path) -> pd.Series:
-    """The true person of each account: the person behind most of its orders, or the member."""
+    """The true person of each account: the person behind most of its orders, or the member.
+
+    An account keyed by a platform's buyer id belongs to the buyer. An account the
+    workbench keyed by the receiver's details (``platform:~r...``, where the export
+    names no buyer) belongs to whoever those details are: the receiver of a gift.
+    """
     truth = Path(truth_dir)
-    orders = pd.read_parquet(truth / "orders", columns=["platform", "order_id", "person_id"])
+    cols = ["platform", "order_id", "person_id", "receiver_person_id"]
+    orders = pd.read_parquet(truth / "orders", columns=cols)
     orders["order_key"] = orders["platform"] + ":" + orders["order_id"]
     contacts = con.table("contacts").select("source_key", "account_key").to_pandas()
     joined = contacts.merge(orders, left_on="source_key", right_on="order_key")
-    joined = joined[joined["person_id"] != ""]
-    by_account = joined.groupby("account_key")["person_id"].agg(lambda s: s.mode().iat[0])
+    by_receiver = joined["account_key"].str.contains(":~r", regex=False)
+    joined["owner"] = joined["person_id"].where(~by_receiver, joined["receiver_person_id"])
+    joined = joined[joined["owner"] != ""]
+    by_account = joined.groupby("account_key")["owner"].agg(lambda s: s.mode().iat[0])
     accounts = pd.read_parquet(truth / "accounts")
     crm = accounts[accounts["platform"] == "crm"]
     crm_truth = pd.Series(crm["person_id"].to_numpy(), index="crm:" + crm["account_key"])

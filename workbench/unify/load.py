@@ -275,7 +275,8 @@ def _status_expr(spec: OrderSpec) -> str:
 
 
 def _account_expr(spec: OrderSpec) -> str:
-    """The account: the platform's buyer id, else the full phone, else the receiver's evidence."""
+    """The account: the platform's buyer id, else the buyer's full phone (``platform:~p...``),
+    else the receiver's masked phone, name and address (``platform:~r...``)."""
     p = _sql_str(spec.platform + ":")
     receiver = (
         "substr(wb_hmac(concat_ws('|', phone_masked, name_clean, city, district, detail)), 1, 16)"
@@ -283,7 +284,7 @@ def _account_expr(spec: OrderSpec) -> str:
     fallback = (
         "NULL"
         if spec.platform == "pos"  # a walk-in without a member card is anonymous
-        else f"{p} || '~' || coalesce(substr(phone_hash, 1, 16), {receiver})"
+        else f"{p} || coalesce('~p' || substr(phone_hash, 1, 16), '~r' || {receiver})"
     )
     return f"CASE WHEN account_id IS NOT NULL THEN {p} || account_id ELSE {fallback} END"
 
