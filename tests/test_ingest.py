@@ -275,3 +275,42 @@ def test_renamed_files_in_any_folder_are_recognised(wh: Settings, tmp_path: Path
     r = ingest(tmp_path / "raw", wh, progress=False)
     assert {f.format for f in r.files} == {"tmall_orders"}
     assert len(tables(wh)["orders"]) == 1
+
+
+CDNOW_MAPPING = Path(__file__).resolve().parents[1] / "data" / "mappings" / "cdnow.toml"
+
+
+@pytest.mark.skipif(
+    not (CDNOW_MAPPING.parents[3] / "shared" / "data" / "real" / "cdnow").is_dir(),
+    reason="shared/data/real/cdnow is not beside the checkout",
+)
+def test_cdnow_loads_through_a_mapping_file_with_the_published_counts(tmp_path: Path) -> None:
+    from workbench.unify.load import ingest_mapped
+
+    root = CDNOW_MAPPING.parents[2]
+    s = load_settings(root=root, env={"WORKBENCH_WAREHOUSE": str(tmp_path / "w.duckdb")})
+    result = ingest_mapped(CDNOW_MAPPING, s, progress=False)
+    f = result.files[0]
+    # SOURCE.md: 69,659 transactions of the 23,570 customers of the 1997 Q1 cohort.
+    assert (f.rows_read, f.rows_loaded, f.rows_rejected) == (69659, 69659, 0)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    n, customers, first, last = con.execute(
+        "select count(*), count(distinct account_key), min(ordered_at), max(ordered_at) from orders"
+    ).fetchall()[0]
+    con.close()
+    assert (n, customers) == (69659, 23570)
+    assert (str(first.date()), str(last.date())) == ("1997-01-01", "1998-06-30")
+    # Loading it again changes nothing.
+    again = ingest_mapped(CDNOW_MAPPING, s, progress=False).files[0]
+    assert again.rows_new == 0
+
+
+def test_mapping_errors_name_the_file_and_key(tmp_path: Path) -> None:
+    from workbench.sources.mapping import MappedSource
+
+    bad = tmp_path / "m.toml"
+    bad.write_text(
+        '[source]\nname="x"\nplatform="x"\nfiles=[]\n[columns]\nwhen="d"\n', encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match=r"m\.toml: unknown field\(s\) \['when'\]"):
+        MappedSource.read_toml(bad, tmp_path)

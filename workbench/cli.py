@@ -119,6 +119,10 @@ def ingest(
     raw_dir: Annotated[
         Path | None, typer.Argument(help="Directory of exports (default: <data_dir>/raw).")
     ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="A mapping file naming the columns of any order table (data/README.md)."),
+    ] = None,
 ) -> None:
     """Load every export into the warehouse; print rows read / loaded / rejected per file.
 
@@ -126,15 +130,16 @@ def ingest(
     and their reasons are in the warehouse table rejected_rows. Exits non-zero
     when a file is refused (missing column, unreadable encoding).
 
-    Example: workbench ingest data/raw
+    Example: workbench ingest data/raw   (or: workbench ingest --mapping data/mappings/cdnow.toml)
     """
     from workbench.unify import ingest as run_ingest
+    from workbench.unify.load import ingest_mapped
 
     s = _settings()
     t0 = time.perf_counter()
     try:
-        result = run_ingest(raw_dir, s)
-    except FileNotFoundError as exc:
+        result = ingest_mapped(mapping, s) if mapping else run_ingest(raw_dir, s)
+    except (FileNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"{'file':48} {'read':>9} {'loaded':>9} {'rejected':>9} {'new':>9}  status")

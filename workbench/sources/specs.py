@@ -20,6 +20,7 @@ DATETIME_FORMATS: tuple[str, ...] = (
     "%Y-%m-%dT%H:%M:%S%z",
     "%Y-%m-%dT%H:%M:%S",
     "%Y%m%d%H%M%S",
+    "%Y%m%d",
     "%Y-%m-%d",
     "%Y/%m/%d",
     "%Y年%m月%d日",

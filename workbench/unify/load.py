@@ -32,6 +32,7 @@ from workbench.config import Settings, load_settings
 from workbench.engine import register_functions
 from workbench.schema import TABLES
 from workbench.sources.detect import header_of, match_header
+from workbench.sources.mapping import MappedSource
 from workbench.sources.specs import (
     DATETIME_FORMATS,
     LOAD_ORDER,
@@ -271,6 +272,8 @@ def _status_expr(spec: OrderSpec) -> str:
     void = (
         f"WHEN bool_or(status_raw = {_sql_str(spec.void[1])}) THEN 'cancelled'" if spec.void else ""
     )
+    if not whens and not void:
+        return "'paid'"
     return f"CASE {void} {whens} ELSE 'paid' END"
 
 
@@ -583,11 +586,16 @@ def _upsert(con: duckdb.DuckDBPyConnection, target: str, source: str, key: tuple
 
 
 def _load_file(
-    con: duckdb.DuckDBPyConnection, path: Path, rel: str, fmt: str, platform: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    rel: str,
+    fmt: str,
+    platform: str,
+    mapping: MappedSource | None = None,
 ) -> FileResult:
     t0 = time.perf_counter()
     res = FileResult(rel, platform, fmt)
-    table, res.encoding = read_export(path)
+    table, res.encoding = mapping.read(path) if mapping else read_export(path)
     con.register("stg", table)
     res.rows_read = table.num_rows
     present = set(table.column_names)
@@ -600,7 +608,7 @@ def _load_file(
         _normalise_members(con, present, rel)
         key_table, key = "mem", "member_id"
     else:
-        spec = ORDER_SPECS[fmt]
+        spec = mapping.spec if mapping else ORDER_SPECS[fmt]
         _check_columns(spec, present, rel)
         _mapped_view(con, spec, present)
         _normalise_orders(con, spec, present, rel)
@@ -667,6 +675,42 @@ def _log(con: duckdb.DuckDBPyConnection, res: FileResult, sha: str) -> None:
             res.seconds,
         ],
     )
+
+
+def ingest_mapped(
+    mapping_file: str | Path, settings: Settings | None = None, progress: bool = True
+) -> IngestResult:
+    """Load the order table(s) a mapping file describes (see ``sources.mapping``).
+
+    Example:
+        >>> ingest_mapped("data/mappings/cdnow.toml")  # doctest: +SKIP
+    """
+    settings = settings or load_settings()
+    mapping = MappedSource.read_toml(mapping_file, settings.root)
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        ensure_tables(con)
+        register_functions(con, settings.salt, DATETIME_FORMATS)
+        result = IngestResult()
+        for path in tqdm(mapping.files, desc="ingest", unit="file", disable=not progress):
+            rel = f"{mapping.name}/{path.name}"
+            try:
+                res = _load_file(con, path, rel, mapping.name, mapping.platform, mapping)
+            except ValueError as exc:
+                res = FileResult(
+                    rel, mapping.platform, mapping.name, status="refused", message=str(exc)
+                )
+                _log(con, res, _sha256(path))
+            result.files.append(res)
+        import ibis
+
+        from workbench.unify.identity import resolve_identities
+
+        result.identity = resolve_identities(ibis.duckdb.from_connection(con))
+        return result
+    finally:
+        con.close()
 
 
 def plan_files(raw_dir: Path) -> list[tuple[Path, str, str]]:
