@@ -677,6 +677,40 @@ def _log(con: duckdb.DuckDBPyConnection, res: FileResult, sha: str) -> None:
     )
 
 
+Job = tuple[Path, str, str, str, MappedSource | None]  # path, rel, format, platform, mapping
+
+
+def _load_all(
+    settings: Settings, jobs: list[Job], skipped: list[FileResult], progress: bool
+) -> IngestResult:
+    """Load each file in its own transaction, then resolve the accounts into persons."""
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        ensure_tables(con)
+        register_functions(con, settings.salt, DATETIME_FORMATS)
+        result = IngestResult()
+        for path, rel, fmt, platform, mapping in tqdm(
+            jobs, desc="ingest", unit="file", disable=not progress
+        ):
+            try:
+                res = _load_file(con, path, rel, fmt, platform, mapping)
+            except ValueError as exc:
+                res = FileResult(rel, platform, fmt, status="refused", message=str(exc))
+                _log(con, res, _sha256(path))
+                log.error("refused %s: %s", rel, exc)
+            result.files.append(res)
+        result.files += skipped
+        import ibis
+
+        from workbench.unify.identity import resolve_identities
+
+        result.identity = resolve_identities(ibis.duckdb.from_connection(con))
+        return result
+    finally:
+        con.close()
+
+
 def ingest_mapped(
     mapping_file: str | Path, settings: Settings | None = None, progress: bool = True
 ) -> IngestResult:
@@ -686,31 +720,9 @@ def ingest_mapped(
         >>> ingest_mapped("data/mappings/cdnow.toml")  # doctest: +SKIP
     """
     settings = settings or load_settings()
-    mapping = MappedSource.read_toml(mapping_file, settings.root)
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse))
-    try:
-        ensure_tables(con)
-        register_functions(con, settings.salt, DATETIME_FORMATS)
-        result = IngestResult()
-        for path in tqdm(mapping.files, desc="ingest", unit="file", disable=not progress):
-            rel = f"{mapping.name}/{path.name}"
-            try:
-                res = _load_file(con, path, rel, mapping.name, mapping.platform, mapping)
-            except ValueError as exc:
-                res = FileResult(
-                    rel, mapping.platform, mapping.name, status="refused", message=str(exc)
-                )
-                _log(con, res, _sha256(path))
-            result.files.append(res)
-        import ibis
-
-        from workbench.unify.identity import resolve_identities
-
-        result.identity = resolve_identities(ibis.duckdb.from_connection(con))
-        return result
-    finally:
-        con.close()
+    m = MappedSource.read_toml(mapping_file, settings.root)
+    jobs: list[Job] = [(p, f"{m.name}/{p.name}", m.name, m.platform, m) for p in m.files]
+    return _load_all(settings, jobs, [], progress)
 
 
 def plan_files(raw_dir: Path) -> list[tuple[Path, str, str]]:
@@ -756,41 +768,17 @@ def ingest(
         raise FileNotFoundError(
             f"raw directory {root} does not exist; run `workbench synth` first or name your export folder"
         )
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse))
-    try:
-        ensure_tables(con)
-        register_functions(con, settings.salt, DATETIME_FORMATS)
-        result = IngestResult()
-        files = plan_files(root)
-        for path, fmt, platform in tqdm(files, desc="ingest", unit="file", disable=not progress):
-            rel = path.relative_to(root).as_posix()
-            if fmt not in ORDER_SPECS and fmt != "crm_members":
-                result.files.append(
-                    FileResult(
-                        rel,
-                        platform,
-                        fmt,
-                        status="skipped",
-                        message="not an order or member export"
-                        if fmt != "unknown"
-                        else "format not recognised from the header",
-                    )
-                )
-                continue
-            try:
-                res = _load_file(con, path, rel, fmt, platform)
-            except ValueError as exc:
-                res = FileResult(rel, platform, fmt, status="refused", message=str(exc))
-                _log(con, res, _sha256(path))
-                log.error("refused %s: %s", rel, exc)
-            result.files.append(res)
-        # Accounts seen so far, resolved into persons.
-        import ibis
-
-        from workbench.unify.identity import resolve_identities
-
-        result.identity = resolve_identities(ibis.duckdb.from_connection(con))
-        return result
-    finally:
-        con.close()
+    jobs: list[Job] = []
+    skipped: list[FileResult] = []
+    for path, fmt, platform in plan_files(root):
+        rel = path.relative_to(root).as_posix()
+        if fmt in ORDER_SPECS or fmt == "crm_members":
+            jobs.append((path, rel, fmt, platform, None))
+        else:
+            why = (
+                "format not recognised from the header"
+                if fmt == "unknown"
+                else "not an order or member export"
+            )
+            skipped.append(FileResult(rel, platform, fmt, status="skipped", message=why))
+    return _load_all(settings, jobs, skipped, progress)
