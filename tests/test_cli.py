@@ -45,7 +45,11 @@ def test_parameters_are_read_as_yaml() -> None:
         "link_threshold": 0.9,
         "tiers": ["a", "b"],
     }
-    assert parse_parameters(["-p", "as_of", "2026-11-20"]) != {}
+    # Dates and empty values stay text: notebooks take ISO date strings.
+    assert parse_parameters(["-p", "as_of", "2026-11-20", "-p", "marker", ""]) == {
+        "as_of": "2026-11-20",
+        "marker": "",
+    }
 
 
 def test_bad_parameters_are_refused() -> None:

@@ -60,12 +60,20 @@ def params_key(notebook: str | Path, parameters: Mapping[str, Any]) -> str:
 
 
 def coerce(value: str) -> Any:
-    """Read a ``-p NAME VALUE`` string as YAML (numbers, booleans, lists), else as text."""
+    """Read a ``-p NAME VALUE`` string as YAML numbers, booleans and lists; else keep the text.
+
+    Dates stay text (``2026-11-20``), as the notebooks' parameters expect ISO strings.
+    """
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         return value
-    return value if parsed is None or isinstance(parsed, dict | set) else parsed
+    scalar = (bool, int, float, str)
+    if isinstance(parsed, scalar) or (
+        isinstance(parsed, list) and all(isinstance(x, scalar) for x in parsed)
+    ):
+        return parsed
+    return value
 
 
 def data_fingerprint(settings: Settings) -> dict[str, Any]:

@@ -49,20 +49,15 @@ def detect_encoding(path: str | Path) -> str:
     Raises:
         ValueError: the bytes are none of these, naming the file and the offset.
     """
-    head = (
-        Path(path).read_bytes()[:SNIFF_BYTES]
-        if Path(path).stat().st_size <= SNIFF_BYTES
-        else _head(path)
-    )
+    head = _head(path)
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    # A multi-byte character may be cut at the end of a full sample: judge whole lines.
+    sample = head if len(head) < SNIFF_BYTES else head[: head.rfind(b"\n") + 1]
     errors = []
     for enc in ("utf-8", "gbk"):
         try:
-            # A multi-byte character may be cut at the end of the sample.
-            head.decode(enc) if len(head) < SNIFF_BYTES else head[: head.rfind(b"\n") + 1].decode(
-                enc
-            )
+            sample.decode(enc)
             return enc
         except UnicodeDecodeError as exc:
             errors.append(f"{enc}: byte {exc.start}")

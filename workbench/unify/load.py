@@ -601,7 +601,7 @@ def _load_file(
     present = set(table.column_names)
     if fmt == "youzan_trades":
         _flatten_youzan(con)
-        present = {c for c in ORDER_SPECS[fmt].columns.values()}
+        present = set(ORDER_SPECS[fmt].columns.values())
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM stg")
     if fmt == "crm_members":
