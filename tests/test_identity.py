@@ -13,8 +13,8 @@ from workbench.engine import connect, duckdb_connect
 from workbench.schema import CONTACTS, MEMBERS
 from workbench.synth import SynthResult
 from workbench.unify import ingest
-from workbench.unify.accuracy import pairwise_scores, true_person_of_accounts
-from workbench.unify.identity import resolve_deterministic
+from workbench.unify.accuracy import account_people, evidence_ceiling, pairwise_scores
+from workbench.unify.identity import accounts_at, cluster, key_groups
 
 
 def _contacts(rows: list[dict[str, str]]) -> pd.DataFrame:
@@ -63,9 +63,11 @@ def test_strong_keys_join_accounts_by_hand() -> None:
     con = duckdb_connect(":memory:")
     con.create_table("contacts", ibis.memtable(contacts, schema=CONTACTS.schema))
     con.create_table("members", ibis.memtable(members, schema=MEMBERS.schema))
-    acc = resolve_deterministic(con).to_pandas().set_index("account_key")
-    groups = acc.groupby("person_id").apply(lambda d: sorted(d.index), include_groups=False)
-    assert sorted(groups.tolist()) == [
+    groups = key_groups(con).cache()
+    no_links = ibis.memtable(_links([]))
+    acc = cluster(groups, no_links, 0.9).to_pandas().set_index("account_key")
+    persons = acc.groupby("person_id").apply(lambda d: sorted(d.index), include_groups=False)
+    assert sorted(persons.tolist()) == [
         ["crm:M1", "jd:j", "pos:M1"],
         ["crm:M2"],
         ["pdd:~x"],
@@ -75,6 +77,41 @@ def test_strong_keys_join_accounts_by_hand() -> None:
     assert acc.loc["tmall:a", "link_method"] == "deterministic"
     assert acc.loc["tmall:a", "match_probability"] == 1.0
     assert acc["person_id"].str.fullmatch(r"P[0-9a-f]{15}").all()
+
+    # pdd:~x links to jd:j at 0.95 and to crm:M2 at 0.7, but the pair with
+    # youzan:c is held apart (the two sides show different phones).
+    links = ibis.memtable(
+        _links(
+            [
+                ("pdd:~x", "jd:j", 0.95, False),
+                ("crm:M2", "pdd:~x", 0.7, False),
+                ("pdd:~x", "youzan:c", 0.99, True),
+            ]
+        )
+    )
+    at_09 = cluster(groups, links, 0.9).to_pandas().set_index("account_key")
+    assert at_09.loc["pdd:~x", "person_id"] == at_09.loc["pos:M1", "person_id"]
+    assert at_09.loc["pdd:~x", "link_method"] == "probabilistic"
+    assert at_09.loc["pdd:~x", "match_probability"] == pytest.approx(0.95)
+    assert at_09.loc["jd:j", "link_method"] == "deterministic"
+    assert at_09.loc["crm:M2", "link_method"] == "unlinked"
+    assert at_09["person_id"].nunique() == 3
+    at_06 = cluster(groups, links, 0.6).to_pandas().set_index("account_key")
+    assert at_06.loc["crm:M2", "person_id"] == at_06.loc["jd:j", "person_id"]
+    assert at_06.loc["crm:M2", "match_probability"] == pytest.approx(0.7)
+    assert at_06["person_id"].nunique() == 2
+
+
+def _links(rows: list[tuple[str, str, float, bool]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_key_l": pd.Series([r[0] for r in rows], dtype="string"),
+            "account_key_r": pd.Series([r[1] for r in rows], dtype="string"),
+            "match_probability": pd.Series([r[2] for r in rows], dtype="float64"),
+            "match_weight": pd.Series([0.0] * len(rows), dtype="float64"),
+            "held_apart": pd.Series([r[3] for r in rows], dtype="bool"),
+        }
+    )
 
 
 def test_pairwise_scores_by_hand() -> None:
@@ -87,17 +124,27 @@ def test_pairwise_scores_by_hand() -> None:
 
 
 @pytest.mark.slow
-def test_deterministic_links_are_never_wrong_on_synthetic_data(
+def test_identities_on_synthetic_data_reach_the_evidence_ceiling(
     small_synth: SynthResult, tmp_path: Path
 ) -> None:
     s = load_settings(root=tmp_path, env={})
     result = ingest(small_synth.raw_dir, s, progress=False)
     assert result.identity["persons"] < result.identity["accounts"]
+    assert result.identity["accounts_probabilistic"] > 0
     con = connect(s, read_only=True)
     acc = con.table("accounts").to_pandas().set_index("account_key")
-    truth = true_person_of_accounts(con, small_synth.truth_dir)
-    scores = pairwise_scores(acc["person_id"], truth)
-    assert scores["precision"] >= 0.999
+    people = account_people(con, small_synth.truth_dir)
+    # Strong keys alone never join two persons.
+    assert pairwise_scores(acc["key_group"], people["owner"])["precision"] == 1.0
+    scores = pairwise_scores(acc["person_id"], people["owner"])
+    ceiling = evidence_ceiling(acc["key_group"], people)
+    assert scores["recall"] >= 0.98
+    assert scores["precision"] >= ceiling["precision"] - 0.01
+    # Re-clustering at a stricter threshold never adds pairs.
+    strict = accounts_at(con, 0.999).to_pandas().set_index("account_key")
+    assert pairwise_scores(strict["person_id"], people["owner"])["predicted_pairs"] <= scores[
+        "predicted_pairs"
+    ]
     persons = con.table("persons").to_pandas()
     assert persons["person_id"].is_unique and len(persons) == acc["person_id"].nunique()
     orders = con.table("orders").count().execute()

@@ -71,10 +71,11 @@ def config() -> None:
         "lang",
         "threads",
         "memory_limit",
+        "link_threshold",
     ):
-        typer.echo(f"{key:13} {getattr(s, key)!s:50} {s.source.get(key, 'default')}")
+        typer.echo(f"{key:14} {getattr(s, key)!s:50} {s.source.get(key, 'default')}")
     salt = "development default (set WORKBENCH_SALT for real data)" if s.uses_dev_salt else "set"
-    typer.echo(f"{'salt':13} {salt:50} {s.source.get('salt', 'default')}")
+    typer.echo(f"{'salt':14} {salt:50} {s.source.get('salt', 'default')}")
 
 
 @app.command()
@@ -157,7 +158,8 @@ def ingest(
     ident = result.identity
     typer.echo(
         f"identity: {ident.get('accounts', 0):,} accounts -> {ident.get('persons', 0):,} persons "
-        f"({ident.get('accounts_deterministic', 0):,} linked by phone, member id, unionid or binding)"
+        f"({ident.get('accounts_deterministic', 0):,} joined by phone, member id, unionid or "
+        f"binding; {ident.get('accounts_probabilistic', 0):,} by name, masked phone and address)"
     )
     for f in result.files:
         if f.status == "skipped":

@@ -18,6 +18,7 @@ environment variable        ``workbench.toml`` key  default
 ``WORKBENCH_LANG``          ``lang``                ``zh`` (or ``en``)
 ``WORKBENCH_THREADS``       ``threads``             DuckDB's default
 ``WORKBENCH_MEMORY_LIMIT``  ``memory_limit``        DuckDB's default
+``WORKBENCH_LINK_THRESHOLD`` ``link_threshold``     ``0.9``
 ==========================  ======================  ==============================
 """
 
@@ -47,6 +48,7 @@ _KEYS = {
     "lang": "WORKBENCH_LANG",
     "threads": "WORKBENCH_THREADS",
     "memory_limit": "WORKBENCH_MEMORY_LIMIT",
+    "link_threshold": "WORKBENCH_LINK_THRESHOLD",
 }
 
 
@@ -65,6 +67,8 @@ class Settings:
         lang: language of labels in reports, ``zh`` or ``en``.
         threads: DuckDB worker threads, ``None`` for DuckDB's default.
         memory_limit: DuckDB memory limit such as ``"8GB"``, ``None`` for default.
+        link_threshold: match probability above which ingestion links two accounts
+            with only weak evidence (masked phone, name, address) into one person.
         source: where each non-default value came from (for ``workbench --help``).
     """
 
@@ -78,6 +82,7 @@ class Settings:
     lang: Lang = "zh"
     threads: int | None = None
     memory_limit: str | None = None
+    link_threshold: float = 0.9
     source: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -137,7 +142,7 @@ def load_settings(
 
     Raises:
         ValueError: an unknown engine or language, a non-integer thread count,
-            or an unknown key in ``workbench.toml``.
+            a link threshold outside (0, 1), or an unknown key in ``workbench.toml``.
 
     Example:
         >>> s = load_settings(root="/tmp/project", env={"WORKBENCH_ENGINE": "duckdb"})
@@ -176,6 +181,18 @@ def load_settings(
                 f"threads {values['threads']!r} ({source['threads']}) is not an integer"
             ) from exc
 
+    link_threshold = 0.9
+    if "link_threshold" in values:
+        try:
+            link_threshold = float(values["link_threshold"])
+        except ValueError:
+            link_threshold = -1.0
+        if not 0.0 < link_threshold < 1.0:
+            raise ValueError(
+                f"link_threshold {values['link_threshold']!r} ({source['link_threshold']}) "
+                "is not a probability between 0 and 1"
+            )
+
     data_dir = _resolve(root_path, values.get("data_dir", "data"))
     return Settings(
         root=root_path,
@@ -188,5 +205,6 @@ def load_settings(
         lang=lang,  # type: ignore[arg-type]
         threads=threads,
         memory_limit=values.get("memory_limit"),
+        link_threshold=link_threshold,
         source=source,
     )

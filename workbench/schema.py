@@ -24,7 +24,7 @@ class Table:
     doc: str
 
 
-def _t(name: str, key: tuple[str, ...], doc: str, **cols: str | dt.DataType) -> Table:
+def _t(name: str, key: tuple[str, ...], doc: str, /, **cols: str | dt.DataType) -> Table:
     return Table(name, ibis.schema(cols), key, doc)
 
 
@@ -113,6 +113,7 @@ ACCOUNTS = _t(
     person_id="string",
     link_method="string",  # deterministic | probabilistic | unlinked
     match_probability="float64",  # 1.0 for deterministic links
+    key_group="string",  # the accounts strong keys alone join (before weak-evidence links)
 )
 
 PERSONS = _t(
@@ -127,6 +128,120 @@ PERSONS = _t(
     net_amount="float64",
     first_order_at="timestamp",
     last_order_at="timestamp",
+)
+
+ACCOUNT_LINKS = _t(
+    "account_links",
+    ("account_key_l", "account_key_r"),
+    "Pairs of accounts that share only weak evidence, scored by the probabilistic "
+    "linker (every pair above the floor kept in ``identity_runs``).",
+    account_key_l="string",
+    account_key_r="string",
+    match_probability="float64",
+    match_weight="float64",
+    held_apart="boolean",  # the two sides already carry different full phones
+)
+
+LINK_WEIGHTS = _t(
+    "link_weights",
+    ("comparison", "level"),
+    "The trained linking model: m and u per comparison level, and the prior.",
+    comparison="string",
+    level="string",
+    m="float64",
+    u="float64",
+    match_weight="float64",
+)
+
+IDENTITY_RUNS = _t(
+    "identity_runs",
+    ("resolved_at",),
+    "Each identity resolution: threshold, floor of kept pairs and the counts it gave.",
+    resolved_at="timestamp",
+    threshold="float64",
+    floor="float64",
+    accounts="int64",
+    persons="int64",
+    deterministic="int64",
+    probabilistic="int64",
+    unlinked="int64",
+    pairs_scored="int64",
+    pairs_held_apart="int64",
+    seconds="float64",
+    note="string",  # why no probabilistic linking ran, if it did not
+)
+
+PRODUCTS = _t(
+    "products",
+    ("sku",),
+    "The product master: brand, category, and how long a unit lasts (for the repurchase cycle).",
+    sku="string",
+    name="string",
+    brand="string",
+    category="string",
+    uses_per_unit="float64",
+    daily_uses="float64",
+    list_price="float64",
+)
+
+CAMPAIGNS = _t(
+    "campaigns",
+    ("campaign_id",),
+    "Member campaigns with the dates of their four phases (蓄水, 爆发, 返场, 收尾).",
+    campaign_id="string",
+    name="string",
+    festival="string",
+    year="int64",
+    warmup_start="date",
+    warmup_end="date",
+    burst_start="date",
+    burst_end="date",
+    return_start="date",
+    return_end="date",
+    tail_start="date",
+    tail_end="date",
+)
+
+CAMPAIGN_AUDIENCE = _t(
+    "campaign_audience",
+    ("campaign_id", "member_id"),
+    "Who each campaign targeted, in which group (treated or holdout) and with which benefit.",
+    campaign_id="string",
+    member_id="string",
+    group_name="string",
+    benefit="string",
+    holdout="boolean",
+)
+
+TOUCHES = _t(
+    "touches",
+    ("campaign_id", "member_id", "channel", "sent_at"),
+    "Campaign messages sent (SMS, WeChat, app push): delivered, clicked, visited.",
+    campaign_id="string",
+    member_id="string",
+    channel="string",
+    sent_at="timestamp",
+    delivered="boolean",
+    clicked_at="timestamp",
+    visited="boolean",
+)
+
+COUPONS = _t(
+    "coupons",
+    ("coupon_id",),
+    "Coupons issued to members, claimed and used; a used coupon names the order it paid for.",
+    coupon_id="string",
+    campaign_id="string",
+    member_id="string",
+    coupon_type="string",
+    threshold="float64",
+    face_value="float64",
+    issued_at="timestamp",
+    claimed_at="timestamp",
+    used_at="timestamp",
+    used_platform="string",
+    used_order_id="string",
+    used_order_key="string",  # platform:order_id, as in orders.order_key
 )
 
 REJECTED_ROWS = _t(
@@ -169,6 +284,14 @@ TABLES: dict[str, Table] = {
         MEMBERS,
         ACCOUNTS,
         PERSONS,
+        PRODUCTS,
+        CAMPAIGNS,
+        CAMPAIGN_AUDIENCE,
+        TOUCHES,
+        COUPONS,
+        ACCOUNT_LINKS,
+        LINK_WEIGHTS,
+        IDENTITY_RUNS,
         REJECTED_ROWS,
         INGEST_LOG,
     )

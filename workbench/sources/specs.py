@@ -308,4 +308,9 @@ LOAD_ORDER: tuple[str, ...] = (
     "youzan_trades",
     "douyin_orders",
     "pos_sales",
+    "products",
+    "campaigns",
+    "campaign_audience",
+    "touches",
+    "coupons",
 )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 
@@ -51,24 +53,66 @@ def pairwise_scores(predicted: pd.Series, truth: pd.Series) -> dict[str, float]:
     }
 
 
-def true_person_of_accounts(con: Any, truth_dir: str | Path) -> pd.Series:
-    """The true person of each account: the person behind most of its orders, or the member.
+def account_people(con: Any, truth_dir: str | Path) -> pd.DataFrame:
+    """Per account, the person who owns it and the person whose details it shows.
 
-    An account keyed by a platform's buyer id belongs to the buyer. An account the
-    workbench keyed by the receiver's details (``platform:~r...``, where the export
-    names no buyer) belongs to whoever those details are: the receiver of a gift.
+    An account keyed by a platform's buyer id belongs to the buyer; one the
+    workbench keyed by the receiver's details (``platform:~r...``, where the
+    export names no buyer) belongs to whoever those details are. ``shown`` is
+    the person whose name, phone and address most of the account's orders show
+    (the receiver of a gift, not its buyer). CRM records are their member.
+
+    Returns:
+        A frame indexed by ``account_key`` with ``owner`` and ``shown``.
     """
     truth = Path(truth_dir)
-    cols = ["platform", "order_id", "person_id", "receiver_person_id"]
-    orders = pd.read_parquet(truth / "orders", columns=cols)
-    orders["order_key"] = orders["platform"] + ":" + orders["order_id"]
-    contacts = con.table("contacts").select("source_key", "account_key").to_pandas()
-    joined = contacts.merge(orders, left_on="source_key", right_on="order_key")
-    by_receiver = joined["account_key"].str.contains(":~r", regex=False)
-    joined["owner"] = joined["person_id"].where(~by_receiver, joined["receiver_person_id"])
-    joined = joined[joined["owner"] != ""]
-    by_account = joined.groupby("account_key")["owner"].agg(lambda s: s.mode().iat[0])
-    accounts = pd.read_parquet(truth / "accounts")
+    o = con.read_parquet(str(truth / "orders" / "*.parquet"))
+    o = o.select(
+        order_key=o.platform + ":" + o.order_id, buyer=o.person_id, receiver=o.receiver_person_id
+    )
+    c = con.table("contacts")
+    c = c.filter(c.account_key.notnull()).select("source_key", "account_key")
+    j = c.join(o, c.source_key == o.order_key)
+    by_receiver = j.account_key.contains(":~r")
+    j = j.mutate(owner=by_receiver.ifelse(j.receiver, j.buyer), shown=j.receiver)
+    j = j.filter(j.owner != "")
+
+    def mode(col: str) -> ir.Table:
+        n = j.group_by(["account_key", col]).agg(n=ibis._.count())
+        return n.group_by("account_key").agg(**{col: n[col].argmax(n.n)})
+
+    people = mode("owner").join(mode("shown"), "account_key").to_pandas()
+    people = people.set_index("account_key")[["owner", "shown"]]
+    accounts = pd.read_parquet(truth / "accounts", columns=["platform", "account_key", "person_id"])
     crm = accounts[accounts["platform"] == "crm"]
-    crm_truth = pd.Series(crm["person_id"].to_numpy(), index="crm:" + crm["account_key"])
-    return pd.concat([by_account, crm_truth])
+    crm_people = pd.DataFrame(
+        {"owner": crm["person_id"].to_numpy(), "shown": crm["person_id"].to_numpy()},
+        index=pd.Index("crm:" + crm["account_key"], name="account_key"),
+    )
+    return pd.concat([people, crm_people])
+
+
+def true_person_of_accounts(con: Any, truth_dir: str | Path) -> pd.Series:
+    """The true person of each account (see :func:`account_people`)."""
+    return account_people(con, truth_dir)["owner"]
+
+
+def evidence_ceiling(key_groups: pd.Series, people: pd.DataFrame) -> dict[str, float]:
+    """Scores of a linker that reads the evidence perfectly: the best one can do.
+
+    Accounts that strong keys join stay joined (as their true person); every
+    other account goes to the person whose details it shows. What keeps this
+    below 1 is accounts that show someone else's details: gifts.
+
+    Parameters:
+        key_groups: the key group of each account (``accounts.key_group``).
+        people: :func:`account_people`.
+    """
+    frame = pd.DataFrame({"group": key_groups}).join(people, how="inner")
+    size = frame.groupby("group")["owner"].transform("size")
+    shared = frame[size > 1]
+    counts = shared.groupby(["group", "owner"]).size().reset_index(name="n")
+    counts = counts.sort_values(["group", "n"], ascending=[True, False])
+    group_owner = counts.drop_duplicates("group").set_index("group")["owner"]
+    best = frame["shown"].where(size == 1, frame["group"].map(group_owner))
+    return pairwise_scores(best, frame["owner"])

@@ -1,22 +1,39 @@
-"""Identity resolution, deterministic part: an identity graph over strong keys.
+"""Identity resolution (OneID): which accounts are the same person.
 
-Accounts are nodes; a strong key they share joins them: a hashed full phone,
-a member id (a store member card, the CRM record), a WeChat unionid, or a
-platform account bound to a member in the CRM (Tmall, JD). The connected
-components of the graph are persons. The components are found in the engine
-by label propagation (each node takes the smallest label among itself and its
-neighbours until nothing changes), so it runs the same on DuckDB and Spark.
-Accounts with only weak evidence (masked phone, name, address) stay alone here;
-probabilistic linking joins them.
+Two steps, both run in the engine:
+
+1. Strong keys. Accounts are nodes of a graph; a strong key they share joins
+   them: a hashed full phone, a member id (store member card, CRM record), a
+   WeChat unionid, or a platform account bound to a member in the CRM (Tmall,
+   JD). The connected components are *key groups*, found by label propagation
+   (each node takes the smallest label among itself and its neighbours until
+   nothing changes), so it runs the same on DuckDB and Spark.
+2. Weak evidence. Most marketplace accounts carry only what the order shows:
+   a masked phone (first three and last four digits), the receiver's name and
+   address (hashed tokens), city and district. Splink scores pairs of accounts
+   on these (:func:`account_model`); its ``m`` probabilities are learnt from the
+   pairs step 1 already joined, its ``u`` probabilities from random pairs. Pairs
+   at or above the threshold join key groups into persons, except pairs whose
+   groups show different phones (full, or masked where that is all there is):
+   those are held apart, on the rule that a person shows one phone.
+
+What limits it: an account whose orders were all gifts shows only the
+receiver's details, so it links to the receiver; nothing in the exports tells
+it apart from the receiver's own account.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
+
+from workbench.schema import TABLES
+from workbench.unify.linking import LinkModel, link
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +95,11 @@ def connected_components(edges: ir.Table, nodes: ir.Table, max_rounds: int = 50)
     raise RuntimeError(f"identity graph did not settle in {max_rounds} rounds")
 
 
-def resolve_deterministic(con: Any) -> ir.Table:
-    """``accounts``: every account with its ``person_id`` from the strong-key graph.
+def key_groups(con: Any) -> ir.Table:
+    """``(account_key, platform, key_group)``: accounts grouped by strong keys alone.
 
-    Returns a table with ``account_key``, ``platform``, ``person_id``, ``link_method``
-    (``deterministic`` when a strong key joined it to another account, else
-    ``unlinked``) and ``match_probability`` (1.0 for deterministic links).
+    Every account seen in ``contacts`` and every CRM member record is a node; the
+    group is the connected component of the strong-key graph (:func:`key_edges`).
     """
     contacts = con.table("contacts")
     members = con.table("members")
@@ -94,25 +110,126 @@ def resolve_deterministic(con: Any) -> ir.Table:
         members.select(account_key="crm:" + members.member_id, platform=ibis.literal("crm")),
         distinct=True,
     )
-    edges = key_edges(contacts, members)
-    comps = connected_components(edges, accounts.select(node=accounts.account_key))
-    sizes = (
-        comps.join(accounts, comps.node == accounts.account_key)
-        .group_by("component")
-        .agg(n_accounts=ibis._.node.count())
+    comps = connected_components(
+        key_edges(contacts, members), accounts.select(node=accounts.account_key)
     )
-    out = (
-        accounts.join(comps, accounts.account_key == comps.node)
-        .join(sizes, "component")
-        .select(
-            account_key=accounts.account_key,
-            platform=accounts.platform,
-            person_id="P" + ibis._.component.hexdigest("md5").substr(0, 15),
-            link_method=ibis.ifelse(ibis._.n_accounts > 1, "deterministic", "unlinked"),
-            match_probability=ibis.ifelse(ibis._.n_accounts > 1, 1.0, ibis.null("float64")),
-        )
+    return accounts.join(comps, accounts.account_key == comps.node).select(
+        account_key=accounts.account_key,
+        platform=accounts.platform,
+        key_group="K" + comps.component.hexdigest("md5").substr(0, 15),
     )
-    return out
+
+
+def account_evidence(con: Any, groups: ir.Table) -> ir.Table:
+    """One row of weak evidence per account, for the probabilistic linker.
+
+    An account's orders may show different details (a gift shows the receiver's,
+    a typo changes a name); the account keeps the details most of its orders show,
+    the latest on a tie.
+
+    A key group shows one phone: ``group_phone`` is the full phone (hash) it
+    carries, if any, and ``group_masked`` that phone masked, else the masked
+    phone most of its accounts show. Accounts whose groups show different
+    phones are held apart: a gift bound to the buyer's member record then
+    cannot pull the receiver into the buyer's person.
+    """
+    contacts = con.table("contacts")
+    c = contacts.filter(contacts.account_key.notnull())
+    cols = list(EVIDENCE)
+    variants = c.group_by(["account_key", *cols]).agg(
+        n=ibis._.count(), last_seen=ibis._.seen_at.max()
+    )
+    rank = variants.n.cast("float64") * 1e10 + variants.last_seen.epoch_seconds().fill_null(0)
+    best = variants.group_by("account_key").agg(
+        ev=ibis.struct({col: variants[col] for col in cols}).argmax(rank)
+    )
+    best = best.select("account_key", **{col: best.ev[col] for col in cols})
+    full = (
+        c.filter(c.phone_hash.notnull())
+        .join(groups, "account_key")
+        .group_by("key_group")
+        .agg(group_phone=ibis._.phone_hash.min(), full_masked=ibis._.phone_masked.min())
+    )
+    shown = best.filter(best.phone_masked.notnull()).join(groups, "account_key")
+    shown = shown.group_by(["key_group", "phone_masked"]).agg(n=ibis._.count())
+    shown = shown.group_by("key_group").agg(most_masked=shown.phone_masked.argmax(shown.n))
+    joined = (
+        groups.left_join(best, "account_key")
+        .left_join(full, "key_group")
+        .left_join(shown, "key_group")
+    )
+    return joined.select(
+        "account_key",
+        "platform",
+        "key_group",
+        *cols,
+        "group_phone",
+        group_masked=ibis.coalesce(joined.full_masked, joined.most_masked),
+    )
+
+
+EVIDENCE = (
+    "phone_masked",
+    "name_hash",
+    "name_chars",
+    "city",
+    "district",
+    "address_hash",
+    "address_tokens",
+)
+
+
+def account_model() -> LinkModel:
+    """The model that links accounts on weak evidence (see the module docstring)."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import block_on
+
+    return LinkModel(
+        unique_id="account_key",
+        comparisons=(
+            cl.ExactMatch("phone_masked"),
+            cl.CustomComparison(
+                output_column_name="name",
+                comparison_levels=[
+                    cll.NullLevel("name_hash"),
+                    cll.ExactMatchLevel("name_hash"),
+                    cll.ArrayIntersectLevel("name_chars", 2),
+                    cll.ElseLevel(),
+                ],
+            ),
+            cl.ExactMatch("city"),
+            cl.ExactMatch("district"),
+            cl.CustomComparison(
+                output_column_name="address",
+                comparison_levels=[
+                    cll.NullLevel("address_hash"),
+                    cll.ExactMatchLevel("address_hash"),
+                    cll.ArrayIntersectLevel("address_tokens", 3),
+                    cll.ElseLevel(),
+                ],
+            ),
+        ),
+        blocking=(
+            block_on("phone_masked"),
+            block_on("name_hash", "city"),
+            block_on("address_hash"),
+        ),
+        training_blocks=(),
+        m_from_label="key_group",
+        deterministic=("l.phone_masked = r.phone_masked AND l.name_hash = r.name_hash",),
+        recall=0.8,
+        retain=("key_group", "group_phone", "group_masked"),
+        description=(
+            "Accounts are compared on the masked phone (first three and last four digits), "
+            "the name (the same hash, or at least two of its characters), city, district, "
+            "and the street address (the same hash, or at least three of its tokens). "
+            "Candidate pairs share the masked phone, or the name and city, or the whole "
+            "address. How often the evidence agrees for the same person (m) is learnt from "
+            "accounts that strong keys already join; how often it agrees by chance (u) from "
+            "random pairs."
+        ),
+    )
 
 
 def persons_table(con: Any, accounts: ir.Table) -> ir.Table:
@@ -147,12 +264,170 @@ def persons_table(con: Any, accounts: ir.Table) -> ir.Table:
     )
 
 
-def resolve_identities(con: Any) -> dict[str, int]:
-    """Resolve accounts into persons and (re)write ``accounts`` and ``persons``.
+FLOOR = 0.5
 
-    Returns counts: accounts, persons, and accounts per link method.
+
+def score_links(
+    con: Any, groups: ir.Table, floor: float = FLOOR
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Score account pairs on weak evidence with Splink; keep pairs above ``floor``.
+
+    Returns the pairs (both sides' keys, match probability and weight, whether
+    they are held apart), the trained weights, and a note when there was too
+    little evidence to train a model (then no pairs are scored).
     """
-    accounts = resolve_deterministic(con).cache()
+    import duckdb
+
+    evidence = account_evidence(con, groups)
+    evidence = evidence.filter(
+        evidence.phone_masked.notnull()
+        | evidence.name_hash.notnull()
+        | evidence.address_hash.notnull()
+    ).to_pyarrow()
+    labelled = pa_group_pairs(evidence)
+    if evidence.num_rows < 2 or labelled == 0:
+        note = (
+            f"no probabilistic linking: {evidence.num_rows:,} accounts carry weak evidence "
+            f"and {labelled:,} pairs of them are joined by strong keys to learn from"
+        )
+        log.warning(note)
+        return (
+            _empty_links(),
+            pd.DataFrame(columns=["comparison", "level", "m", "u", "match_weight"]),
+            note,
+        )
+    mem = duckdb.connect()
+    try:
+        mem.register("evidence_arrow", evidence)
+        mem.execute("CREATE TABLE account_evidence AS SELECT * FROM evidence_arrow")
+        result = link(mem, ["account_evidence"], account_model(), threshold=floor, cluster=False)
+    finally:
+        mem.close()
+    p = result.pairs
+    p = p[p["key_group_l"] != p["key_group_r"]]
+    held = _differ(p, "group_phone") | _differ(p, "group_masked")
+    links = pd.DataFrame(
+        {
+            "account_key_l": p["account_key_l"].astype(str),
+            "account_key_r": p["account_key_r"].astype(str),
+            "match_probability": p["match_probability"].astype("float64"),
+            "match_weight": p["match_weight"].astype("float64"),
+            "held_apart": held.astype(bool),
+        }
+    ).reset_index(drop=True)
+    return links, result.weights(), ""
+
+
+def _differ(pairs: pd.DataFrame, col: str) -> pd.Series:
+    left, right = pairs[f"{col}_l"], pairs[f"{col}_r"]
+    return left.notna() & right.notna() & (left != right)
+
+
+def pa_group_pairs(evidence: Any) -> int:
+    """Pairs of accounts in the same key group: the known matches ``m`` is learnt from."""
+    sizes = evidence.group_by("key_group").aggregate([("account_key", "count")])
+    n = sizes.column("account_key_count").to_pylist()
+    return sum(k * (k - 1) // 2 for k in n)
+
+
+def _empty_links() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_key_l": pd.Series(dtype="string"),
+            "account_key_r": pd.Series(dtype="string"),
+            "match_probability": pd.Series(dtype="float64"),
+            "match_weight": pd.Series(dtype="float64"),
+            "held_apart": pd.Series(dtype="bool"),
+        }
+    )
+
+
+def cluster(groups: ir.Table, links: ir.Table, threshold: float) -> ir.Table:
+    """``accounts`` at a threshold: key groups joined by links at or above it.
+
+    Parameters:
+        groups: ``account_key``, ``platform``, ``key_group`` (from :func:`key_groups`).
+        links: scored pairs (``account_links``).
+        threshold: the match probability a link needs.
+
+    Returns:
+        The ``accounts`` table: ``link_method`` is ``deterministic`` for an account
+        a strong key joins to another, ``probabilistic`` for one joined only by a
+        link (``match_probability`` is its best link), else ``unlinked``.
+    """
+    kept = links.filter((links.match_probability >= threshold) & ~links.held_apart)
+    gl = groups.select(kl=groups.account_key, gl=groups.key_group)
+    gr = groups.select(kr=groups.account_key, gr=groups.key_group)
+    edges = (
+        kept.join(gl, kept.account_key_l == gl.kl)
+        .join(gr, kept.account_key_r == gr.kr)
+        .select(a=ibis._.gl, b=ibis._.gr)
+    )
+    comps = connected_components(edges, groups.select(node=groups.key_group).distinct())
+    best = (
+        ibis.union(
+            kept.select(account_key=kept.account_key_l, p=kept.match_probability),
+            kept.select(account_key=kept.account_key_r, p=kept.match_probability),
+        )
+        .group_by("account_key")
+        .agg(best=ibis._.p.max())
+    )
+    g = groups.join(comps, groups.key_group == comps.node)
+    g = g.mutate(
+        group_size=ibis._.account_key.count().over(group_by="key_group"),
+        person_size=ibis._.account_key.count().over(group_by="component"),
+    )
+    g = g.left_join(best, "account_key")
+    method = ibis.cases(
+        (g.group_size > 1, "deterministic"),
+        (g.person_size > g.group_size, "probabilistic"),
+        else_="unlinked",
+    )
+    g = g.mutate(link_method=method)
+    return g.select(
+        account_key=g.account_key,
+        platform=g.platform,
+        person_id="P" + g.component.hexdigest("md5").substr(0, 15),
+        link_method=g.link_method,
+        match_probability=ibis.cases(
+            (g.link_method == "deterministic", 1.0),
+            (g.link_method == "probabilistic", g.best),
+            else_=ibis.null("float64"),
+        ),
+        key_group=g.key_group,
+    )
+
+
+def resolve_identities(con: Any, threshold: float = 0.9, floor: float = FLOOR) -> dict[str, int]:
+    """Resolve accounts into persons and (re)write the identity tables.
+
+    Strong keys group accounts first (:func:`key_groups`); the probabilistic
+    linker scores pairs of accounts on weak evidence (:func:`score_links`);
+    links at or above ``threshold`` join groups into persons (:func:`cluster`).
+    Writes ``accounts``, ``persons``, ``account_links``, ``link_weights`` and a row
+    of ``identity_runs``.
+
+    Parameters:
+        con: an Ibis DuckDB connection to the warehouse.
+        threshold: match probability a weak-evidence link needs.
+        floor: pairs scored at or above this are kept in ``account_links``, so a
+            report can re-cluster at any threshold down to it.
+
+    Returns:
+        Counts: ``accounts``, ``persons``, ``accounts_<link method>``, ``pairs_scored``.
+    """
+    if not floor <= threshold < 1.0:
+        raise ValueError(f"link threshold {threshold} must be in [{floor}, 1)")
+    t0 = time.perf_counter()
+    groups = key_groups(con).cache()
+    links, weights, note = score_links(con, groups, floor)
+    con.create_table("account_links", ibis.memtable(links), overwrite=True)
+    con.create_table(
+        "link_weights",
+        ibis.memtable(weights, schema=TABLES["link_weights"].schema),
+        overwrite=True,
+    )
+    accounts = cluster(groups, con.table("account_links"), threshold)
     con.create_table("accounts", accounts, overwrite=True)
     con.create_table("persons", persons_table(con, con.table("accounts")), overwrite=True)
     by_method = con.table("accounts").group_by("link_method").agg(n=ibis._.count()).to_pandas()
@@ -161,4 +436,56 @@ def resolve_identities(con: Any) -> dict[str, int]:
     }
     counts["accounts"] = int(con.table("accounts").count().execute())
     counts["persons"] = int(con.table("persons").count().execute())
+    counts["pairs_scored"] = len(links)
+    run = {
+        "resolved_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        "threshold": threshold,
+        "floor": floor,
+        "accounts": counts["accounts"],
+        "persons": counts["persons"],
+        "deterministic": counts.get("accounts_deterministic", 0),
+        "probabilistic": counts.get("accounts_probabilistic", 0),
+        "unlinked": counts.get("accounts_unlinked", 0),
+        "pairs_scored": len(links),
+        "pairs_held_apart": int(links["held_apart"].sum()),
+        "seconds": time.perf_counter() - t0,
+        "note": note,
+    }
+    runs = ibis.memtable(pd.DataFrame([run]), schema=TABLES["identity_runs"].schema)
+    if "identity_runs" in con.list_tables():
+        con.insert("identity_runs", runs)
+    else:
+        con.create_table("identity_runs", runs)
+    log.info("identity: %s", counts)
     return counts
+
+
+def latest_run(con: Any) -> dict[str, Any]:
+    """The latest row of ``identity_runs`` as a dict (empty if identities were never resolved)."""
+    if "identity_runs" not in con.list_tables():
+        return {}
+    runs = con.table("identity_runs")
+    last = runs.order_by(runs.resolved_at.desc()).limit(1).to_pandas()
+    return {} if last.empty else last.iloc[0].to_dict()
+
+
+def accounts_at(con: Any, threshold: float | None = None) -> ir.Table:
+    """``accounts`` as resolved at ``threshold`` (``None``: as the warehouse holds them).
+
+    A different threshold re-clusters the stored key groups and scored pairs
+    without writing anything, so a report can show what another threshold gives.
+
+    Raises:
+        ValueError: the threshold is below the floor of the pairs kept.
+    """
+    run = latest_run(con)
+    if threshold is None or not run or abs(float(run["threshold"]) - threshold) < 1e-12:
+        return con.table("accounts")
+    if threshold < float(run["floor"]) or threshold >= 1.0:
+        raise ValueError(
+            f"link threshold {threshold} is outside the scored range "
+            f"[{run['floor']}, 1); re-run `workbench ingest` with a lower floor"
+        )
+    acc = con.table("accounts")
+    groups = acc.select("account_key", "platform", "key_group")
+    return cluster(groups, con.table("account_links"), threshold)

@@ -8,13 +8,16 @@ masked phones) and on a person table nobody here made (FEBRL 4).
 The model is the Fellegi-Sunter one Splink fits: the share of true matches
 among random pairs is estimated from rules that are almost certainly matches;
 ``u`` probabilities from random pairs; ``m`` probabilities by expectation
-maximisation on blocked pairs. A pair above ``threshold`` (match probability)
-is a link; clusters are the connected components of the links.
+maximisation on blocked pairs, or, where some records are already known to
+be the same (accounts joined by a strong key), from those known matches.
+A pair above ``threshold`` (match probability) is a link; clusters are the
+connected components of the links.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,11 +37,14 @@ class LinkModel:
         blocking: rules that propose candidate pairs for prediction (``block_on``).
         training_blocks: rules whose pairs train the ``m`` probabilities by EM;
             each must leave out the columns it blocks on, so use several.
+        m_from_label: a column whose equal values mark records known to be the
+            same; their pairs train the ``m`` probabilities (before any EM).
         deterministic: SQL rules that are almost surely matches, with their ``recall``,
             to estimate the share of matching pairs.
         recall: the share of true matches the deterministic rules are thought to find.
         link_type: ``dedupe_only`` (one table) or ``link_only`` (two tables).
         description: a sentence for the report on why these rules.
+        retain: further columns to carry into the scored pairs (``<col>_l``, ``<col>_r``).
     """
 
     unique_id: str
@@ -50,6 +56,8 @@ class LinkModel:
     link_type: Literal["dedupe_only", "link_only", "link_and_dedupe"] = "dedupe_only"
     description: str = ""
     u_pairs: float = 2e6
+    m_from_label: str | None = None
+    retain: tuple[str, ...] = ()
 
 
 @dataclass
@@ -64,6 +72,39 @@ class LinkResult:
         """Splink's chart of the trained match weights per comparison level (Altair)."""
         return self.linker.visualisations.match_weights_chart()
 
+    def weights(self) -> pd.DataFrame:
+        """The trained model as a table: one row per comparison level.
+
+        Columns: ``comparison``, ``level`` (Splink's label), ``m``, ``u`` and
+        ``match_weight`` (log2 of m/u; ``NaN`` for the null level, which is neutral).
+        The first row is the prior, ``probability_two_random_records_match``.
+        """
+        model = self.linker.misc.save_model_to_json()
+        prior = float(model["probability_two_random_records_match"])
+        rows: list[dict[str, Any]] = [
+            {
+                "comparison": "prior",
+                "level": "two random records match",
+                "m": prior,
+                "u": 1.0 - prior,
+                "match_weight": math.log2(prior / (1.0 - prior)),
+            }
+        ]
+        for comp in model["comparisons"]:
+            for level in comp["comparison_levels"]:
+                m, u = level.get("m_probability"), level.get("u_probability")
+                weight = math.log2(m / u) if m and u else math.nan
+                rows.append(
+                    {
+                        "comparison": comp["output_column_name"],
+                        "level": level["label_for_charts"],
+                        "m": m,
+                        "u": u,
+                        "match_weight": weight,
+                    }
+                )
+        return pd.DataFrame(rows)
+
 
 def link(
     con: Any,
@@ -71,6 +112,7 @@ def link(
     model: LinkModel,
     threshold: float = 0.9,
     names: Sequence[str] | None = None,
+    cluster: bool = True,
 ) -> LinkResult:
     """Train ``model`` on ``tables`` and link them.
 
@@ -80,6 +122,7 @@ def link(
         model: the :class:`LinkModel`.
         threshold: match probability above which a pair is a link.
         names: display names of the tables (``source_dataset`` values for two tables).
+        cluster: also cluster the links (callers that cluster themselves skip it).
 
     Returns:
         A :class:`LinkResult`.
@@ -98,6 +141,7 @@ def link(
         comparisons=list(model.comparisons),
         blocking_rules_to_generate_predictions=list(model.blocking),
         retain_intermediate_calculation_columns=False,
+        additional_columns_to_retain=list(model.retain),
     )
     linker = Linker(
         registered if len(registered) > 1 else registered[0], settings, log_level=logging.WARNING
@@ -106,9 +150,14 @@ def link(
         list(model.deterministic), recall=model.recall
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=model.u_pairs, seed=1)
+    if model.m_from_label:
+        linker.training.estimate_m_from_label_column(model.m_from_label)
     for rule in model.training_blocks:
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
     pred = linker.inference.predict(threshold_match_probability=threshold)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, threshold)
     pairs = pred.as_pandas_dataframe()
-    return LinkResult(pairs, clusters.as_pandas_dataframe(), linker)
+    clusters = pd.DataFrame()
+    if cluster:
+        found = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, threshold)
+        clusters = found.as_pandas_dataframe()
+    return LinkResult(pairs, clusters, linker)

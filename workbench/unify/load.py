@@ -40,6 +40,7 @@ from workbench.sources.specs import (
     OrderSpec,
 )
 from workbench.sources.stage import read_export
+from workbench.sources.tables import FLAG_FALSE, FLAG_TRUE, PLATFORM_NAMES, TABLE_SPECS, TableSpec
 
 log = logging.getLogger(__name__)
 
@@ -567,6 +568,99 @@ def _normalise_members(con: duckdb.DuckDBPyConnection, present: set[str], file: 
     )
 
 
+def _read_expr(kind: str, raw: str) -> str:
+    """SQL reading one export column of ``kind`` (see ``workbench.sources.tables.Kind``)."""
+    if kind == "date":
+        return f"CAST(wb_ts({raw}) AS DATE)"
+    if kind == "timestamp":
+        return f"wb_ts({raw})"
+    if kind == "number":
+        return f"wb_amount({raw})"
+    if kind == "int":
+        return f"try_cast(wb_clean({raw}) AS BIGINT)"
+    if kind == "flag":
+        yes = ", ".join(_sql_str(v) for v in FLAG_TRUE)
+        no = ", ".join(_sql_str(v) for v in FLAG_FALSE)
+        return f"CASE WHEN wb_clean({raw}) IN ({yes}) THEN true WHEN wb_clean({raw}) IN ({no}) THEN false END"
+    if kind == "platform":
+        pairs = " ".join(
+            f"WHEN {_sql_str(k)} THEN {_sql_str(v)}" for k, v in PLATFORM_NAMES.items()
+        )
+        codes = ", ".join(sorted({_sql_str(v) for v in PLATFORM_NAMES.values()}))
+        return (
+            f"CASE WHEN wb_clean({raw}) IN ({codes}) THEN wb_clean({raw}) "
+            f"ELSE CASE wb_clean({raw}) {pairs} END END"
+        )
+    return f"wb_clean({raw})"
+
+
+def _normalise_table(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, present: set[str], file: str
+) -> None:
+    """Read a reference export into temp tables ``tbl`` (rows to load) and ``rej``."""
+    missing = [c for c in spec.required if spec.columns[c][0] not in present]
+    if missing:
+        names = ", ".join(f"{spec.columns[c][0]} ({c})" for c in missing)
+        raise ValueError(
+            f"{spec.format} export '{file}' lacks column {names}; "
+            f"columns found: {', '.join(sorted(present))}"
+        )
+
+    def raw(col: str) -> str:
+        header = spec.columns[col][0]
+        return _ident(header) if header in present else "NULL::VARCHAR"
+
+    reads = ", ".join(
+        f"{_read_expr(kind, raw(col))} AS {_ident(col)}, {raw(col)} AS {_ident('raw_' + col)}"
+        for col, (_, kind) in spec.columns.items()
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE r AS SELECT _row, {reads} FROM src")
+    checks: list[tuple[str, str, str, str]] = []  # condition, column, reason, value
+    for col in spec.required:
+        checks.append(
+            (
+                f"{_ident(col)} IS NULL AND nullif(trim(coalesce({_ident('raw_' + col)}, '')), '') IS NULL",
+                spec.columns[col][0],
+                "missing value",
+                "NULL",
+            )
+        )
+    for col, (header, kind) in spec.columns.items():
+        if kind != "text":
+            checks.append(
+                (
+                    f"{_ident(col)} IS NULL AND nullif(trim({_ident('raw_' + col)}), '') IS NOT NULL",
+                    header,
+                    f"unreadable {kind}",
+                    _ident("raw_" + col),
+                )
+            )
+    when = " OR ".join(f"({c[0]})" for c in checks) or "false"
+    column = " ".join(f"WHEN {c[0]} THEN {_sql_str(c[1])}" for c in checks)
+    reason = " ".join(f"WHEN {c[0]} THEN {_sql_str(c[2])}" for c in checks)
+    value = " ".join(f"WHEN {c[0]} THEN {c[3]}" for c in checks)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rej AS
+        SELECT _row, CASE {column} END AS "column", CASE {reason} END AS reason,
+               CAST(CASE {value} END AS VARCHAR) AS value
+        FROM r WHERE {when}
+        """
+    )
+    cols = [*spec.columns, *spec.derived]
+    derived = "".join(f", {sql} AS {_ident(col)}" for col, sql in spec.derived.items())
+    keys = ", ".join(_ident(k) for k in spec.key)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE tbl AS
+        SELECT {", ".join(_ident(c) for c in cols)} FROM (
+            SELECT *{derived} FROM r WHERE _row NOT IN (SELECT _row FROM rej)
+        )
+        QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row DESC) = 1
+        """
+    )
+
+
 # --- loading ---------------------------------------------------------------------------
 
 
@@ -604,9 +698,13 @@ def _load_file(
         present = set(ORDER_SPECS[fmt].columns.values())
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM stg")
+    table_spec = TABLE_SPECS.get(fmt)
     if fmt == "crm_members":
         _normalise_members(con, present, rel)
         key_table, key = "mem", "member_id"
+    elif table_spec:
+        _normalise_table(con, table_spec, present, rel)
+        key_table, key = "tbl", "(" + ", ".join(_ident(k) for k in table_spec.key) + ")"
     else:
         spec = mapping.spec if mapping else ORDER_SPECS[fmt]
         _check_columns(spec, present, rel)
@@ -618,6 +716,8 @@ def _load_file(
     res.rows_rejected = int(row[0]) if row else 0
     res.rows_loaded = res.rows_read - res.rows_rejected
     target = "members" if fmt == "crm_members" else "orders"
+    if table_spec:
+        target = table_spec.target
     row = con.execute(
         f"SELECT count(DISTINCT {key}) FROM {key_table} WHERE {key} NOT IN (SELECT {key} FROM {target})"
     ).fetchone()
@@ -627,6 +727,8 @@ def _load_file(
     try:
         if fmt == "crm_members":
             _upsert(con, "members", "mem", ("member_id",))
+        elif table_spec:
+            _upsert(con, table_spec.target, "tbl", table_spec.key)
         else:
             if spec.lines != "only":
                 _upsert(con, "orders", "o", ("order_key",))
@@ -640,7 +742,8 @@ def _load_file(
             # The lines of every order in this file are replaced, so none linger.
             con.execute("DELETE FROM order_lines WHERE order_key IN (SELECT order_key FROM l)")
             con.execute("INSERT INTO order_lines SELECT * FROM l")
-        _upsert(con, "contacts", "c", ("source_key",))
+        if not table_spec:
+            _upsert(con, "contacts", "c", ("source_key",))
         con.execute("DELETE FROM rejected_rows WHERE source_file = ?", [rel])
         con.execute(
             'INSERT INTO rejected_rows SELECT ?, _row, "column", reason, value FROM rej', [rel]
@@ -705,7 +808,9 @@ def _load_all(
 
         from workbench.unify.identity import resolve_identities
 
-        result.identity = resolve_identities(ibis.duckdb.from_connection(con))
+        result.identity = resolve_identities(
+            ibis.duckdb.from_connection(con), threshold=settings.link_threshold
+        )
         return result
     finally:
         con.close()
@@ -755,8 +860,8 @@ def ingest(
 
     Returns:
         Per file: rows read, loaded, rejected and new, or why the file was refused
-        (a missing required column, an unreadable encoding) or skipped (a format
-        the order ingestion does not know, such as campaign files, listed but not loaded).
+        (a missing required column, an unreadable encoding) or skipped (a header
+        that matches no known format: listed, not loaded).
 
     Example:
         >>> result = ingest("data/raw")  # doctest: +SKIP
@@ -772,13 +877,13 @@ def ingest(
     skipped: list[FileResult] = []
     for path, fmt, platform in plan_files(root):
         rel = path.relative_to(root).as_posix()
-        if fmt in ORDER_SPECS or fmt == "crm_members":
+        if fmt in ORDER_SPECS or fmt in TABLE_SPECS or fmt == "crm_members":
             jobs.append((path, rel, fmt, platform, None))
         else:
             why = (
                 "format not recognised from the header"
                 if fmt == "unknown"
-                else "not an order or member export"
+                else "no loader for this format"
             )
             skipped.append(FileResult(rel, platform, fmt, status="skipped", message=why))
     return _load_all(settings, jobs, skipped, progress)
