@@ -142,9 +142,10 @@ def test_identities_on_synthetic_data_reach_the_evidence_ceiling(
     assert scores["precision"] >= ceiling["precision"] - 0.01
     # Re-clustering at a stricter threshold never adds pairs.
     strict = accounts_at(con, 0.999).to_pandas().set_index("account_key")
-    assert pairwise_scores(strict["person_id"], people["owner"])["predicted_pairs"] <= scores[
-        "predicted_pairs"
-    ]
+    assert (
+        pairwise_scores(strict["person_id"], people["owner"])["predicted_pairs"]
+        <= scores["predicted_pairs"]
+    )
     persons = con.table("persons").to_pandas()
     assert persons["person_id"].is_unique and len(persons) == acc["person_id"].nunique()
     orders = con.table("orders").count().execute()

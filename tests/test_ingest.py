@@ -314,3 +314,62 @@ def test_mapping_errors_name_the_file_and_key(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"m\.toml: unknown field\(s\) \['when'\]"):
         MappedSource.read_toml(bad, tmp_path)
+
+
+def test_campaign_tables_load_with_flags_dates_and_rejections(wh: Settings, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write(
+        raw / "campaign" / "c.csv",
+        [
+            "活动编号,活动名称,大促,年份,蓄水期开始,爆发期开始,返场期开始,收尾期开始,"
+            "蓄水期结束,爆发期结束,返场期结束,收尾期结束",
+            "CMP-618-2024,2024 618,618,2024,2024-05-20,2024-06-01,2024-06-19,2024-06-21,"
+            "2024-05-31,2024-06-18,2024-06-20,2024-06-25",
+        ],
+        "utf-8-sig",
+    )
+    write(
+        raw / "campaign" / "t.csv",
+        [
+            "活动编号,会员编号,触达渠道,发送时间,是否送达,点击时间,是否访问",
+            "CMP-618-2024,M1,短信,2024-05-20 10:34:49,是,,否",
+            "CMP-618-2024,M2,微信,2024-05-20 10:35:00,否,,否",
+            "CMP-618-2024,M3,短信,2024-05-20 10:36:00,也许,,否",
+            "CMP-618-2024,M4,短信,,是,,否",
+        ],
+        "utf-8-sig",
+    )
+    write(
+        raw / "campaign" / "k.csv",
+        [
+            "券编号,活动编号,会员编号,券类型,门槛,面额,发放时间,领取时间,使用时间,使用平台,使用订单号",
+            "CP1,CMP-618-2024,M1,满减,99,10,2024-05-20,2024-05-28 22:06:03,2024-06-04 16:30:21,天猫,2000006856530086294",
+            "CP2,CMP-618-2024,M2,满减,99,十元,2024-05-20,,,,",
+            "CP3,CMP-618-2024,M3,满减,99,10,2024-05-20,,,,",
+        ],
+        "utf-8-sig",
+    )
+    files = {f.file: f for f in ingest(raw, wh, progress=False).files}
+    assert {f.format for f in files.values()} == {"campaigns", "touches", "coupons"}
+    assert (files["campaign/t.csv"].rows_loaded, files["campaign/t.csv"].rows_rejected) == (2, 2)
+    assert (files["campaign/k.csv"].rows_loaded, files["campaign/k.csv"].rows_rejected) == (2, 1)
+    t = tables(wh)
+    camp = t["campaigns"].iloc[0]
+    assert str(camp["burst_start"])[:10] == "2024-06-01" and camp["year"] == 2024
+    touches = t["touches"].set_index("member_id")
+    assert touches.loc["M1", "delivered"] and not touches.loc["M2", "delivered"]
+    assert str(touches.loc["M1", "sent_at"]) == "2024-05-20 10:34:49"
+    coupons = t["coupons"].set_index("coupon_id")
+    assert coupons.loc["CP1", "used_order_key"] == "tmall:2000006856530086294"
+    assert coupons.loc["CP1", "face_value"] == 10.0 and pd.isna(coupons.loc["CP3", "used_at"])
+    rej = t["rejected_rows"]
+    got = set(zip(rej["source_file"], rej["row_number"], rej["column"], rej["reason"], strict=True))
+    assert got == {
+        ("campaign/t.csv", 3, "是否送达", "unreadable flag"),
+        ("campaign/t.csv", 4, "发送时间", "missing value"),
+        ("campaign/k.csv", 2, "面额", "unreadable number"),
+    }
+    # Re-ingesting changes nothing.
+    ingest(raw, wh, progress=False)
+    again = tables(wh)
+    assert len(again["touches"]) == 2 and len(again["coupons"]) == 2

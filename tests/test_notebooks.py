@@ -52,11 +52,18 @@ def test_code_cells_stay_thin(path: Path) -> None:
 def test_unify_notebook_runs_on_synthetic_data(project: Settings, small_synth: SynthResult) -> None:
     ingest(small_synth.raw_dir, project, progress=False)
     nb = Path(__file__).parents[1] / "notebooks" / "01_unify.ipynb"
-    params = {"raw_dir": str(small_synth.raw_dir), "lang": "en"}
+    params = {
+        "raw_dir": str(small_synth.raw_dir),
+        "lang": "en",
+        "truth_dir": str(small_synth.truth_dir),
+    }
     r = run_notebook(nb, params, project, progress=False)
     assert r.ok, r.error
     page = r.html.read_text(encoding="utf-8")
     assert "What arrived" in page and "wb-chart-1" in page
+    for section in ("How the channels overlap", "Which channels bring new customers"):
+        assert section in page
+    assert "Evidence ceiling" in page and "Planted share (synthetic)" in page
     assert "Douyin" in page and "Tmall" in page
     assert "test order (paid 0.01)" in page and "cancelled order" in page
     # The header's fingerprint counts the warehouse tables the report read.

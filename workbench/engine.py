@@ -46,15 +46,21 @@ def connect(settings: Settings | None = None, *, read_only: bool = False) -> Bas
     return duckdb_connect(settings.warehouse, settings, read_only=read_only)
 
 
-def duckdb_connect(
-    path: str | Path, settings: Settings | None = None, *, read_only: bool = False
-) -> BaseBackend:
-    """Open an Ibis DuckDB backend on ``path`` (``":memory:"`` for a scratch database)."""
+def duckdb_config(settings: Settings | None) -> dict[str, Any]:
+    """DuckDB options from the settings: worker threads and memory limit, if set."""
     config: dict[str, Any] = {}
     if settings is not None and settings.threads:
         config["threads"] = settings.threads
     if settings is not None and settings.memory_limit:
         config["memory_limit"] = settings.memory_limit
+    return config
+
+
+def duckdb_connect(
+    path: str | Path, settings: Settings | None = None, *, read_only: bool = False
+) -> BaseBackend:
+    """Open an Ibis DuckDB backend on ``path`` (``":memory:"`` for a scratch database)."""
+    config = duckdb_config(settings)
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         if read_only and not Path(path).exists():

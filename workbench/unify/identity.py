@@ -268,7 +268,7 @@ FLOOR = 0.5
 
 
 def score_links(
-    con: Any, groups: ir.Table, floor: float = FLOOR
+    con: Any, groups: ir.Table, floor: float = FLOOR, config: dict[str, Any] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Score account pairs on weak evidence with Splink; keep pairs above ``floor``.
 
@@ -296,7 +296,7 @@ def score_links(
             pd.DataFrame(columns=["comparison", "level", "m", "u", "match_weight"]),
             note,
         )
-    mem = duckdb.connect()
+    mem = duckdb.connect(config=config or {})
     try:
         mem.register("evidence_arrow", evidence)
         mem.execute("CREATE TABLE account_evidence AS SELECT * FROM evidence_arrow")
@@ -398,7 +398,9 @@ def cluster(groups: ir.Table, links: ir.Table, threshold: float) -> ir.Table:
     )
 
 
-def resolve_identities(con: Any, threshold: float = 0.9, floor: float = FLOOR) -> dict[str, int]:
+def resolve_identities(
+    con: Any, threshold: float = 0.9, floor: float = FLOOR, config: dict[str, Any] | None = None
+) -> dict[str, int]:
     """Resolve accounts into persons and (re)write the identity tables.
 
     Strong keys group accounts first (:func:`key_groups`); the probabilistic
@@ -412,6 +414,7 @@ def resolve_identities(con: Any, threshold: float = 0.9, floor: float = FLOOR) -
         threshold: match probability a weak-evidence link needs.
         floor: pairs scored at or above this are kept in ``account_links``, so a
             report can re-cluster at any threshold down to it.
+        config: DuckDB options (threads, memory limit) for the linker's scratch database.
 
     Returns:
         Counts: ``accounts``, ``persons``, ``accounts_<link method>``, ``pairs_scored``.
@@ -420,7 +423,7 @@ def resolve_identities(con: Any, threshold: float = 0.9, floor: float = FLOOR) -
         raise ValueError(f"link threshold {threshold} must be in [{floor}, 1)")
     t0 = time.perf_counter()
     groups = key_groups(con).cache()
-    links, weights, note = score_links(con, groups, floor)
+    links, weights, note = score_links(con, groups, floor, config)
     con.create_table("account_links", ibis.memtable(links), overwrite=True)
     con.create_table(
         "link_weights",

@@ -29,7 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench.config import Settings, load_settings
-from workbench.engine import register_functions
+from workbench.engine import duckdb_config, register_functions
 from workbench.schema import TABLES
 from workbench.sources.detect import header_of, match_header
 from workbench.sources.mapping import MappedSource
@@ -788,7 +788,7 @@ def _load_all(
 ) -> IngestResult:
     """Load each file in its own transaction, then resolve the accounts into persons."""
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse))
+    con = duckdb.connect(str(settings.warehouse), config=duckdb_config(settings))
     try:
         ensure_tables(con)
         register_functions(con, settings.salt, DATETIME_FORMATS)
@@ -809,7 +809,9 @@ def _load_all(
         from workbench.unify.identity import resolve_identities
 
         result.identity = resolve_identities(
-            ibis.duckdb.from_connection(con), threshold=settings.link_threshold
+            ibis.duckdb.from_connection(con),
+            threshold=settings.link_threshold,
+            config=duckdb_config(settings),
         )
         return result
     finally:
