@@ -373,3 +373,133 @@ def test_campaign_tables_load_with_flags_dates_and_rejections(wh: Settings, tmp_
     ingest(raw, wh, progress=False)
     again = tables(wh)
     assert len(again["touches"]) == 2 and len(again["coupons"]) == 2
+
+
+def test_jd_xlsx_with_excel_serial_dates(wh: Settings, tmp_path: Path) -> None:
+    from workbench.engine import load_excel
+
+    cols = [
+        "订单号",
+        "商品名称",
+        "订购数量",
+        "京东价",
+        "订单金额",
+        "优惠金额",
+        "应付金额",
+        "订单状态",
+    ]
+    cols += [
+        "下单帐号",
+        "客户姓名",
+        "客户地址",
+        "联系电话",
+        "下单时间",
+        "付款确认时间",
+        "退款金额",
+        "商家SKU",
+    ]
+    rows = [
+        ["300000134634", "洗衣液 3kg", "2", "79.9", "159.8", "10.0", "149.8", "完成", "jd_abc",
+         "吴俊思", "山东省济南市市中区长江路685号绿地小区11栋3102室", "130****9281",
+         "45347.38344907407", "45347.38957175926", "0.0", "QX-LD-3000"],
+        ["300000316771", "洗衣液 3kg", "1", "79.9", "79.9", "0.0", "79.9", "已取消", "jd_xyz",
+         "陈杰东", "上海上海市徐汇区东风路737号紫薇苑24栋1201室", "152****9514",
+         "45310.929398148146", "", "0.0", "QX-LD-3000"],
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=cols)
+    path = tmp_path / "raw" / "jd" / "orders.xlsx"
+    path.parent.mkdir(parents=True)
+    con = duckdb.connect()
+    load_excel(con)
+    con.register("frame", frame)
+    con.execute(f"COPY (SELECT * FROM frame) TO '{path}' (FORMAT xlsx, HEADER true)")
+    con.close()
+    f = ingest(tmp_path / "raw", wh, progress=False).files[0]
+    assert (f.format, f.rows_read, f.rows_loaded, f.rows_rejected) == ("jd_orders", 2, 1, 1)
+    t = tables(wh)
+    o = t["orders"].iloc[0]
+    # Serial 45347 is 2024-02-25 (days since 1899-12-30); .38344907407 of a day is 09:12:10.
+    assert str(o["ordered_at"]) == "2024-02-25 09:12:10"
+    assert o["order_key"] == "jd:300000134634" and o["account_key"] == "jd:jd_abc"
+    assert o["paid_amount"] == pytest.approx(149.8)
+    assert t["contacts"].iloc[0]["phone_masked"] == "130****9281"
+    assert t["rejected_rows"].iloc[0]["reason"] == "cancelled order"
+
+
+def test_douyin_tab_padded_ids_and_sub_orders(wh: Settings, tmp_path: Path) -> None:
+    head = (
+        "主订单编号,子订单编号,选购商品,商家编码,商品数量,商品单价,订单应付金额,商家优惠,订单实付金额,"
+        "订单提交时间,支付完成时间,订单状态,售后状态,退款金额,达人昵称,流量来源,收件人,收件人手机号,"
+        "省,市,区,街道,详细地址"
+    )
+    tail = "已完成,,0.00,清溪家居,直播,董晓,156****9563,山东省,济南市,市中区,,春晓路965号阳光花园22栋3104室"
+    write(
+        tmp_path / "raw" / "dy.csv",
+        [
+            head,
+            f"\t6900000000046457594,\t6900000000097358538,洗手液,LQ-HW-500,1,32.90,32.90,0.00,52.80,2025/01/02 19:40:13,2025/01/02 19:49:45,{tail}",
+            f"\t6900000000046457594,\t6900000000097358539,洗衣液,QX-LD-1500,1,19.90,19.90,0.00,52.80,2025/01/02 19:40:13,2025/01/02 19:49:45,{tail}",
+        ],
+        "utf-8",
+    )
+    f = ingest(tmp_path / "raw", wh, progress=False).files[0]
+    assert (f.format, f.rows_read, f.rows_loaded, f.rows_rejected) == ("douyin_orders", 2, 2, 0)
+    t = tables(wh)
+    assert t["orders"]["order_key"].tolist() == ["douyin:6900000000046457594"]
+    o = t["orders"].iloc[0]
+    assert (
+        o["paid_amount"] == pytest.approx(52.80) and str(o["ordered_at"]) == "2025-01-02 19:40:13"
+    )
+    assert o["account_key"].startswith("douyin:~r")  # no buyer id: keyed by the receiver
+    assert sorted(t["order_lines"]["sku"]) == ["LQ-HW-500", "QX-LD-1500"]
+    c = t["contacts"].iloc[0]
+    assert (c["phone_masked"], c["city"], c["district"]) == ("156****9563", "济南市", "市中区")
+
+
+def test_youzan_api_json_lines_with_offsets_phone_and_unionid(wh: Settings, tmp_path: Path) -> None:
+    trade = (
+        '{"tid": "E2025061414222500764973", "status": "TRADE_SUCCESS", '
+        '"created": "2025-06-14T06:22:25+00:00", "pay_time": "2025-06-14T14:24:51+08:00", '
+        '"total_fee": "67.92", "discount_fee": "0.00", "payment": "67.92", '
+        '"refund_state": "NO_REFUND", "refund_fee": "0.00", "buyer_info": {"buyer_phone": '
+        '"13107598484", "fans_nickname": "周**", "union_id": "ozV6aN3A", "yz_open_id": "701565761"}, '
+        '"address_info": {"receiver_name": "周玉", "receiver_tel": "13107598484", '
+        '"delivery_province": "浙江省", "delivery_city": "杭州市", "delivery_district": "西湖区", '
+        '"delivery_address": "中山路738号御景湾15栋2404室"}, "orders": [{"oid": "E1-1", '
+        '"title": "洗衣液", "outer_sku_id": "QX-LD-1500", "price": "33.96", "num": 2, '
+        '"payment": "67.92"}]}'
+    )
+    write(tmp_path / "raw" / "youzan" / "trades.jsonl", [trade], "utf-8")
+    f = ingest(tmp_path / "raw", wh, progress=False).files[0]
+    assert (f.format, f.rows_read, f.rows_loaded) == ("youzan_trades", 1, 1)
+    t = tables(wh)
+    o = t["orders"].iloc[0]
+    # Times are stored as Beijing local time, whatever offset the API wrote.
+    assert str(o["ordered_at"]) == "2025-06-14 14:22:25"
+    assert str(o["paid_at"]) == "2025-06-14 14:24:51"
+    assert o["account_key"] == "youzan:701565761" and o["paid_amount"] == pytest.approx(67.92)
+    c = t["contacts"].iloc[0]
+    assert c["phone_hash"] == hmac.new(b"test-salt", b"13107598484", hashlib.sha256).hexdigest()
+    assert c["unionid"] == "ozV6aN3A" and c["phone_masked"] == "131****8484"
+    assert t["order_lines"].iloc[0]["quantity"] == 2
+
+
+def test_crm_members_with_chinese_dates_and_unknown_tiers(wh: Settings, tmp_path: Path) -> None:
+    head = "会员编号,手机号,姓名,性别,生日,会员等级,入会时间,积分,微信unionid,注册渠道,淘宝昵称,京东PIN,省份,城市"
+    write(
+        tmp_path / "raw" / "crm" / "members.csv",
+        [
+            head,
+            "M1,13500068208,陈丹,男,1980-04-04,普通,2021年5月1日,120,,拼多多,tb陈丹,,安徽省,合肥市",
+            "M2,13500068209,李四,女,1990-01-01,钻石,2021年5月2日,0,,天猫,,,安徽省,合肥市",
+        ],
+        "utf-8-sig",
+    )
+    f = ingest(tmp_path / "raw", wh, progress=False).files[0]
+    assert (f.format, f.rows_read, f.rows_loaded, f.rows_rejected) == ("crm_members", 2, 1, 1)
+    t = tables(wh)
+    m = t["members"].iloc[0]
+    assert m["member_id"] == "M1" and str(m["joined_at"])[:10] == "2021-05-01"
+    assert m["tmall_account"] == "tmall:tb陈丹" and m["birth_year"] == 1980
+    rej = t["rejected_rows"].iloc[0]
+    assert (rej["row_number"], rej["reason"], rej["value"]) == (2, "unknown member tier", "钻石")

@@ -179,9 +179,24 @@ EVIDENCE = (
 )
 
 
+def _whole_or_parts(name: str, whole: str, parts: str, shared: int) -> Any:
+    """A comparison with three levels: the same hash, at least ``shared`` common tokens, else."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison(
+        output_column_name=name,
+        comparison_levels=[
+            cll.NullLevel(whole),
+            cll.ExactMatchLevel(whole),
+            cll.ArrayIntersectLevel(parts, shared),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def account_model() -> LinkModel:
     """The model that links accounts on weak evidence (see the module docstring)."""
-    import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import block_on
 
@@ -189,26 +204,10 @@ def account_model() -> LinkModel:
         unique_id="account_key",
         comparisons=(
             cl.ExactMatch("phone_masked"),
-            cl.CustomComparison(
-                output_column_name="name",
-                comparison_levels=[
-                    cll.NullLevel("name_hash"),
-                    cll.ExactMatchLevel("name_hash"),
-                    cll.ArrayIntersectLevel("name_chars", 2),
-                    cll.ElseLevel(),
-                ],
-            ),
+            _whole_or_parts("name", "name_hash", "name_chars", 2),
             cl.ExactMatch("city"),
             cl.ExactMatch("district"),
-            cl.CustomComparison(
-                output_column_name="address",
-                comparison_levels=[
-                    cll.NullLevel("address_hash"),
-                    cll.ExactMatchLevel("address_hash"),
-                    cll.ArrayIntersectLevel("address_tokens", 3),
-                    cll.ElseLevel(),
-                ],
-            ),
+            _whole_or_parts("address", "address_hash", "address_tokens", 3),
         ),
         blocking=(
             block_on("phone_masked"),
