@@ -14,7 +14,7 @@ from workbench.schema import CONTACTS, MEMBERS
 from workbench.synth import SynthResult
 from workbench.unify import ingest
 from workbench.unify.accuracy import account_people, evidence_ceiling, pairwise_scores
-from workbench.unify.identity import accounts_at, cluster, key_groups
+from workbench.unify.identity import accounts_at, cluster, key_groups, resolve_identities
 
 
 def _contacts(rows: list[dict[str, str]]) -> pd.DataFrame:
@@ -151,3 +151,24 @@ def test_identities_on_synthetic_data_reach_the_evidence_ceiling(
     orders = con.table("orders").count().execute()
     linked = con.table("orders").filter(ibis._.account_key.notnull()).count().execute()
     assert persons["orders"].sum() == linked <= orders
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_identities_on_spark_match_duckdb(small_synth: SynthResult, tmp_path: Path) -> None:
+    duck = load_settings(root=tmp_path / "duck", env={})
+    ingest(small_synth.raw_dir, duck, progress=False)
+    dcon = connect(duck)
+    spark = connect(load_settings(root=tmp_path / "spark", env={"WORKBENCH_ENGINE": "spark"}))
+    for name in ("contacts", "members", "orders"):
+        path = tmp_path / f"{name}.parquet"
+        dcon.table(name).to_parquet(path)
+        spark.create_table(name, spark.read_parquet(path), overwrite=True)
+    counts = resolve_identities(spark, threshold=0.9)
+    assert counts["accounts_probabilistic"] > 0
+    on_spark = spark.table("accounts").to_pandas().set_index("account_key")
+    on_duck = dcon.table("accounts").to_pandas().set_index("account_key")
+    assert len(on_spark) == len(on_duck)
+    same = pairwise_scores(on_spark["person_id"], on_duck["person_id"])
+    assert same["precision"] == 1.0 and same["recall"] == 1.0
+    assert (on_spark["link_method"] == on_duck.loc[on_spark.index, "link_method"]).all()

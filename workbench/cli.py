@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -283,7 +283,10 @@ def demo(
         nb = s.root / "notebooks" / f"{name}.ipynb"
         if not nb.exists():
             continue
-        result = run_notebook(nb, {}, s)
+        params: dict[str, Any] = {}
+        if name == "01_unify" and s.data_dir != s.root / "data":
+            params = {"raw_dir": str(s.raw_dir), "truth_dir": str(s.truth_dir)}
+        result = run_notebook(nb, params, s)
         failed += not result.ok
         typer.echo(f"{result.status:6} {name:12} {result.html}")
     typer.echo(f"\nopen {s.reports_dir / 'index.html'}")

@@ -94,9 +94,14 @@ def spark_session(master: str = "local[2]", warehouse_dir: str = "data/spark-war
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "2g")
+        # The catalogue lives in the session; let a new session write over tables
+        # whose files an earlier one left in the warehouse directory.
+        .config("spark.sql.legacy.allowNonEmptyLocationInCTAS", "true")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
+    # Splink on Spark checkpoints its intermediate tables to cut their lineage.
+    session.sparkContext.setCheckpointDir(str(Path(warehouse_dir).resolve() / "_checkpoints"))
     return session
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 import ibis
@@ -61,6 +62,18 @@ def key_edges(contacts: ir.Table, members: ir.Table) -> ir.Table:
     return ibis.union(*parts, distinct=True)
 
 
+def _materialise(expr: ir.Table, name: str) -> ir.Table:
+    """Write ``expr`` to a scratch table and read it back, the next round's fixed input.
+
+    On DuckDB the table is temporary. On Spark it is a real table: a cached or
+    temporary view would keep the whole lineage, which doubles every round.
+    """
+    backend = expr._find_backend()
+    temp = backend.name != "pyspark"
+    backend.create_table(name, expr, temp=temp, overwrite=True)
+    return backend.table(name)
+
+
 def connected_components(edges: ir.Table, nodes: ir.Table, max_rounds: int = 50) -> ir.Table:
     """``(node, component)``: the smallest node name reachable from each node.
 
@@ -76,17 +89,19 @@ def connected_components(edges: ir.Table, nodes: ir.Table, max_rounds: int = 50)
         >>> sorted(connected_components(e, n).to_pandas().itertuples(index=False, name=None))
         [('p', 'p'), ('q', 'p'), ('s', 's'), ('x', 'x'), ('y', 'x'), ('z', 'x')]
     """
+    scratch = f"_wb_components_{uuid.uuid4().hex[:10]}"
     both = ibis.union(
         edges.select(src=edges.a, dst=edges.b), edges.select(src=edges.b, dst=edges.a)
     )
+    both = _materialise(both, f"{scratch}_edges")
     all_nodes = ibis.union(nodes.select(node=nodes.node), both.select(node=both.src), distinct=True)
-    labels = all_nodes.mutate(label=all_nodes.node).cache()
+    labels = _materialise(all_nodes.mutate(label=all_nodes.node), f"{scratch}_0")
     for round_ in range(1, max_rounds + 1):
         joined = both.join(labels, both.dst == labels.node).select(
             node=both.src, label=labels.label
         )
         candidate = ibis.union(labels, joined).group_by("node").agg(label=ibis._.label.min())
-        new = candidate.cache()
+        new = _materialise(candidate, f"{scratch}_{round_ % 2 + 1}")
         changed = new.join(labels, "node").filter(new.label != labels.label).count().execute()
         labels = new
         log.debug("components: round %d, %d labels changed", round_, changed)
@@ -282,26 +297,31 @@ def score_links(
         evidence.phone_masked.notnull()
         | evidence.name_hash.notnull()
         | evidence.address_hash.notnull()
-    ).to_pyarrow()
-    labelled = pa_group_pairs(evidence)
-    if evidence.num_rows < 2 or labelled == 0:
+    )
+    sizes = evidence.group_by("key_group").agg(n=ibis._.count())
+    n_accounts = int(sizes.n.sum().fill_null(0).execute())
+    labelled = int((sizes.n * (sizes.n - 1) / 2).sum().fill_null(0).execute())
+    if n_accounts < 2 or labelled == 0:
         note = (
-            f"no probabilistic linking: {evidence.num_rows:,} accounts carry weak evidence "
+            f"no probabilistic linking: {n_accounts:,} accounts carry weak evidence "
             f"and {labelled:,} pairs of them are joined by strong keys to learn from"
         )
         log.warning(note)
-        return (
-            _empty_links(),
-            pd.DataFrame(columns=["comparison", "level", "m", "u", "match_weight"]),
-            note,
-        )
-    mem = duckdb.connect(config=config or {})
-    try:
-        mem.register("evidence_arrow", evidence)
-        mem.execute("CREATE TABLE account_evidence AS SELECT * FROM evidence_arrow")
-        result = link(mem, ["account_evidence"], account_model(), threshold=floor, cluster=False)
-    finally:
-        mem.close()
+        empty = pd.DataFrame(columns=["comparison", "level", "m", "u", "match_weight"])
+        return _empty_links(), empty, note
+    model = account_model()
+    if con.name == "pyspark":
+        # Splink on Spark, reading the evidence from a table in the Spark catalogue.
+        _materialise(evidence, "_wb_account_evidence")
+        result = link(con._session, ["_wb_account_evidence"], model, floor, cluster=False)
+    else:
+        mem = duckdb.connect(config=config or {})
+        try:
+            mem.register("evidence_arrow", evidence.to_pyarrow())
+            mem.execute("CREATE TABLE account_evidence AS SELECT * FROM evidence_arrow")
+            result = link(mem, ["account_evidence"], model, threshold=floor, cluster=False)
+        finally:
+            mem.close()
     p = result.pairs
     p = p[p["key_group_l"] != p["key_group_r"]]
     held = _differ(p, "group_phone") | _differ(p, "group_masked")
@@ -320,13 +340,6 @@ def score_links(
 def _differ(pairs: pd.DataFrame, col: str) -> pd.Series:
     left, right = pairs[f"{col}_l"], pairs[f"{col}_r"]
     return left.notna() & right.notna() & (left != right)
-
-
-def pa_group_pairs(evidence: Any) -> int:
-    """Pairs of accounts in the same key group: the known matches ``m`` is learnt from."""
-    sizes = evidence.group_by("key_group").aggregate([("account_key", "count")])
-    n = sizes.column("account_key_count").to_pylist()
-    return sum(k * (k - 1) // 2 for k in n)
 
 
 def _empty_links() -> pd.DataFrame:

@@ -117,7 +117,8 @@ def link(
     """Train ``model`` on ``tables`` and link them.
 
     Parameters:
-        con: a raw DuckDB connection (the warehouse's, or ``duckdb.connect()``).
+        con: a raw DuckDB connection (the warehouse's, or ``duckdb.connect()``), or a
+            Spark session: Splink runs on the same engine as the tables.
         tables: one table to deduplicate, or two to link: frames or table names in ``con``.
         model: the :class:`LinkModel`.
         threshold: match probability above which a pair is a link.
@@ -127,12 +128,18 @@ def link(
     Returns:
         A :class:`LinkResult`.
     """
-    from splink import DuckDBAPI, Linker, SettingsCreator
+    from splink import DuckDBAPI, Linker, SettingsCreator, SparkAPI
 
-    db = DuckDBAPI(con)
+    spark = type(con).__name__ == "SparkSession"
+    db = SparkAPI(spark_session=con) if spark else DuckDBAPI(con)
     names = list(names or [f"t{i}" for i in range(len(tables))])
     registered = [
-        db.register(t if isinstance(t, pd.DataFrame) else con.table(t), dataset_display_name=n)
+        db.register(
+            (con.createDataFrame(t) if spark else t)
+            if isinstance(t, pd.DataFrame)
+            else con.table(t),
+            dataset_display_name=n,
+        )
         for t, n in zip(tables, names, strict=True)
     ]
     settings = SettingsCreator(
