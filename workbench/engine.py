@@ -68,7 +68,10 @@ def duckdb_connect(
                 f"warehouse {path} does not exist yet; run `workbench ingest` first"
             )
     log.info("engine: DuckDB on %s", path)
-    return ibis.duckdb.connect(str(path), read_only=read_only, **config)
+    con = ibis.duckdb.connect(str(path), read_only=read_only, **config)
+    # DuckDB's own progress bar would land in a report as a widget; tqdm shows progress.
+    con.raw_sql("SET enable_progress_bar = false")
+    return con
 
 
 @functools.cache
