@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,16 @@ def test_unify_notebook_runs_on_synthetic_data(project: Settings, small_synth: S
     for section in ("How the channels overlap", "Which channels bring new customers"):
         assert section in page
     assert "Evidence ceiling" in page and "Planted share (synthetic)" in page
+    # No phone number (eleven digits from 1, not inside a hash) in any output or on the page
+    # (chart specs included), leaving out the inlined Vega library.
+    phone = re.compile(r"(?<![0-9a-fA-F])1\d{10}(?![0-9a-fA-F])")
+    executed = json.loads(r.html.with_suffix(".ipynb").read_text(encoding="utf-8"))
+    outputs = json.dumps([c.get("outputs", []) for c in executed["cells"]], ensure_ascii=False)
+    assert not phone.search(outputs)
+    specs = re.findall(r'<script[^>]*"application/json"[^>]*>.*?</script>', page, flags=re.S)
+    assert specs
+    own = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S) + "".join(specs)
+    assert not phone.search(own), phone.search(own)
     assert "Douyin" in page and "Tmall" in page
     assert "test order (paid 0.01)" in page and "cancelled order" in page
     # The header's fingerprint counts the warehouse tables the report read.
