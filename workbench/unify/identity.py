@@ -68,7 +68,7 @@ def _materialise(expr: ir.Table, name: str) -> ir.Table:
     On DuckDB the table is temporary. On Spark it is a real table: a cached or
     temporary view would keep the whole lineage, which doubles every round.
     """
-    backend = expr._find_backend()
+    backend = expr._find_backend(use_default=True)
     temp = backend.name != "pyspark"
     backend.create_table(name, expr, temp=temp, overwrite=True)
     return backend.table(name)
@@ -106,6 +106,12 @@ def connected_components(edges: ir.Table, nodes: ir.Table, max_rounds: int = 50)
         labels = new
         log.debug("components: round %d, %d labels changed", round_, changed)
         if changed == 0:
+            # Only the last round's table is still needed: the result reads it.
+            backend = labels._find_backend(use_default=True)
+            final = f"{scratch}_{round_ % 2 + 1}"
+            for name in (f"{scratch}_edges", f"{scratch}_0", f"{scratch}_1", f"{scratch}_2"):
+                if name != final:
+                    backend.drop_table(name, force=True)
             return labels.select(node=labels.node, component=labels.label)
     raise RuntimeError(f"identity graph did not settle in {max_rounds} rounds")
 
