@@ -175,12 +175,15 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
         CREATE OR REPLACE TEMP MACRO wb_ts(s) AS
             CASE
               WHEN s IS NULL OR trim(s) = '' THEN NULL
-              WHEN regexp_full_match(trim(s), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
-                THEN TIMESTAMP '1899-12-30'
-                     + to_microseconds(round(trim(s)::DOUBLE * 86400000000)::BIGINT)
-              WHEN regexp_full_match(trim(s), '.*T.*([+-][0-9]{{2}}:?[0-9]{{2}}|Z)')
-                THEN timezone('Asia/Shanghai', try_strptime(trim(s), '%Y-%m-%dT%H:%M:%S%z'))
-              ELSE try_strptime(trim(s), [{formats}])
+              ELSE coalesce(
+                try_strptime(trim(s), [{formats}]),
+                CASE
+                  WHEN regexp_full_match(trim(s), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
+                    THEN TIMESTAMP '1899-12-30'
+                         + to_microseconds(round(trim(s)::DOUBLE * 86400000000)::BIGINT)
+                  WHEN regexp_full_match(trim(s), '.*T.*([+-][0-9]{{2}}:?[0-9]{{2}}|Z)')
+                    THEN timezone('Asia/Shanghai', try_strptime(trim(s), '%Y-%m-%dT%H:%M:%S%z'))
+                END)
             END;
         CREATE OR REPLACE TEMP MACRO wb_masked(s) AS
             nullif(regexp_replace(regexp_extract(s, '(1[0-9]{{2}})\\*+([0-9]{{4}})'),

@@ -158,7 +158,11 @@ def _raw(spec: OrderSpec, name: str, present: set[str]) -> str:
 
 
 def _mapped_view(con: duckdb.DuckDBPyConnection, spec: OrderSpec, present: set[str]) -> None:
-    """``m``: the unified fields, parsed, one row per source row (or trade item)."""
+    """``m``: the unified fields, parsed, one row per source row (or trade item).
+
+    A table, not a view: the checks that follow read each parsed field several
+    times, and a view would parse it again for every read.
+    """
     r = lambda name: _raw(spec, name, present)  # noqa: E731
     single_address = "province" not in spec.columns
     addr = f"regexp_replace(coalesce({r('address')}, ''), '\\s', '', 'g')"
@@ -178,7 +182,7 @@ def _mapped_view(con: duckdb.DuckDBPyConnection, spec: OrderSpec, present: set[s
     original = f"wb_id({r(refund[2])})" if refund else "NULL::VARCHAR"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP VIEW m AS
+        CREATE OR REPLACE TEMP TABLE m AS
         SELECT _row,
             wb_id({r("order_id")}) AS order_id, {r("order_id")} AS order_id_raw,
             wb_clean({r("account_id")}) AS account_id,
