@@ -222,7 +222,7 @@ def orders_per_day_chart(con: Any, as_of: str | None = None, lang: str = "zh") -
         alt.Chart(alt.Data(values=values))
         .mark_line(strokeWidth=1)
         .encode(
-            x=alt.X("d:T", title=label("day", lang)),
+            x=alt.X("d:T", title=label("day", lang), axis=alt.Axis(format="%Y-%m")),
             y=alt.Y("n:Q", title=label("orders", lang)),
             color=alt.Color("p:N", title=label("platform", lang)),
             tooltip=[
