@@ -304,9 +304,14 @@ def score_links(
         | evidence.name_hash.notnull()
         | evidence.address_hash.notnull()
     )
+    # Computed once: the counts below and the linker all read it.
+    evidence = _materialise(evidence, "_wb_account_evidence")
     sizes = evidence.group_by("key_group").agg(n=ibis._.count())
-    n_accounts = int(sizes.n.sum().fill_null(0).execute())
-    labelled = int((sizes.n * (sizes.n - 1) / 2).sum().fill_null(0).execute())
+    totals = sizes.aggregate(
+        n_accounts=sizes.n.sum(), labelled=(sizes.n * (sizes.n - 1) / 2).sum()
+    ).to_pandas()
+    n_accounts = int(totals["n_accounts"].fillna(0).iat[0])
+    labelled = int(totals["labelled"].fillna(0).iat[0])
     if n_accounts < 2 or labelled == 0:
         note = (
             f"no probabilistic linking: {n_accounts:,} accounts carry weak evidence "
@@ -317,8 +322,7 @@ def score_links(
         return _empty_links(), empty, note
     model = account_model()
     if con.name == "pyspark":
-        # Splink on Spark, reading the evidence from a table in the Spark catalogue.
-        _materialise(evidence, "_wb_account_evidence")
+        # Splink on Spark, reading the evidence table from the Spark catalogue.
         result = link(con._session, ["_wb_account_evidence"], model, floor, cluster=False)
     else:
         mem = duckdb.connect(config=config or {})
@@ -455,7 +459,7 @@ def resolve_identities(
     counts = {
         f"accounts_{m}": int(n) for m, n in zip(by_method.link_method, by_method.n, strict=True)
     }
-    counts["accounts"] = int(con.table("accounts").count().execute())
+    counts["accounts"] = int(by_method.n.sum())
     counts["persons"] = int(con.table("persons").count().execute())
     counts["pairs_scored"] = len(links)
     run = {

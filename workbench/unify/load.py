@@ -640,14 +640,11 @@ def _normalise_table(
                 )
             )
     when = " OR ".join(f"({c[0]})" for c in checks) or "false"
-    column = " ".join(f"WHEN {c[0]} THEN {_sql_str(c[1])}" for c in checks)
-    reason = " ".join(f"WHEN {c[0]} THEN {_sql_str(c[2])}" for c in checks)
-    value = " ".join(f"WHEN {c[0]} THEN {c[3]}" for c in checks)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rej AS
-        SELECT _row, CASE {column} END AS "column", CASE {reason} END AS reason,
-               CAST(CASE {value} END AS VARCHAR) AS value
+        SELECT _row, {_case(checks, 1)} AS "column", {_case(checks, 2)} AS reason,
+               CAST({_case(checks, 3)} AS VARCHAR) AS value
         FROM r WHERE {when}
         """
     )

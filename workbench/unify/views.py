@@ -173,12 +173,16 @@ def threshold_table(
     for t in sorted(x for x in thresholds if x >= floor):
         kept = links.filter((links.match_probability >= t) & ~links.held_apart)
         acc = accounts_at(con, t)
+        found = acc.aggregate(
+            probabilistic=(acc.link_method == "probabilistic").sum(),
+            persons=acc.person_id.nunique(),
+        ).to_pandas()
         rows.append(
             {
                 "threshold": t,
                 "links": int(kept.count().execute()),
-                "probabilistic": int((acc.link_method == "probabilistic").sum().execute()),
-                "persons": int(acc.person_id.nunique().execute()),
+                "probabilistic": int(found["probabilistic"].iat[0]),
+                "persons": int(found["persons"].iat[0]),
             }
         )
     frame = pd.DataFrame(rows)
