@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from workbench.config import load_settings
-from workbench.engine import connect, excel_extension_path
+from workbench.engine import connect
 
 ORDERS = pd.DataFrame(
     {
@@ -64,11 +64,6 @@ def test_duckdb_file_is_the_default(tmp_path: Path) -> None:
 def test_read_only_needs_an_existing_warehouse(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="workbench ingest"):
         connect(load_settings(root=tmp_path, env={}), read_only=True)
-
-
-def test_excel_extension_ships_with_the_install() -> None:
-    path = excel_extension_path()
-    assert path is not None and path.is_file()
 
 
 @pytest.mark.spark

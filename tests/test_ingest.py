@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from workbench.config import Settings, load_settings
 from workbench.synth import SynthResult
+from workbench.synth.exports import write_xlsx
 from workbench.unify import ingest
 
 TMALL_HEADER = (
@@ -285,7 +286,7 @@ CDNOW_MAPPING = Path(__file__).resolve().parents[1] / "data" / "mappings" / "cdn
     reason="shared/data/real/cdnow is not beside the checkout",
 )
 def test_cdnow_loads_through_a_mapping_file_with_the_published_counts(tmp_path: Path) -> None:
-    from workbench.unify.load import ingest_mapped
+    from workbench.unify import ingest_mapped
 
     root = CDNOW_MAPPING.parents[2]
     s = load_settings(root=root, env={"WORKBENCH_WAREHOUSE": str(tmp_path / "w.duckdb")})
@@ -351,13 +352,15 @@ def test_campaign_tables_load_with_flags_dates_and_rejections(wh: Settings, tmp_
     )
     files = {f.file: f for f in ingest(raw, wh, progress=False).files}
     assert {f.format for f in files.values()} == {"campaigns", "touches", "coupons"}
-    assert (files["campaign/t.csv"].rows_loaded, files["campaign/t.csv"].rows_rejected) == (2, 2)
+    # 是否送达 is optional: an unreadable flag is recorded, its row loaded.
+    assert (files["campaign/t.csv"].rows_loaded, files["campaign/t.csv"].rows_rejected) == (3, 1)
     assert (files["campaign/k.csv"].rows_loaded, files["campaign/k.csv"].rows_rejected) == (2, 1)
     t = tables(wh)
     camp = t["campaigns"].iloc[0]
     assert str(camp["burst_start"])[:10] == "2024-06-01" and camp["year"] == 2024
     touches = t["touches"].set_index("member_id")
     assert touches.loc["M1", "delivered"] and not touches.loc["M2", "delivered"]
+    assert pd.isna(touches.loc["M3", "delivered"])
     assert str(touches.loc["M1", "sent_at"]) == "2024-05-20 10:34:49"
     coupons = t["coupons"].set_index("coupon_id")
     assert coupons.loc["CP1", "used_order_key"] == "tmall:2000006856530086294"
@@ -365,19 +368,22 @@ def test_campaign_tables_load_with_flags_dates_and_rejections(wh: Settings, tmp_
     rej = t["rejected_rows"]
     got = set(zip(rej["source_file"], rej["row_number"], rej["column"], rej["reason"], strict=True))
     assert got == {
-        ("campaign/t.csv", 3, "是否送达", "unreadable flag"),
         ("campaign/t.csv", 4, "发送时间", "missing value"),
         ("campaign/k.csv", 2, "面额", "unreadable number"),
     }
+    flagged = t["flagged_values"]
+    got = set(
+        zip(*(flagged[c] for c in ("source_file", "row_number", "column", "value")), strict=True)
+    )
+    assert got == {("campaign/t.csv", 3, "是否送达", "也许")}
     # Re-ingesting changes nothing.
     ingest(raw, wh, progress=False)
     again = tables(wh)
-    assert len(again["touches"]) == 2 and len(again["coupons"]) == 2
+    assert len(again["touches"]) == 3 and len(again["coupons"]) == 2
+    assert len(again["flagged_values"]) == 1
 
 
 def test_jd_xlsx_with_excel_serial_dates(wh: Settings, tmp_path: Path) -> None:
-    from workbench.engine import load_excel
-
     cols = [
         "订单号",
         "商品名称",
@@ -406,14 +412,9 @@ def test_jd_xlsx_with_excel_serial_dates(wh: Settings, tmp_path: Path) -> None:
          "陈杰东", "上海上海市徐汇区东风路737号紫薇苑24栋1201室", "152****9514",
          "45310.929398148146", "", "0.0", "QX-LD-3000"],
     ]  # fmt: skip
-    frame = pd.DataFrame(rows, columns=cols)
     path = tmp_path / "raw" / "jd" / "orders.xlsx"
     path.parent.mkdir(parents=True)
-    con = duckdb.connect()
-    load_excel(con)
-    con.register("frame", frame)
-    con.execute(f"COPY (SELECT * FROM frame) TO '{path}' (FORMAT xlsx, HEADER true)")
-    con.close()
+    write_xlsx(path, cols, rows)
     f = ingest(tmp_path / "raw", wh, progress=False).files[0]
     assert (f.format, f.rows_read, f.rows_loaded, f.rows_rejected) == ("jd_orders", 2, 1, 1)
     t = tables(wh)

@@ -7,12 +7,11 @@ import json
 import re
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.engine import load_excel
+from workbench.sources.stage import read_export
 from workbench.synth import SynthResult, generate
 from workbench.synth.world import CATEGORIES, Planted
 
@@ -27,12 +26,7 @@ def _digest(root: Path) -> dict[str, str]:
             data = p.read_bytes()
             if p.suffix == ".xlsx":
                 # xlsx is a zip with timestamps; compare the cell contents instead.
-                con = duckdb.connect()
-                load_excel(con)
-                data = repr(
-                    con.execute(f"select * from read_xlsx('{p}', all_varchar=true)").fetchall()
-                ).encode()
-                con.close()
+                data = repr(read_export(p).table.to_pylist()).encode()
             out[str(p.relative_to(root))] = hashlib.sha256(data).hexdigest()
     return out
 

@@ -95,6 +95,10 @@ def synth(
     batch_size: Annotated[
         int, typer.Option(min=1000, help="Persons per batch; bounds memory.")
     ] = 50_000,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace --out and the truth folder even if they hold other files."),
+    ] = False,
 ) -> None:
     """Generate synthetic exports of every platform, with the ground truth beside them.
 
@@ -106,7 +110,15 @@ def synth(
     out_dir = out or s.raw_dir
     truth_dir = truth or (out_dir.parent / "truth" if out else s.truth_dir)
     t0 = time.perf_counter()
-    r = generate(out_dir, truth_dir, customers=customers, seed=seed, batch_size=batch_size)
+    from workbench.errors import WorkbenchError
+
+    try:
+        r = generate(
+            out_dir, truth_dir, customers=customers, seed=seed, batch_size=batch_size, force=force
+        )
+    except WorkbenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(
         f"{customers:,} persons, {r.orders:,} orders, {len(r.files)} export files "
         f"in {time.perf_counter() - t0:.1f} s\n"
@@ -124,35 +136,51 @@ def ingest(
         Path | None,
         typer.Option(help="A mapping file naming the columns of any order table (data/README.md)."),
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
+    ] = 0.0,
 ) -> None:
     """Load every export into the warehouse; print rows read / loaded / rejected per file.
 
     Re-running on the same or overlapping exports changes nothing. Rejected rows
-    and their reasons are in the warehouse table rejected_rows. Exits non-zero
-    when a file is refused (missing column, unreadable encoding).
+    and their reasons are in the warehouse table rejected_rows; values that could
+    not be read in loaded rows are in flagged_values. Exits 1 when a file was
+    refused (unreadable, a required column missing), 2 when nothing could be
+    done (no exports found, another salt, the warehouse in use).
 
     Example: workbench ingest data/raw   (or: workbench ingest --mapping data/mappings/cdnow.toml)
     """
+    from workbench.errors import WorkbenchError
     from workbench.unify import ingest as run_ingest
-    from workbench.unify.load import ingest_mapped
+    from workbench.unify import ingest_mapped
 
     s = _settings()
     t0 = time.perf_counter()
     try:
-        result = ingest_mapped(mapping, s) if mapping else run_ingest(raw_dir, s)
-    except (FileNotFoundError, ValueError) as exc:
+        if mapping:
+            result = ingest_mapped(mapping, s, progress=_tty(), wait=wait)
+        else:
+            result = run_ingest(raw_dir, s, progress=_tty(), wait=wait)
+    except (FileNotFoundError, WorkbenchError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(f"{'file':48} {'read':>9} {'loaded':>9} {'rejected':>9} {'new':>9}  status")
+        raise typer.Exit(2) from None
+    except ValueError as exc:  # a mapping file that cannot be used
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"{'file':48} {'read':>9} {'loaded':>9} {'rejected':>9} {'flagged':>8} {'new':>9}  status"
+    )
     for f in result.files:
         typer.echo(
-            f"{f.file:48} {f.rows_read:9,} {f.rows_loaded:9,} {f.rows_rejected:9,} {f.rows_new:9,}  {f.status}"
+            f"{f.file:48} {f.rows_read:9,} {f.rows_loaded:9,} {f.rows_rejected:9,} "
+            f"{f.rows_flagged:8,} {f.rows_new:9,}  {f.status}"
         )
     loaded = [f for f in result.files if f.status == "loaded"]
-    read = sum(f.rows_read for f in loaded)
     typer.echo(
-        f"{'total':48} {read:9,} {sum(f.rows_loaded for f in loaded):9,} "
-        f"{sum(f.rows_rejected for f in loaded):9,} {sum(f.rows_new for f in loaded):9,}  "
+        f"{'total':48} {sum(f.rows_read for f in loaded):9,} "
+        f"{sum(f.rows_loaded for f in loaded):9,} {sum(f.rows_rejected for f in loaded):9,} "
+        f"{sum(f.rows_flagged for f in loaded):8,} {sum(f.rows_new for f in loaded):9,}  "
         f"in {time.perf_counter() - t0:.1f} s -> {s.warehouse}"
     )
     ident = result.identity
@@ -164,10 +192,17 @@ def ingest(
     for f in result.files:
         if f.status == "skipped":
             typer.echo(f"skipped {f.file}: {f.message}")
-    for f in result.refused:
-        typer.echo(f"refused {f.file}: {f.message}", err=True)
     if result.refused:
+        typer.echo(f"{len(result.refused)} file(s) refused, nothing of them loaded:", err=True)
+        for f in result.refused:
+            typer.echo(f"  refused {f.message}", err=True)
         raise typer.Exit(1)
+
+
+def _tty() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
 
 
 def parse_parameters(args: list[str]) -> dict[str, object]:
@@ -272,7 +307,13 @@ def demo(
         generate(s.raw_dir, s.truth_dir, customers=customers, seed=seed)
     else:
         typer.echo(f"using the exports already in {s.raw_dir}")
-    ingested = run_ingest(s.raw_dir, s)
+    from workbench.errors import WorkbenchError
+
+    try:
+        ingested = run_ingest(s.raw_dir, s, progress=_tty())
+    except WorkbenchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     loaded = [f for f in ingested.files if f.status == "loaded"]
     typer.echo(
         f"ingested {len(loaded)} files: {sum(f.rows_loaded for f in loaded):,} rows loaded, "

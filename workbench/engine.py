@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
+import ibis.expr.types as ir
+import pandas as pd
 from ibis.backends import BaseBackend
 
 from workbench.config import Settings, load_settings
+from workbench.errors import WarehouseLocked
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +67,120 @@ def duckdb_connect(
     path: str | Path, settings: Settings | None = None, *, read_only: bool = False
 ) -> BaseBackend:
     """Open an Ibis DuckDB backend on ``path`` (``":memory:"`` for a scratch database)."""
-    config = duckdb_config(settings)
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if read_only and not Path(path).exists():
-            raise FileNotFoundError(
-                f"warehouse {path} does not exist yet; run `workbench ingest` first"
-            )
+    if read_only and str(path) != ":memory:" and not Path(path).exists():
+        raise FileNotFoundError(
+            f"warehouse {path} does not exist yet; run `workbench ingest` first"
+        )
+    raw = open_duckdb(None if str(path) == ":memory:" else path, settings, read_only=read_only)
     log.info("engine: DuckDB on %s", path)
-    con = ibis.duckdb.connect(str(path), read_only=read_only, **config)
+    return ibis.duckdb.from_connection(raw)
+
+
+def open_duckdb(
+    path: str | Path | None = None,
+    settings: Settings | None = None,
+    *,
+    read_only: bool = False,
+    wait: float = 0.0,
+    config: dict[str, Any] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A raw DuckDB connection on the warehouse file, or an in-memory scratch database.
+
+    Parameters:
+        path: the database file; ``None`` for a scratch database in memory.
+        settings: threads and memory limit (:func:`duckdb_config`).
+        config: DuckDB options to use instead of those of ``settings``.
+        read_only: open the file read-only, so several readers can share it.
+        wait: seconds to keep trying while another process holds the file.
+
+    Raises:
+        WarehouseLocked: another process still holds the file after ``wait`` seconds;
+            the message names that process and what to do.
+    """
+    config = duckdb_config(settings) if config is None else config
+    if path is None:
+        con = duckdb.connect(config=config)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                con = duckdb.connect(str(path), read_only=read_only, config=config)
+                break
+            except duckdb.IOException as exc:
+                holder = lock_holder(str(exc))
+                if holder is None:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseLocked(
+                        f"the warehouse {path} is in use by {holder}: close that notebook, "
+                        "report or ingest, or add --wait SECONDS to wait for it"
+                    ) from None
+                time.sleep(min(1.0, max(deadline - time.monotonic(), 0.05)))
     # DuckDB's own progress bar would land in a report as a widget; tqdm shows progress.
-    con.raw_sql("SET enable_progress_bar = false")
+    con.execute("SET enable_progress_bar = false")
     return con
+
+
+def lock_holder(message: str) -> str | None:
+    """``python3.11 (PID 1234)`` from DuckDB's lock-conflict message; ``None`` for other errors."""
+    m = re.search(r"Conflicting lock is held in (\S+) \(PID (\d+)\)", message)
+    if m:
+        return f"{Path(m.group(1)).name} (PID {m.group(2)})"
+    if "Could not set lock" in message:
+        return "another process"
+    return None
+
+
+def is_spark(con: BaseBackend) -> bool:
+    """Whether ``con`` runs on Spark (the jobs ask only where a backend lacks an operation)."""
+    return con.name == "pyspark"
+
+
+def materialise(expr: ir.Table, name: str, con: BaseBackend | None = None) -> ir.Table:
+    """Write ``expr`` to a scratch table and read it back, a fixed input for what follows.
+
+    On DuckDB the table is temporary. On Spark it is a real table: a cached or
+    temporary view would keep the whole lineage, which grows with every reuse.
+    ``con`` is needed when ``expr`` reads no table (an in-memory frame).
+    """
+    backend = con or expr._find_backend(use_default=True)
+    backend.create_table(name, expr, temp=not is_spark(backend), overwrite=True)
+    return backend.table(name)
+
+
+def replace_tables(
+    con: BaseBackend,
+    tables: Mapping[str, ir.Table | pd.DataFrame],
+    also: Callable[[Any], None] | None = None,
+) -> None:
+    """Replace several tables at once: readers see all the old ones or all the new ones.
+
+    On DuckDB each new table is built aside (``_next_<name>``) and all are swapped
+    in one transaction, together with ``also(raw_connection)``; a failure or a
+    kill before the commit leaves the old tables as they were. Spark has no
+    transactions: the tables are overwritten one by one and ``also`` is not run.
+    """
+    if is_spark(con):
+        for name, obj in tables.items():
+            con.create_table(name, obj, overwrite=True)
+        return
+    staged = {}
+    for name, obj in tables.items():
+        staged[name] = f"_next_{name}"
+        con.create_table(staged[name], obj, overwrite=True)
+    raw = con.con
+    raw.execute("BEGIN TRANSACTION")
+    try:
+        for name, aside in staged.items():
+            raw.execute(f'DROP TABLE IF EXISTS "{name}"')
+            raw.execute(f'ALTER TABLE "{aside}" RENAME TO "{name}"')
+        if also is not None:
+            also(raw)
+        raw.execute("COMMIT")
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
 
 
 @functools.cache
@@ -106,36 +215,6 @@ def spark_session(master: str = "local[2]", warehouse_dir: str = "data/spark-war
     # Splink on Spark checkpoints its intermediate tables to cut their lineage.
     session.sparkContext.setCheckpointDir(str(Path(warehouse_dir).resolve() / "_checkpoints"))
     return session
-
-
-def excel_extension_path() -> Path | None:
-    """The DuckDB Excel extension shipped by the ``duckdb-ext-excel`` wheel, if installed.
-
-    DuckDB would download extensions on first use; the wheel brings the binary
-    for the pinned DuckDB release so that reading and writing ``.xlsx`` works offline.
-    """
-    import duckdb
-
-    try:
-        import duckdb_ext
-    except ImportError:
-        return None
-    version = duckdb.__version__
-    for root in getattr(duckdb_ext, "__path__", []):
-        for candidate in Path(root).glob(f"extensions/v{version}/*/excel.duckdb_extension"):
-            return candidate
-    return None
-
-
-def load_excel(con: Any) -> None:
-    """Load the Excel extension into a raw ``duckdb`` connection (``read_xlsx``, ``COPY ... xlsx``)."""
-    path = excel_extension_path()
-    if path is None:
-        raise RuntimeError(
-            "the DuckDB Excel extension is missing: install the pinned "
-            "`duckdb-ext-excel` wheel (make test and make demo do)"
-        )
-    con.execute(f"LOAD '{path}'")
 
 
 def hmac_pads(salt: str) -> tuple[str, str]:

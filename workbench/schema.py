@@ -256,6 +256,40 @@ REJECTED_ROWS = _t(
     value="string",  # the offending value, unless the column holds personal data
 )
 
+FLAGGED_VALUES = _t(
+    "flagged_values",
+    ("source_file", "row_number", "column"),
+    "Values of loaded rows that could not be read (an optional column) or break a rule: "
+    "loaded as empty, recorded here. The value is left out when the column holds personal data.",
+    source_file="string",
+    row_number="int64",
+    column="string",
+    reason="string",
+    value="string",
+)
+
+REFUNDS = _t(
+    "refunds",
+    ("refund_key",),
+    "Refund tickets (a store's 退货 tickets), each under its own key, netted into the "
+    "refund of the order it returns, so a ticket counts once however often it arrives.",
+    refund_key="string",  # platform:ticket id
+    order_key="string",  # the order refunded
+    amount="float64",
+    refunded_at="timestamp",
+    source_file="string",
+)
+
+WAREHOUSE_META = _t(
+    "warehouse_meta",
+    ("key",),
+    "Facts about the warehouse itself: ``salt_fingerprint`` (a hash of the salt its "
+    "personal data was hashed with, never the salt), ``state`` (``complete`` once an "
+    "ingestion has resolved identities, ``loading`` while one runs or after one stopped).",
+    key="string",
+    value="string",
+)
+
 INGEST_LOG = _t(
     "ingest_log",
     ("source_file", "file_sha256"),
@@ -269,8 +303,8 @@ INGEST_LOG = _t(
     rows_loaded="int64",
     rows_rejected="int64",
     rows_new="int64",  # loaded orders (or members) whose key was not in the warehouse yet
-    status="string",  # loaded | refused
-    message="string",  # why a file was refused
+    status="string",  # loaded | refused | skipped
+    message="string",  # why a file was refused or skipped; never a row's content
     ingested_at="timestamp",
     seconds="float64",
 )
@@ -292,7 +326,10 @@ TABLES: dict[str, Table] = {
         ACCOUNT_LINKS,
         LINK_WEIGHTS,
         IDENTITY_RUNS,
+        REFUNDS,
         REJECTED_ROWS,
+        FLAGGED_VALUES,
         INGEST_LOG,
+        WAREHOUSE_META,
     )
 }

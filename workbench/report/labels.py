@@ -11,6 +11,21 @@ from collections.abc import Iterable
 import pandas as pd
 
 LABELS: dict[str, tuple[str, str]] = {
+    # the warehouse's state
+    "warehouse_incomplete": (
+        "数据仓库不完整：上一次导入未完成，人员未覆盖全部订单；请重新运行 workbench ingest。",
+        "The warehouse is incomplete: the last ingestion stopped before it finished, so "
+        "persons do not cover all its orders; run `workbench ingest` again.",
+    ),
+    "warehouse_no_persons": (
+        "数据仓库中还没有人员：没有一次导入完成了身份识别；请重新运行 workbench ingest。",
+        "The warehouse has no persons: no ingestion has finished resolving identities; "
+        "run `workbench ingest` again.",
+    ),
+    "warehouse_missing": (
+        "还没有数据仓库：请先运行 workbench ingest。",
+        "There is no warehouse yet: run `workbench ingest` first.",
+    ),
     # platforms
     "tmall": ("天猫", "Tmall"),
     "jd": ("京东", "JD"),

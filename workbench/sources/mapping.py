@@ -26,11 +26,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from workbench.errors import DataError
 from workbench.sources.specs import ORDER_FIELDS, OrderSpec
-from workbench.sources.stage import ROW, read_export
+from workbench.sources.stage import ROW, Staged, read_delimited, read_export
 
 KNOWN_FIELDS = frozenset(ORDER_FIELDS) | {"sku", "title", "quantity", "unit_price", "line_amount"}
 ROW_ORDER_ID = "_order_id"
@@ -93,32 +94,28 @@ class MappedSource:
             encoding=src.get("encoding"),
         )
 
-    def read(self, path: Path) -> tuple[pa.Table, str]:
-        """The file as strings with ``_row`` (and ``_order_id`` when there is no order id)."""
+    def read(self, path: Path) -> Staged:
+        """The file as text with ``_row`` (and ``_order_id`` when there is no order id)."""
         suffixes = "".join(path.suffixes).lower()
         if self.delimiter == "whitespace" or (
             self.delimiter != "," and (".csv" in suffixes or ".txt" in suffixes)
         ):
-            sep = r"\s+" if self.delimiter == "whitespace" else self.delimiter
-            frame = pd.read_csv(
-                path, sep=sep, dtype=str, keep_default_na=False, encoding=self.encoding or "utf-8"
-            )
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            table = table.append_column(ROW, pa.array(range(1, len(frame) + 1), type=pa.int64()))
-            encoding = self.encoding or "utf-8"
+            staged = read_delimited(path, self.delimiter, self.encoding or "utf-8")
         elif path.suffix.lower() == ".parquet":
             import pyarrow.parquet as pq
 
-            raw = pq.read_table(path)
+            try:
+                raw = pq.read_table(path)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise DataError(f"{path.name}: cannot be read as Parquet ({exc})") from None
             table = raw.cast(pa.schema([pa.field(n, pa.string()) for n in raw.column_names]))
             table = table.append_column(
                 ROW, pa.array(range(1, table.num_rows + 1), type=pa.int64())
             )
-            encoding = "parquet"
+            staged = Staged(table, "parquet")
         else:
-            table, encoding = read_export(path)
+            staged = read_export(path)
         if "order_id" not in self.columns:
-            table = table.append_column(
-                ROW_ORDER_ID, pa.array([str(i) for i in table.column(ROW).to_pylist()])
-            )
-        return table, encoding
+            rows = staged.table.column(ROW)
+            staged.table = staged.table.append_column(ROW_ORDER_ID, pc.cast(rows, pa.string()))
+        return staged

@@ -9,7 +9,7 @@ gives the unified status (``paid`` when none does). Everything else
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Date formats met in the exports, tried in order (DuckDB strptime syntax).
 DATETIME_FORMATS: tuple[str, ...] = (
@@ -67,7 +67,12 @@ class OrderSpec:
         refund_rows: (field, value, original-order field): such rows are refunds of
             an earlier order, netted into it rather than loaded as orders.
         void: (field, value) marking a voided (cancelled) ticket.
-        account_prefix_from: how the account is keyed when the export has no buyer id.
+        id_pattern: the shape of the platform's order ids (a regular expression the
+            whole id must match, once cleaned of ``="..."`` and tabs); an id of
+            another shape is damaged and its row is rejected. ``None``: any id.
+        explode: for nested exports (JSON), the list column holding the lines;
+            ``paths`` then gives each flat column's dotted path (see
+            :func:`workbench.sources.stage.flatten`).
     """
 
     format: str
@@ -79,8 +84,23 @@ class OrderSpec:
     lines: str = "rows"
     refund_rows: tuple[str, str, str] | None = None
     void: tuple[str, str] | None = None
+    id_pattern: str | None = None
+    explode: str | None = None
+    paths: dict[str, str] = field(default_factory=dict)
     notes: str = ""
 
+    @property
+    def personal(self) -> frozenset[str]:
+        """Columns holding personal data: their values are never copied into the warehouse."""
+        return frozenset(self.columns[f] for f in PERSONAL_FIELDS if f in self.columns)
+
+
+PERSONAL_FIELDS = ("phone", "phone_masked", "name", "address", "province", "city", "district")
+"""Unified fields that identify a person; hashed or reduced at ingestion, never quoted."""
+
+
+TAOBAO_ID = r"[0-9]{15,20}"
+YOUZAN_ID = r"E[0-9]{18,26}"
 
 TMALL_ORDERS = OrderSpec(
     "tmall_orders",
@@ -102,6 +122,7 @@ TMALL_ORDERS = OrderSpec(
     },
     status_rules=(("aftersale", "退款", "refunded"), ("status", "交易关闭", "cancelled")),
     lines="none",
+    id_pattern=TAOBAO_ID,
     notes='Order report; lines come from the item report (宝贝报表). Ids written as ="...".',
 )
 
@@ -118,6 +139,7 @@ TMALL_ITEMS = OrderSpec(
     required=("order_id", "quantity", "unit_price"),
     order_level=frozenset({"order_id"}),
     lines="only",
+    id_pattern=TAOBAO_ID,
 )
 
 JD_ORDERS = OrderSpec(
@@ -142,6 +164,7 @@ JD_ORDERS = OrderSpec(
         "unit_price": "京东价",
     },
     status_rules=(("status", "退款成功", "refunded"), ("status", "已取消", "cancelled")),
+    id_pattern=r"[0-9]{8,15}",
     notes="xlsx; dates may arrive as Excel serial numbers.",
 )
 
@@ -168,6 +191,7 @@ PDD_ORDERS = OrderSpec(
         "line_amount": "商品总价(元)",
     },
     status_rules=(("aftersale", "退款成功", "refunded"), ("status", "已取消", "cancelled")),
+    id_pattern=r"[0-9]{6}-[0-9]{10,18}",
     notes="No buyer id: the account is the receiver's masked phone, name and address.",
 )
 
@@ -192,6 +216,7 @@ YOUZAN_ORDERS = OrderSpec(
         "line_amount": "商品实际成交金额",
     },
     status_rules=(("status", "交易关闭", "cancelled"),),
+    id_pattern=YOUZAN_ID,
     notes="Admin export (UTF-8 with BOM); the buyer's full phone is the account.",
 )
 
@@ -226,6 +251,25 @@ YOUZAN_TRADES = OrderSpec(
         ("aftersale", "FULL_REFUNDED", "refunded"),
         ("status", "TRADE_CLOSED", "cancelled"),
     ),
+    id_pattern=YOUZAN_ID,
+    explode="orders",
+    paths={
+        **{c: c for c in ("tid", "created", "pay_time", "status", "refund_state")},
+        **{c: c for c in ("total_fee", "discount_fee", "payment", "refund_fee")},
+        **{c: f"buyer_info.{c}" for c in ("buyer_phone", "union_id", "yz_open_id")},
+        **{
+            c: f"address_info.{c}"
+            for c in (
+                "receiver_name",
+                "delivery_province",
+                "delivery_city",
+                "delivery_district",
+                "delivery_address",
+            )
+        },
+        **{c: f"orders.{c}" for c in ("outer_sku_id", "title", "num", "price")},
+        "item_payment": "orders.payment",
+    },
     notes="Open-API JSON lines, one trade per line with nested buyer, address and items.",
 )
 
@@ -255,6 +299,7 @@ DOUYIN_ORDERS = OrderSpec(
         "line_amount": "订单应付金额",
     },
     status_rules=(("aftersale", "退款成功", "refunded"), ("status", "已关闭", "cancelled")),
+    id_pattern=r"[0-9]{16,20}",
     notes="One row per sub-order; ids padded with a tab.",
 )
 
@@ -280,6 +325,7 @@ POS_SALES = OrderSpec(
     order_level=frozenset(ORDER_FIELDS) - {"paid_amount"},
     void=("status", "作废"),
     refund_rows=("status", "退货", "original_order"),
+    id_pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}",
     notes="Till lines; refunds are 退货 tickets pointing at the original; amounts like ￥1,234.00.",
 )
 

@@ -1,87 +1,221 @@
 """Read one raw export, as it comes, into an Arrow table of strings with a row number.
 
 ``_row`` is the data row number: 1 is the first row after the header (for
-JSON lines, the first line). Errors name the file and, where they can, the row.
+JSON lines, the first line). A row that cannot be split into the header's
+columns (a CSV line with a stray comma, a JSON line that does not parse) is
+set aside in :attr:`Staged.bad_rows` with its row number, for the rejected
+rows; the rest of the file is read. A file that cannot be read at all raises
+:class:`~workbench.errors.DataError`. No message quotes a row's content: it
+may hold a phone number or a name.
 """
 
 from __future__ import annotations
 
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
-from workbench.sources.detect import header_of
+from workbench.errors import DataError
+from workbench.sources.detect import detect_encoding, header_of
 
 ROW = "_row"
 
 
-def _with_row(table: pa.Table) -> pa.Table:
-    return table.append_column(ROW, pa.array(range(1, table.num_rows + 1), type=pa.int64()))
+@dataclass
+class Staged:
+    """A file read into Arrow: every column text, plus ``_row``."""
+
+    table: pa.Table
+    encoding: str
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, reason)
+
+    @property
+    def rows_read(self) -> int:
+        return self.table.num_rows + len(self.bad_rows)
 
 
-def read_csv(path: Path) -> tuple[pa.Table, str]:
-    columns, encoding = header_of(path)
-    dupes = {c for c in columns if columns.count(c) > 1}
+def _numbered(table: pa.Table, bad: list[int]) -> pa.Table:
+    """Add ``_row``: the data row numbers of the rows kept, skipping the ``bad`` ones."""
+    rows = np.arange(1, table.num_rows + len(bad) + 1, dtype=np.int64)
+    if bad:
+        rows = rows[~np.isin(rows, np.asarray(bad, dtype=np.int64))]
+    return table.append_column(ROW, pa.array(rows[: table.num_rows]))
+
+
+def _as_text(table: pa.Table) -> pa.Table:
+    return table.cast(pa.schema([pa.field(n, pa.string()) for n in table.column_names]))
+
+
+def read_csv(path: Path, encoding: str | None = None, delimiter: str = ",") -> Staged:
+    columns, enc = header_of(path) if encoding is None else ([], encoding)
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
-        raise ValueError(f"{path}: repeated column name(s) {sorted(dupes)} in the header")
-    try:
-        table = pacsv.read_csv(
+        raise DataError(f"{path.name}: repeated column name(s) {dupes} in the header")
+    uneven: list[int] = []
+
+    def count(row: pacsv.InvalidRow) -> str:
+        uneven.append(row.number or 0)
+        return "skip"
+
+    def read(threads: bool) -> pa.Table:
+        return pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(
-                encoding=encoding.replace("-sig", ""), block_size=1 << 24
+                encoding=enc.replace("-sig", ""), block_size=1 << 24, use_threads=threads
             ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=count
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in columns},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot be read as {encoding} CSV: {exc}") from exc
-    # pyarrow keeps a UTF-8 BOM in the first name when the codec is plain utf-8.
-    table = table.rename_columns([c.lstrip("\ufeff") for c in table.column_names])
-    return _with_row(table), encoding
 
-
-def read_xlsx(path: Path) -> tuple[pa.Table, str]:
-    import duckdb
-
-    from workbench.engine import load_excel
-
-    con = duckdb.connect()
-    load_excel(con)
     try:
-        table = con.execute(
-            f"select * from read_xlsx('{path.as_posix()}', all_varchar=true)"
-        ).fetch_arrow_table()
-    except duckdb.Error as exc:
-        raise ValueError(f"{path}: cannot be read as an Excel workbook: {exc}") from exc
-    finally:
-        con.close()
-    table = table.cast(pa.schema([pa.field(n, pa.string()) for n in table.column_names]))
-    return _with_row(table), "xlsx"
+        table = read(threads=True)
+        if uneven:
+            # Row numbers of skipped rows are only counted on a single-threaded read.
+            uneven.clear()
+            table = read(threads=False)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path.name}: not readable as {enc} text (byte {exc.start}); re-export it in UTF-8 or GBK"
+        ) from None
+    except pa.ArrowInvalid as exc:
+        raise DataError(
+            f"{path.name}: cannot be read as {enc} CSV ({_first_clause(exc)})"
+        ) from None
+    # pyarrow keeps a UTF-8 BOM in the first name when the codec is plain utf-8.
+    table = _as_text(table.rename_columns([c.lstrip("\ufeff") for c in table.column_names]))
+    bad = [n - 1 for n in uneven]  # the header is record 1
+    width = len(table.column_names)
+    reason = f"the row does not have the header's {width} columns"
+    return Staged(_numbered(table, bad), enc, [(r, reason) for r in bad])
 
 
-def read_jsonl(path: Path) -> tuple[pa.Table, str]:
+def _first_clause(exc: Exception) -> str:
+    """The start of an Arrow error, cut before anything that may quote the data."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for cut in (": '", ' "', "Row #", ": ["):
+        if cut in text:
+            text = text[: text.index(cut)]
+    return text.strip().rstrip(":") or type(exc).__name__
+
+
+def read_xlsx(path: Path) -> Staged:
+    """The first sheet of a workbook, every cell as text (dates as Excel serial numbers)."""
+    import fastexcel
+
+    try:
+        sheet = fastexcel.read_excel(path).load_sheet(0, dtypes="string")
+        table = pa.Table.from_batches([sheet.to_arrow()])
+    except Exception as exc:  # fastexcel raises its own error types for a damaged workbook
+        raise DataError(
+            f"{path.name}: cannot be read as an Excel workbook ({type(exc).__name__})"
+        ) from None
+    return Staged(_numbered(_as_text(table), []), "xlsx")
+
+
+def read_jsonl(path: Path) -> Staged:
+    """JSON lines in UTF-8, GBK or GB18030; a line that does not parse is set aside."""
+    enc = detect_encoding(path)
+    data = path.read_bytes()
+    if enc not in ("utf-8", "utf-8-sig"):
+        try:
+            data = data.decode(enc).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path.name}: not readable as {enc} text (byte {exc.start})") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    bad: list[int] = []
+    try:
+        table = _parse_jsonl(data)
+    except pa.ArrowInvalid:
+        # Find the lines that do not parse, set them aside, read the others.
+        good: list[bytes] = []
+        for i, line in enumerate(data.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                ok = isinstance(json.loads(line), dict)
+            except ValueError:
+                ok = False
+            if ok:
+                good.append(line)
+            else:
+                bad.append(i)
+        try:
+            table = _parse_jsonl(b"\n".join(good) + b"\n")
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"{path.name}: not valid JSON lines ({_first_clause(exc)})") from None
+    return Staged(_numbered(table, bad), enc, [(r, "the line is not a JSON object") for r in bad])
+
+
+def _parse_jsonl(data: bytes) -> pa.Table:
     # Keep times as the text the platform wrote (pyarrow would move +08:00 to UTC).
     schema = pa.schema([("created", pa.string()), ("pay_time", pa.string())])
-    try:
-        table = pajson.read_json(
-            path,
-            parse_options=pajson.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="infer", newlines_in_values=False
-            ),
+    return pajson.read_json(
+        io.BytesIO(data),
+        parse_options=pajson.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="infer", newlines_in_values=False
+        ),
+    )
+
+
+def flatten(table: pa.Table, explode: str, paths: Mapping[str, str]) -> pa.Table:
+    """One row per element of the list column ``explode``, nested fields as text columns.
+
+    ``paths`` names each output column's dotted path (``buyer_info.union_id``,
+    ``orders.title`` for a field of the exploded elements). A record whose list is
+    empty keeps one row with empty element fields; ``_row`` stays the record's row.
+    Fields a file does not carry come out empty.
+    """
+    lists = table.column(explode).combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
+    per = np.maximum(lengths, 1)
+    parent = np.repeat(np.arange(table.num_rows), per)
+    # Index of each output row's element in the flattened list, or null for an empty list.
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    offset = np.arange(len(parent)) - np.repeat(np.concatenate([[0], np.cumsum(per)[:-1]]), per)
+    element = np.where(np.repeat(lengths, per) > 0, np.repeat(starts, per) + offset, -1)
+    items = pc.take(pc.list_flatten(lists), pa.array(element, mask=element < 0))
+    base = table.take(pa.array(parent))
+    out = {}
+    for name, path in paths.items():
+        head, *rest = path.split(".")
+        col = items if head == explode else _get(base, head)
+        for part in rest:
+            col = _field(col, part)
+        out[name] = (
+            pc.cast(col, pa.string()) if col is not None else pa.nulls(len(parent), pa.string())
         )
-    except pa.ArrowInvalid as exc:
-        raise ValueError(f"{path}: not valid JSON lines: {exc}") from exc
-    return _with_row(table), "utf-8"
+    out[ROW] = base.column(ROW)
+    return pa.table(out)
 
 
-def read_export(path: str | Path) -> tuple[pa.Table, str]:
-    """The file as an Arrow table (strings, nested for JSON) plus ``_row``, and its encoding."""
+def _get(table: pa.Table, name: str) -> pa.ChunkedArray | None:
+    return table.column(name) if name in table.column_names else None
+
+
+def _field(col: pa.Array | pa.ChunkedArray | None, name: str) -> pa.Array | pa.ChunkedArray | None:
+    if col is None or not pa.types.is_struct(col.type):
+        return None
+    if col.type.get_field_index(name) < 0:
+        return None
+    return pc.struct_field(col, name)
+
+
+def read_export(path: str | Path) -> Staged:
+    """The file as an Arrow table (text, nested for JSON) plus ``_row``, and its encoding."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".xlsx":
@@ -89,3 +223,25 @@ def read_export(path: str | Path) -> tuple[pa.Table, str]:
     if suffix in (".jsonl", ".ndjson", ".json"):
         return read_jsonl(p)
     return read_csv(p)
+
+
+def read_delimited(path: Path, delimiter: str, encoding: str) -> Staged:
+    """A whitespace-separated (``delimiter == "whitespace"``) or other delimited text file."""
+    if delimiter != "whitespace":
+        return read_csv(path, encoding=encoding, delimiter=delimiter)
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding=encoding, newline="") as fh:
+        records = [line.split() for line in fh]
+    if not records:
+        raise DataError(f"{path.name}: the file is empty")
+    header, body = records[0], records[1:]
+    bad = [i for i, r in enumerate(body, start=1) if len(r) != len(header)]
+    keep = [r for r in body if len(r) == len(header)]
+    table = pa.table({h: pa.array([r[j] for r in keep], pa.string()) for j, h in enumerate(header)})
+    reason = f"the row does not have the header's {len(header)} columns"
+    return Staged(_numbered(table, bad), encoding, [(r, reason) for r in bad])
+
+
+__all__ = ["ROW", "Staged", "flatten", "read_delimited", "read_export"]

@@ -1,16 +1,25 @@
-"""Reference exports that are not orders: product master and campaign records.
+"""Exports that are not orders: the member CRM, the product master and campaign records.
 
 Each :class:`TableSpec` maps one export format onto one warehouse table as
 data: which header feeds which column, how the text is read (``Kind``), which
-columns must be present and filled, and a few derived columns. One loader
-(``workbench.unify.load``) runs them all: a value that cannot be read sends
-its row to ``rejected_rows`` with the column and the value.
+columns must be present and filled, rules a value must meet, and a few
+derived columns. One loader (``workbench.unify.normalise``) runs them all:
+
+- a required column missing from the header refuses the file;
+- a required value missing or unreadable, or a value a ``reject`` rule
+  catches, sends the row to ``rejected_rows`` with the column and the value;
+- an optional value that cannot be read, or that a ``flag`` rule catches, is
+  loaded as empty and recorded in ``flagged_values``, row kept.
+
+Values of ``personal`` columns are never copied into either table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+
+from workbench.sources.specs import ORDER_SPECS
 
 Kind = Literal["text", "date", "timestamp", "number", "int", "flag", "platform"]
 
@@ -32,6 +41,23 @@ FLAG_FALSE = ("否", "N", "n", "0", "false", "FALSE", "False")
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A check on a value beyond being readable.
+
+    Attributes:
+        column: the warehouse column checked (its export header is what rows name).
+        bad: SQL over the read columns, true when the value breaks the rule.
+        reason: what is wrong, as ``rejected_rows`` or ``flagged_values`` says it.
+        action: ``reject`` the row, or ``flag`` the value and load it as empty.
+    """
+
+    column: str
+    bad: str
+    reason: str
+    action: Literal["reject", "flag"] = "reject"
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """One export format mapped onto one warehouse table.
 
@@ -41,7 +67,12 @@ class TableSpec:
         key: columns that identify a row; re-ingesting replaces rows with the same key.
         columns: warehouse column -> (export header, how to read it).
         required: columns that must be in the header and filled in every row.
-        derived: warehouse column -> SQL over the read columns.
+        derived: warehouse column -> SQL over the read columns (after flagged
+            values are emptied).
+        rules: checks beyond readability (:class:`Rule`).
+        personal: columns holding personal data (values never copied out).
+        contacts: the rows also carry identity evidence (``contacts``), as member
+            records do.
     """
 
     format: str
@@ -50,6 +81,52 @@ class TableSpec:
     columns: dict[str, tuple[str, Kind]]
     required: tuple[str, ...]
     derived: dict[str, str] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+    personal: frozenset[str] = frozenset()
+    contacts: bool = False
+
+
+MEMBER_TIERS = ("普通", "高级", "VIP", "至尊VIP")
+
+CRM_MEMBERS = TableSpec(
+    "crm_members",
+    "members",
+    ("member_id",),
+    {
+        "member_id": ("会员编号", "text"),
+        "phone": ("手机号", "text"),
+        "name": ("姓名", "text"),
+        "gender": ("性别", "text"),
+        "birthday": ("生日", "date"),
+        "tier": ("会员等级", "text"),
+        "joined_at": ("入会时间", "date"),
+        "points": ("积分", "int"),
+        "unionid": ("微信unionid", "text"),
+        "register_channel": ("注册渠道", "text"),
+        "tmall_nick": ("淘宝昵称", "text"),
+        "jd_pin": ("京东PIN", "text"),
+        "province": ("省份", "text"),
+        "city": ("城市", "text"),
+    },
+    required=("member_id", "tier", "joined_at"),
+    rules=(
+        Rule(
+            "tier",
+            "tier NOT IN (" + ", ".join(f"'{t}'" for t in MEMBER_TIERS) + ")",
+            "unknown member tier",
+        ),
+        Rule("phone", "wb_phone(phone) IS NULL", "not a mainland mobile number", "flag"),
+    ),
+    derived={
+        "phone_hash": "wb_phone(phone)",
+        "phone_masked": "wb_mask_full(phone)",
+        "birth_year": "year(birthday)",
+        "tmall_account": "'tmall:' || tmall_nick",
+        "jd_account": "'jd:' || jd_pin",
+    },
+    personal=frozenset({"phone", "name", "birthday"}),
+    contacts=True,
+)
 
 
 PRODUCTS = TableSpec(
@@ -137,9 +214,24 @@ COUPONS = TableSpec(
         "used_order_id": ("使用订单号", "text"),
     },
     required=("coupon_id", "campaign_id", "member_id", "face_value"),
+    rules=(
+        Rule(
+            "used_order_id",
+            "NOT regexp_full_match(used_order_id, CASE used_platform "
+            + " ".join(
+                f"WHEN '{platform}' THEN '{pattern}'"
+                for platform, pattern in {
+                    s.platform: s.id_pattern for s in ORDER_SPECS.values() if s.id_pattern
+                }.items()
+            )
+            + " ELSE '.+' END)",
+            "not an order id of the platform used",
+            "flag",
+        ),
+    ),
     derived={"used_order_key": "used_platform || ':' || used_order_id"},
 )
 
 TABLE_SPECS: dict[str, TableSpec] = {
-    s.format: s for s in (PRODUCTS, CAMPAIGNS, CAMPAIGN_AUDIENCE, TOUCHES, COUPONS)
+    s.format: s for s in (CRM_MEMBERS, PRODUCTS, CAMPAIGNS, CAMPAIGN_AUDIENCE, TOUCHES, COUPONS)
 }

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -460,6 +460,36 @@ def _write_unquoted(path: Path, rows: pd.DataFrame, encoding: str, header: bool)
         fh.write("\r\n".join(lines) + "\r\n")
 
 
+def write_xlsx(path: Path, header: list[str], rows: Iterable[Any], sheet: str = "Sheet1") -> None:
+    """An Excel workbook of one sheet, as the platforms' back offices export it.
+
+    Rows are dicts (by header) or sequences; text stays text (ids keep every
+    digit), numbers are numbers, and empty values leave the cell empty.
+    """
+    import math
+
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    ws = book.add_worksheet(sheet)
+    ws.write_row(0, 0, header)
+    for i, row in enumerate(rows, start=1):
+        values = [row.get(h) for h in header] if isinstance(row, dict) else list(row)
+        for j, v in enumerate(values):
+            if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+                continue
+            if isinstance(v, str):
+                ws.write_string(i, j, v)
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                ws.write_number(i, j, v)
+            elif isinstance(v, datetime | date):
+                ws.write_datetime(i, j, v, stamp)
+            else:
+                ws.write_string(i, j, str(v))
+    book.close()
+
+
 class ExportSink:
     """Appends rows to period files under ``raw/<platform>/`` as batches arrive."""
 
@@ -508,18 +538,10 @@ class ExportSink:
     def close(self) -> None:
         if not self._parts:
             return
-        import duckdb
+        import pyarrow.parquet as pq
 
-        from workbench.engine import load_excel
-
-        con = duckdb.connect()
-        load_excel(con)
         for path in self._parts:
-            src = (self._stage_dir / path.name / "*.parquet").as_posix()
-            con.execute(
-                f"COPY (SELECT * FROM read_parquet('{src}')) TO '{path.as_posix()}' "
-                "(FORMAT xlsx, HEADER true, SHEET '订单列表')"
-            )
-        con.close()
+            table = pq.read_table(self._stage_dir / path.name)
+            write_xlsx(path, table.column_names, table.to_pylist(), sheet="订单列表")
         shutil.rmtree(self._stage_dir, ignore_errors=True)
         self._parts.clear()

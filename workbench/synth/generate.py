@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from workbench.errors import WorkbenchError
 from workbench.synth import behaviour, campaigns, exports, world
 from workbench.synth.people import make_persons
 from workbench.synth.world import Planted
@@ -204,6 +205,9 @@ def _test_orders(
     return t
 
 
+SYNTH_MARKER = ".workbench-synth"
+
+
 def generate(
     out_dir: str | Path,
     truth_dir: str | Path,
@@ -212,8 +216,13 @@ def generate(
     planted: Planted | None = None,
     batch_size: int = 50_000,
     progress: bool = True,
+    force: bool = False,
 ) -> SynthResult:
     """Write raw platform exports to ``out_dir`` and the ground truth to ``truth_dir``.
+
+    Both folders are replaced, but only if they are empty or were written by an
+    earlier run of this function (a hidden marker file tells), so real exports
+    are never wiped; ``force`` replaces them whatever they hold.
 
     Parameters:
         out_dir: raw directory; one sub-folder per platform plus ``crm/`` and ``campaign/``.
@@ -224,6 +233,10 @@ def generate(
         planted: parameters to plant; :class:`~workbench.synth.world.Planted` defaults.
         batch_size: persons per batch; memory grows with it, not with ``customers``.
         progress: show a progress bar.
+        force: replace the folders even if they hold files this function did not write.
+
+    Raises:
+        WorkbenchError: a folder holds other files and ``force`` is not set.
 
     Returns:
         Counts of what was written, and the realised Douyin new-buyer share.
@@ -236,9 +249,16 @@ def generate(
     planted = planted or Planted()
     out, truth = Path(out_dir), Path(truth_dir)
     for d in (out, truth):
+        if d.exists() and any(d.iterdir()) and not (d / SYNTH_MARKER).exists() and not force:
+            raise WorkbenchError(
+                f"{d} holds files that are not synthetic data; choose an empty folder "
+                "(for example --out data/synth/raw) or pass --force to replace it"
+            )
+    for d in (out, truth):
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
+        (d / SYNTH_MARKER).write_text("written by `workbench synth`; safe to replace\n")
     promos = world.promotions(planted.start, planted.end)
     camp_promos = campaigns.campaign_promotions(promos, planted)
     sink = exports.ExportSink(out)

@@ -1,7 +1,10 @@
 """Job 1, data unification: what arrived, one schema, one person per human.
 
 Modules:
-    load: ``ingest`` every export into the warehouse (rows read = loaded + rejected).
+    ingest: ``ingest`` every export into the warehouse, one transaction per file
+        (rows read = loaded + rejected), then resolve identities.
+    normalise: the named SQL steps that turn one staged export into unified rows.
+    warehouse: the warehouse's tables, upserts, salt fingerprint and state.
     identity: strong-key groups and weak-evidence links into persons (OneID).
     linking: the probabilistic linker (Splink), also run on FEBRL 4.
     accuracy: pairwise precision and recall against synthetic truth.
@@ -10,16 +13,21 @@ Modules:
 """
 
 from workbench.unify.identity import accounts_at, resolve_identities
-from workbench.unify.load import IngestResult, ingest
+from workbench.unify.ingest import FileResult, IngestResult, ingest, ingest_mapped
 from workbench.unify.views import arrivals_chart, arrivals_table, loading_table, rejection_table
+from workbench.unify.warehouse import warehouse_problem, warehouse_status
 
 __all__ = [
+    "FileResult",
     "IngestResult",
     "accounts_at",
     "arrivals_chart",
     "arrivals_table",
     "ingest",
+    "ingest_mapped",
     "loading_table",
     "rejection_table",
     "resolve_identities",
+    "warehouse_problem",
+    "warehouse_status",
 ]

@@ -27,12 +27,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from workbench.engine import is_spark, materialise, open_duckdb, replace_tables
 from workbench.schema import TABLES
 from workbench.unify.linking import LinkModel, link
 
@@ -62,18 +64,6 @@ def key_edges(contacts: ir.Table, members: ir.Table) -> ir.Table:
     return ibis.union(*parts, distinct=True)
 
 
-def _materialise(expr: ir.Table, name: str) -> ir.Table:
-    """Write ``expr`` to a scratch table and read it back, the next round's fixed input.
-
-    On DuckDB the table is temporary. On Spark it is a real table: a cached or
-    temporary view would keep the whole lineage, which doubles every round.
-    """
-    backend = expr._find_backend(use_default=True)
-    temp = backend.name != "pyspark"
-    backend.create_table(name, expr, temp=temp, overwrite=True)
-    return backend.table(name)
-
-
 def connected_components(edges: ir.Table, nodes: ir.Table, max_rounds: int = 50) -> ir.Table:
     """``(node, component)``: the smallest node name reachable from each node.
 
@@ -93,15 +83,15 @@ def connected_components(edges: ir.Table, nodes: ir.Table, max_rounds: int = 50)
     both = ibis.union(
         edges.select(src=edges.a, dst=edges.b), edges.select(src=edges.b, dst=edges.a)
     )
-    both = _materialise(both, f"{scratch}_edges")
+    both = materialise(both, f"{scratch}_edges")
     all_nodes = ibis.union(nodes.select(node=nodes.node), both.select(node=both.src), distinct=True)
-    labels = _materialise(all_nodes.mutate(label=all_nodes.node), f"{scratch}_0")
+    labels = materialise(all_nodes.mutate(label=all_nodes.node), f"{scratch}_0")
     for round_ in range(1, max_rounds + 1):
         joined = both.join(labels, both.dst == labels.node).select(
             node=both.src, label=labels.label
         )
         candidate = ibis.union(labels, joined).group_by("node").agg(label=ibis._.label.min())
-        new = _materialise(candidate, f"{scratch}_{round_ % 2 + 1}")
+        new = materialise(candidate, f"{scratch}_{round_ % 2 + 1}")
         changed = new.join(labels, "node").filter(new.label != labels.label).count().execute()
         labels = new
         log.debug("components: round %d, %d labels changed", round_, changed)
@@ -296,8 +286,6 @@ def score_links(
     they are held apart), the trained weights, and a note when there was too
     little evidence to train a model (then no pairs are scored).
     """
-    import duckdb
-
     evidence = account_evidence(con, groups)
     evidence = evidence.filter(
         evidence.phone_masked.notnull()
@@ -305,7 +293,7 @@ def score_links(
         | evidence.address_hash.notnull()
     )
     # Computed once: the counts below and the linker all read it.
-    evidence = _materialise(evidence, "_wb_account_evidence")
+    evidence = materialise(evidence, "_wb_account_evidence")
     sizes = evidence.group_by("key_group").agg(n=ibis._.count())
     totals = sizes.aggregate(
         n_accounts=sizes.n.sum(), labelled=(sizes.n * (sizes.n - 1) / 2).sum()
@@ -321,11 +309,11 @@ def score_links(
         empty = pd.DataFrame(columns=["comparison", "level", "m", "u", "match_weight"])
         return _empty_links(), empty, note
     model = account_model()
-    if con.name == "pyspark":
+    if is_spark(con):
         # Splink on Spark, reading the evidence table from the Spark catalogue.
         result = link(con._session, ["_wb_account_evidence"], model, floor, cluster=False)
     else:
-        mem = duckdb.connect(config=config or {})
+        mem = open_duckdb(None, config=config or {})
         try:
             mem.register("evidence_arrow", evidence.to_pyarrow())
             mem.execute("CREATE TABLE account_evidence AS SELECT * FROM evidence_arrow")
@@ -421,22 +409,29 @@ def cluster(groups: ir.Table, links: ir.Table, threshold: float) -> ir.Table:
 
 
 def resolve_identities(
-    con: Any, threshold: float = 0.9, floor: float = FLOOR, config: dict[str, Any] | None = None
+    con: Any,
+    threshold: float = 0.9,
+    floor: float = FLOOR,
+    config: dict[str, Any] | None = None,
+    on_commit: Callable[[Any], None] | None = None,
 ) -> dict[str, int]:
-    """Resolve accounts into persons and (re)write the identity tables.
+    """Resolve accounts into persons and replace the identity tables at once.
 
     Strong keys group accounts first (:func:`key_groups`); the probabilistic
     linker scores pairs of accounts on weak evidence (:func:`score_links`);
     links at or above ``threshold`` join groups into persons (:func:`cluster`).
-    Writes ``accounts``, ``persons``, ``account_links``, ``link_weights`` and a row
-    of ``identity_runs``.
+    ``accounts``, ``persons``, ``account_links``, ``link_weights`` and
+    ``identity_runs`` (one row more) are built aside and swapped in together
+    (:func:`~workbench.engine.replace_tables`): a failure or a kill midway
+    leaves the previous identity tables whole.
 
     Parameters:
-        con: an Ibis DuckDB connection to the warehouse.
+        con: an Ibis connection to the warehouse (DuckDB, or Spark).
         threshold: match probability a weak-evidence link needs.
         floor: pairs scored at or above this are kept in ``account_links``, so a
             report can re-cluster at any threshold down to it.
         config: DuckDB options (threads, memory limit) for the linker's scratch database.
+        on_commit: run on the raw connection inside the swap's transaction (DuckDB).
 
     Returns:
         Counts: ``accounts``, ``persons``, ``accounts_<link method>``, ``pairs_scored``.
@@ -444,23 +439,18 @@ def resolve_identities(
     if not floor <= threshold < 1.0:
         raise ValueError(f"link threshold {threshold} must be in [{floor}, 1)")
     t0 = time.perf_counter()
-    groups = key_groups(con).cache()
+    groups = materialise(key_groups(con), "_wb_key_groups")
     links, weights, note = score_links(con, groups, floor, config)
-    con.create_table("account_links", ibis.memtable(links), overwrite=True)
-    con.create_table(
-        "link_weights",
-        ibis.memtable(weights, schema=TABLES["link_weights"].schema),
-        overwrite=True,
-    )
-    accounts = cluster(groups, con.table("account_links"), threshold)
-    con.create_table("accounts", accounts, overwrite=True)
-    con.create_table("persons", persons_table(con, con.table("accounts")), overwrite=True)
-    by_method = con.table("accounts").group_by("link_method").agg(n=ibis._.count()).to_pandas()
+    links_t = materialise(ibis.memtable(links), "_wb_account_links", con)
+    weights_t = ibis.memtable(weights, schema=TABLES["link_weights"].schema)
+    accounts = materialise(cluster(groups, links_t, threshold), "_wb_accounts")
+    persons = materialise(persons_table(con, accounts), "_wb_persons")
+    by_method = accounts.group_by("link_method").agg(n=ibis._.count()).to_pandas()
     counts = {
         f"accounts_{m}": int(n) for m, n in zip(by_method.link_method, by_method.n, strict=True)
     }
     counts["accounts"] = int(by_method.n.sum())
-    counts["persons"] = int(con.table("persons").count().execute())
+    counts["persons"] = int(persons.count().execute())
     counts["pairs_scored"] = len(links)
     run = {
         "resolved_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
@@ -478,9 +468,19 @@ def resolve_identities(
     }
     runs = ibis.memtable(pd.DataFrame([run]), schema=TABLES["identity_runs"].schema)
     if "identity_runs" in con.list_tables():
-        con.insert("identity_runs", runs)
-    else:
-        con.create_table("identity_runs", runs)
+        before = con.table("identity_runs")
+        runs = ibis.union(before, runs.cast(before.schema()))
+    replace_tables(
+        con,
+        {
+            "account_links": links_t,
+            "link_weights": weights_t,
+            "accounts": accounts,
+            "persons": persons,
+            "identity_runs": runs,
+        },
+        also=on_commit,
+    )
     log.info("identity: %s", counts)
     return counts
 

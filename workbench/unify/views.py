@@ -11,10 +11,28 @@ import ibis
 import pandas as pd
 from IPython.display import Markdown
 
+from workbench.errors import WarehouseIncomplete
 from workbench.report.labels import label, relabel
 from workbench.report.theme import table
 from workbench.unify.accuracy import account_people, evidence_ceiling, pairwise_scores
 from workbench.unify.identity import account_model, accounts_at, latest_run
+
+
+def warehouse_notice(status: str, lang: str = "zh") -> Markdown | None:
+    """One line at the top of the report when the warehouse is incomplete; nothing if whole.
+
+    Parameters:
+        status: from :func:`workbench.unify.warehouse_status`.
+
+    Raises:
+        WarehouseIncomplete: there are no persons to report on at all.
+    """
+    if status == "complete":
+        return None
+    line = label(f"warehouse_{status}", lang)
+    if status in ("missing", "no_persons"):
+        raise WarehouseIncomplete(line)
+    return Markdown(f"**⚠ {html.escape(line)}**")
 
 
 def arrivals_table(files: pd.DataFrame, lang: str = "zh") -> Any:

@@ -1,0 +1,853 @@
+"""Normalise one staged export into the unified tables: named SQL steps on DuckDB.
+
+Each step builds one temporary table named for what it holds, so a step can
+be read, tested and profiled on its own. For an order export::
+
+    source -> parsed -> checked -> order_groups, refund_tickets
+           -> order_verdicts -> rejections, flags
+           -> order_contacts -> orders_out, refunds_out, lines_out, contacts_out
+
+For the member CRM, the product master and campaign records
+(:class:`~workbench.sources.tables.TableSpec`)::
+
+    source -> parsed -> checked -> rejections, flags -> rows_out (-> contacts_out)
+
+``source`` is the staged file (every column text, ``_row`` the data row).
+Nothing here writes to the warehouse: :func:`normalise` returns a
+:class:`Normalised` that names what to write where, and the ingest writes it
+in one transaction. The platform knowledge (columns, statuses, id shapes,
+refund tickets) comes from :mod:`workbench.sources`; this module only knows
+how to apply it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.sources.specs import OrderSpec
+from workbench.sources.tables import FLAG_FALSE, FLAG_TRUE, PLATFORM_NAMES, TableSpec
+
+LABEL = {
+    "order_id": "order id",
+    "ordered_at": "order time",
+    "paid_at": "payment time",
+    "paid_amount": "paid amount",
+    "goods_amount": "goods amount",
+    "discount_amount": "discount",
+    "refund_amount": "refund",
+    "quantity": "quantity",
+    "unit_price": "unit price",
+    "line_amount": "line amount",
+}
+
+# Output columns of an order export, and the unified fields each is made from:
+# when a file carries none of them, the stored value is kept.
+ORDER_OUTPUTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "orders": {
+        "paid_at": ("paid_at",),
+        "discount_amount": ("discount_amount",),
+        "goods_amount": ("goods_amount", "line_amount", "unit_price"),
+        "items": ("quantity",),
+        "store_code": ("store_code",),
+        "traffic_source": ("traffic_source",),
+    },
+    "order_lines": {
+        "sku": ("sku",),
+        "title": ("title",),
+        "quantity": ("quantity",),
+        "unit_price": ("unit_price", "line_amount"),
+    },
+    "contacts": {
+        "phone_hash": ("phone",),
+        "phone_masked": ("phone_masked", "phone"),
+        "member_id": ("member_id",),
+        "unionid": ("unionid",),
+        "name_hash": ("name",),
+        "surname_hash": ("name",),
+        "name_chars": ("name",),
+        "province": ("province", "address"),
+        "city": ("city", "address"),
+        "district": ("district", "address"),
+        "address_hash": ("address",),
+        "address_tokens": ("address",),
+    },
+}
+
+MEMBER_CONTACT_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "phone_hash": ("phone",),
+    "phone_masked": ("phone",),
+    "unionid": ("unionid",),
+    "name_hash": ("name",),
+    "surname_hash": ("name",),
+    "name_chars": ("name",),
+    "province": ("province",),
+    "city": ("city",),
+}
+
+
+@dataclass(frozen=True)
+class Write:
+    """Rows of a temporary table to upsert into a warehouse table.
+
+    ``keep`` are columns the file did not carry: their stored values stay.
+    """
+
+    target: str
+    source: str
+    key: tuple[str, ...]
+    keep: tuple[str, ...] = ()
+
+
+@dataclass
+class Normalised:
+    """What one file gives, in temporary tables, and how to count it.
+
+    Attributes:
+        writes: upserts, in order.
+        loaded_rows: SQL counting the distinct source rows whose data is in ``writes``.
+        new_keys: SQL counting the keys of the main table not yet in the warehouse.
+        refund_deltas: for a file of refund tickets, orders loaded earlier whose
+            refund changes (``order_key``, ``delta``), applied after the writes.
+        replace_lines: order keys whose lines are replaced as a whole.
+    """
+
+    writes: list[Write] = field(default_factory=list)
+    loaded_rows: str = "SELECT 0"
+    new_keys: str = "SELECT 0"
+    refund_deltas: bool = False
+    replace_lines: bool = False
+
+
+def sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def ident(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+def _case(checks: list[tuple[str, str, str, str]], pick: int) -> str:
+    """CASE over (condition, column, reason, value) checks giving the column (1),
+    reason (2) or value (3) of the first that holds."""
+    whens = " ".join(
+        f"WHEN {c[0]} THEN {c[pick] if pick == 3 else sql_str(c[pick])}" for c in checks
+    )
+    return f"CASE {whens} END" if checks else "NULL"
+
+
+def _lacks(fmt: str, missing: list[str], present: set[str], file: str) -> str:
+    return (
+        f"{file}: a {fmt} export lacks column {', '.join(missing)}; "
+        f"columns found: {', '.join(sorted(present))}"
+    )
+
+
+def missing_columns(spec: OrderSpec | TableSpec, present: set[str]) -> list[str]:
+    """The required columns a header lacks, as ``header (meaning)``."""
+    if isinstance(spec, TableSpec):
+        return [
+            f"{spec.columns[c][0]} ({c})"
+            for c in spec.required
+            if spec.columns[c][0] not in present
+        ]
+    return [
+        f"{spec.columns[f]} ({LABEL.get(f, f)})"
+        for f in spec.required
+        if spec.columns[f] not in present
+    ]
+
+
+def lacks_message(spec: OrderSpec | TableSpec, present: set[str], file: str) -> str | None:
+    """Why a file cannot be loaded for lack of columns, or ``None``."""
+    missing = missing_columns(spec, present)
+    return _lacks(spec.format, missing, present, file) if missing else None
+
+
+def normalise(con: Any, spec: OrderSpec | TableSpec, present: set[str], file: str) -> Normalised:
+    """Build the temporary tables of one staged file (``source``, with ``bad_rows``).
+
+    Parameters:
+        con: a raw DuckDB connection holding ``source`` and ``bad_rows`` (``_row``,
+            ``reason``: rows the reader could not split) and the warehouse tables.
+        spec: the format of the file.
+        present: the columns the file carries.
+        file: the file's name as logged.
+    """
+    if isinstance(spec, TableSpec):
+        return _normalise_table(con, spec, present, file)
+    if spec.lines == "only":
+        return _normalise_lines(con, spec, present)
+    return _normalise_orders(con, spec, present, file)
+
+
+# --- orders ----------------------------------------------------------------------------
+
+
+def _raw(spec: OrderSpec, name: str, present: set[str]) -> str:
+    col = spec.columns.get(name)
+    return ident(col) if col and col in present else "NULL::VARCHAR"
+
+
+def parse_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
+    """``parsed``: the unified fields, parsed, one row per source row (or trade item).
+
+    A table, not a view: the checks that follow read each parsed field several
+    times, and a view would parse it again for every read.
+    """
+    r = lambda name: _raw(spec, name, present)  # noqa: E731
+    single_address = "province" not in spec.columns
+    addr = f"regexp_replace(coalesce({r('address')}, ''), '\\s', '', 'g')"
+    split = (
+        f"regexp_extract({addr}, '^(.+?(?:省|自治区)|北京|上海|天津|重庆)?(.+?市)?(.+?[区县])?(.*)$',"
+        " ['p', 'c', 'd', 'rest'])"
+    )
+    province = f"nullif({split}.p, '')" if single_address else f"wb_clean({r('province')})"
+    city = f"nullif({split}.c, '')" if single_address else f"wb_clean({r('city')})"
+    district = f"nullif({split}.d, '')" if single_address else f"wb_clean({r('district')})"
+    detail = f"{split}.rest" if single_address else addr
+    detail = f"nullif(regexp_replace({detail}, '幢', '栋', 'g'), '')"
+    refund = spec.refund_rows
+    is_refund = (
+        f"coalesce(trim({r(refund[0])}) = {sql_str(refund[1])}, false)" if refund else "false"
+    )
+    original = f"wb_id({r(refund[2])})" if refund else "NULL::VARCHAR"
+    amounts = ("goods_amount", "discount_amount", "paid_amount", "refund_amount")
+    money = ",\n".join(
+        f"wb_amount({r(f)}) AS {f}, {r(f)} AS {f}_raw"
+        for f in (*amounts, "unit_price", "line_amount")
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE parsed AS
+        SELECT _row,
+            wb_id({r("order_id")}) AS order_id, {r("order_id")} AS order_id_raw,
+            wb_clean({r("account_id")}) AS account_id,
+            wb_ts({r("ordered_at")}) AS ordered_at, {r("ordered_at")} AS ordered_at_raw,
+            wb_ts({r("paid_at")}) AS paid_at, {r("paid_at")} AS paid_at_raw,
+            trim({r("status")}) AS status_raw, trim({r("aftersale")}) AS aftersale_raw,
+            {money},
+            try_cast(wb_clean({r("quantity")}) AS DOUBLE) AS quantity, {r("quantity")} AS quantity_raw,
+            wb_clean({r("sku")}) AS sku, wb_clean({r("title")}) AS title,
+            wb_clean({r("store_code")}) AS store_code, wb_clean({r("traffic_source")}) AS traffic_source,
+            wb_phone({r("phone")}) AS phone_hash, nullif(trim({r("phone")}), '') AS phone_given,
+            coalesce(wb_masked({r("phone_masked")}), wb_mask_full({r("phone")})) AS phone_masked,
+            wb_clean({r("member_id")}) AS member_id, wb_clean({r("unionid")}) AS unionid,
+            nullif(regexp_replace(coalesce({r("name")}, ''), '\\s', '', 'g'), '') AS name_clean,
+            {province} AS province, {city} AS city, {district} AS district, {detail} AS detail,
+            {is_refund} AS is_refund, {original} AS original_id
+        FROM source
+        """
+    )
+
+
+def row_checks(spec: OrderSpec, present: set[str]) -> list[tuple[str, str, str, str]]:
+    """(condition, column, reason, value expression) of each row, in the order checked."""
+    checks = [("order_id IS NULL", "order_id", "missing order id", "order_id_raw")]
+    if spec.id_pattern:
+        checks.append(
+            (
+                f"NOT regexp_full_match(order_id, {sql_str(spec.id_pattern)})",
+                "order_id",
+                f"damaged order id (not the shape of a {spec.platform} order id)",
+                "order_id_raw",
+            )
+        )
+    if spec.lines != "only":
+        checks.append(
+            ("ordered_at IS NULL", "ordered_at", "unreadable or missing date", "ordered_at_raw")
+        )
+        if spec.columns.get("paid_at") in present:
+            checks.append(
+                (
+                    "paid_at IS NULL AND nullif(trim(paid_at_raw), '') IS NOT NULL",
+                    "paid_at",
+                    "unreadable date",
+                    "paid_at_raw",
+                )
+            )
+    amounts = ("goods_amount", "discount_amount", "paid_amount", "refund_amount")
+    for f in (*amounts, "unit_price", "line_amount"):
+        if spec.columns.get(f) in present:
+            checks.append(
+                (
+                    f"{f} IS NULL AND nullif(trim({f}_raw), '') IS NOT NULL",
+                    f,
+                    "unreadable amount",
+                    f"{f}_raw",
+                )
+            )
+    if spec.columns.get("quantity") in present:
+        checks += [
+            (
+                "quantity IS NULL OR quantity <> round(quantity)",
+                "quantity",
+                "unreadable quantity",
+                "quantity_raw",
+            ),
+            ("quantity < 0 AND NOT is_refund", "quantity", "negative quantity", "quantity_raw"),
+        ]
+    if spec.refund_rows:
+        checks.append(
+            (
+                "is_refund AND original_id IS NULL",
+                spec.refund_rows[2],
+                "refund without the original ticket",
+                "NULL",
+            )
+        )
+    # Report the column as the platform names it.
+    return [(c, spec.columns.get(f, f), reason, v) for c, f, reason, v in checks]
+
+
+def check_rows(con: Any, spec: OrderSpec, present: set[str]) -> None:
+    """``checked``: ``parsed`` with the first failed row check (column, reason, value)."""
+    checks = row_checks(spec, present)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE checked AS
+        SELECT *, {_case(checks, 1)} AS rej_column, {_case(checks, 2)} AS rej_reason,
+               CAST({_case(checks, 3)} AS VARCHAR) AS rej_value
+        FROM parsed
+        """
+    )
+
+
+def _status_expr(spec: OrderSpec) -> str:
+    whens = " ".join(
+        f"WHEN first({f}_raw ORDER BY _row) = {sql_str(value)} THEN {sql_str(status)}"
+        for f, value, status in spec.status_rules
+    )
+    void = (
+        f"WHEN bool_or(status_raw = {sql_str(spec.void[1])}) THEN 'cancelled'" if spec.void else ""
+    )
+    if not whens and not void:
+        return "'paid'"
+    return f"CASE {void} {whens} ELSE 'paid' END"
+
+
+def _account_expr(spec: OrderSpec) -> str:
+    """The account: the platform's buyer id, else the buyer's full phone (``platform:~p...``),
+    else the receiver's masked phone, name and address (``platform:~r...``)."""
+    p = sql_str(spec.platform + ":")
+    receiver = (
+        "substr(wb_hmac(concat_ws('|', phone_masked, name_clean, city, district, detail)), 1, 16)"
+    )
+    fallback = (
+        "NULL"
+        if spec.platform == "pos"  # a walk-in without a member card is anonymous
+        else f"{p} || coalesce('~p' || substr(phone_hash, 1, 16), '~r' || {receiver})"
+    )
+    return f"CASE WHEN account_id IS NOT NULL THEN {p} || account_id ELSE {fallback} END"
+
+
+def group_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
+    """``order_groups``: one row per order id of the file (refund tickets aside)."""
+    paid = "max(paid_amount)" if "paid_amount" in spec.order_level else "sum(line_amount)"
+    goods = (
+        "max(goods_amount)"
+        if spec.columns.get("goods_amount") in present
+        else "sum(coalesce(line_amount, quantity * unit_price))"
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE order_groups AS
+        SELECT order_id,
+            min(_row) FILTER (WHERE rej_reason IS NOT NULL) AS bad_row,
+            min(ordered_at) AS ordered_at, min(paid_at) AS paid_at,
+            {_status_expr(spec)} AS status,
+            {goods} AS goods_amount, coalesce(max(discount_amount), 0) AS discount_amount,
+            {paid} AS paid_amount, coalesce(max(refund_amount), 0) AS refund_amount,
+            CAST(sum(quantity) AS BIGINT) AS items,
+            first(account_id ORDER BY _row) AS account_id,
+            first(store_code ORDER BY _row) AS store_code,
+            first(traffic_source ORDER BY _row) AS traffic_source
+        FROM checked WHERE NOT is_refund AND order_id IS NOT NULL
+        GROUP BY order_id
+        """
+    )
+
+
+def group_refund_tickets(con: Any, spec: OrderSpec) -> None:
+    """``refund_tickets``: one row per refund ticket (POS 退货), keyed by its own id.
+
+    A ticket's amount is counted once however many times, or in however many
+    files, it arrives: it is stored under its own key (``refunds``).
+    """
+    p = sql_str(spec.platform + ":")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE refund_tickets AS
+        SELECT {p} || order_id AS refund_key, {p} || original_id AS order_key,
+               original_id, -sum(line_amount) AS amount, min(ordered_at) AS refunded_at
+        FROM checked
+        WHERE is_refund AND rej_reason IS NULL
+        GROUP BY order_id, original_id
+        """
+    )
+
+
+def judge_orders(con: Any) -> None:
+    """``order_verdicts``: each order with the reason it is not loaded, if it is not."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE order_verdicts AS
+        SELECT * REPLACE (CASE WHEN status = 'cancelled' AND refund_amount > 0 THEN 'refunded'
+                               ELSE status END AS status),
+          CASE
+            WHEN bad_row IS NOT NULL THEN NULL
+            WHEN paid_amount = 0.01 THEN 'test order (paid 0.01)'
+            -- A closed order that was refunded had been paid: it is a refund, not a cancellation.
+            WHEN status = 'cancelled' AND NOT refund_amount > 0 THEN 'cancelled order'
+          END AS order_reason
+        FROM order_groups
+        """
+    )
+
+
+def collect_rejections(con: Any, spec: OrderSpec) -> None:
+    """``rejections``: one row per rejected source row, with the first reason that applies.
+
+    A row is rejected when its own check fails, when another row of its order
+    was rejected, when its order is excluded by rule (cancelled, test order), or
+    when it refunds a ticket that is neither in the file nor in the warehouse.
+    Rows the reader could not split come first, from ``bad_rows``.
+    """
+    p = sql_str(spec.platform + ":")
+    status_col = sql_str(spec.columns.get("status", spec.columns["order_id"]))
+    id_col = sql_str(spec.columns["order_id"])
+    original_col = sql_str(spec.columns.get("original_order", "original_order"))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rejections AS
+        SELECT _row, "column", reason, value FROM (
+            SELECT _row, NULL AS "column", reason, NULL AS value, 0 AS priority FROM bad_rows
+            UNION ALL
+            SELECT c._row,
+                coalesce(c.rej_column, CASE WHEN v.order_reason IS NULL THEN {id_col}
+                                            ELSE {status_col} END),
+                coalesce(c.rej_reason, v.order_reason,
+                         'another row of the order was rejected (row ' || v.bad_row || ')'),
+                coalesce(c.rej_value, CASE WHEN v.order_reason IS NOT NULL THEN c.order_id END),
+                CASE WHEN c.rej_reason IS NOT NULL THEN 1 ELSE 2 END
+            FROM checked c
+            LEFT JOIN (SELECT * FROM order_verdicts
+                       WHERE bad_row IS NOT NULL OR order_reason IS NOT NULL) v
+              ON c.order_id = v.order_id AND NOT c.is_refund
+            WHERE c.rej_reason IS NOT NULL OR v.order_id IS NOT NULL
+            UNION ALL
+            SELECT c._row, {original_col}, 'refund of a ticket that is not loaded', t.original_id, 3
+            FROM checked c JOIN refund_tickets t
+              ON c.is_refund AND c.rej_reason IS NULL AND {p} || c.order_id = t.refund_key
+            WHERE NOT EXISTS (SELECT 1 FROM order_verdicts v WHERE v.order_id = t.original_id
+                              AND v.bad_row IS NULL AND v.order_reason IS NULL)
+              AND NOT EXISTS (SELECT 1 FROM orders WHERE orders.order_key = t.order_key)
+        )
+        QUALIFY row_number() OVER (PARTITION BY _row ORDER BY priority) = 1
+        """
+    )
+
+
+def collect_flags(con: Any, spec: OrderSpec, present: set[str]) -> None:
+    """``flags``: values of loaded rows that could not be read, with the column and reason.
+
+    A phone that is not a mainland mobile number is flagged without its value.
+    """
+    phone = spec.columns.get("phone")
+    checks = []
+    if phone in present:
+        checks.append(
+            f"SELECT _row, {sql_str(phone)} AS \"column\", 'not a mainland mobile number' AS reason, "
+            "NULL::VARCHAR AS value FROM checked "
+            "WHERE phone_given IS NOT NULL AND phone_hash IS NULL AND NOT is_refund"
+        )
+    body = " UNION ALL ".join(checks) or (
+        'SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS "column", NULL::VARCHAR AS reason, '
+        "NULL::VARCHAR AS value WHERE false"
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE flags AS
+        SELECT DISTINCT * FROM ({body}) WHERE _row NOT IN (SELECT _row FROM rejections)
+        """
+    )
+
+
+def order_contacts(con: Any) -> None:
+    """``order_contacts``: the first contact details of each order (gifts carry the receiver's)."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE order_contacts AS
+        SELECT order_id, first(phone_hash ORDER BY _row) AS phone_hash,
+            first(phone_masked ORDER BY _row) AS phone_masked,
+            first(member_id ORDER BY _row) AS member_id, first(unionid ORDER BY _row) AS unionid,
+            first(name_clean ORDER BY _row) AS name_clean,
+            first(province ORDER BY _row) AS province, first(city ORDER BY _row) AS city,
+            first(district ORDER BY _row) AS district, first(detail ORDER BY _row) AS detail
+        FROM checked WHERE NOT is_refund AND order_id IS NOT NULL GROUP BY order_id
+        """
+    )
+
+
+def build_orders(con: Any, spec: OrderSpec, file: str) -> None:
+    """``refunds_out`` (tickets of loaded orders) and ``orders_out`` (orders, refunds netted).
+
+    An order's refund is the refund its own export reports plus every refund
+    ticket of it: those of this file and those stored from earlier files.
+    """
+    p = sql_str(spec.platform + ":")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE refunds_out AS
+        SELECT t.refund_key, t.order_key, t.amount, t.refunded_at, {sql_str(file)} AS source_file
+        FROM refund_tickets t
+        WHERE t.refund_key NOT IN (SELECT {p} || c.order_id FROM checked c
+                                   JOIN rejections r USING (_row))
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE orders_out AS
+        WITH tickets AS (
+            SELECT order_key, sum(amount) AS tickets FROM (
+                SELECT order_key, amount FROM refunds_out
+                UNION ALL
+                SELECT order_key, amount FROM refunds
+                WHERE refund_key NOT IN (SELECT refund_key FROM refunds_out)
+            ) GROUP BY order_key
+        ), o AS (
+            SELECT {p} || v.order_id AS order_key, v.*,
+                   v.refund_amount + coalesce(t.tickets, 0) AS refund_total
+            FROM order_verdicts v LEFT JOIN tickets t ON t.order_key = {p} || v.order_id
+            WHERE v.bad_row IS NULL AND v.order_reason IS NULL
+        )
+        SELECT o.order_key, {sql_str(spec.platform)} AS platform, o.order_id,
+            {_account_expr(spec)} AS account_key,
+            o.ordered_at, o.paid_at,
+            CASE WHEN o.refund_total >= o.paid_amount AND o.paid_amount > 0 THEN 'refunded'
+                 WHEN o.refund_total > 0 THEN 'partially_refunded'
+                 ELSE o.status END AS status,
+            o.goods_amount, o.discount_amount, o.paid_amount,
+            o.refund_total AS refund_amount, o.paid_amount - o.refund_total AS net_amount,
+            o.items, o.store_code, o.traffic_source, {sql_str(file)} AS source_file
+        FROM o JOIN order_contacts x USING (order_id)
+        """
+    )
+
+
+def build_lines(con: Any, spec: OrderSpec, rows: str) -> None:
+    """``lines_out``: the order lines of the loaded orders, numbered in file order."""
+    p = sql_str(spec.platform + ":")
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE lines_out AS
+        SELECT {p} || order_id AS order_key,
+            row_number() OVER (PARTITION BY order_id ORDER BY _row) AS line_no,
+            sku, title, CAST(quantity AS BIGINT) AS quantity,
+            coalesce(unit_price, line_amount / nullif(quantity, 0)) AS unit_price,
+            coalesce(line_amount, quantity * unit_price) AS line_amount, _row
+        FROM {rows}
+        """
+    )
+
+
+def build_contacts(con: Any) -> None:
+    """``contacts_out``: each loaded order's identity evidence, names and addresses hashed."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE contacts_out AS
+        WITH names AS (
+            SELECT name_clean, wb_hmac(name_clean) AS name_hash,
+                   wb_hmac(left(name_clean, 1)) AS surname_hash, wb_chars(name_clean) AS name_chars
+            FROM (SELECT DISTINCT name_clean FROM order_contacts WHERE name_clean IS NOT NULL)
+        ), places AS (
+            SELECT detail, wb_hmac(detail) AS address_hash, wb_tokens(detail) AS address_tokens
+            FROM (SELECT DISTINCT detail FROM order_contacts WHERE detail IS NOT NULL)
+        )
+        SELECT o.order_key AS source_key, o.account_key, o.platform,
+            x.phone_hash, x.phone_masked, x.member_id, x.unionid,
+            names.name_hash, names.surname_hash, names.name_chars,
+            x.province, x.city, x.district, places.address_hash, places.address_tokens,
+            o.ordered_at AS seen_at
+        FROM orders_out o JOIN order_contacts x USING (order_id)
+        LEFT JOIN names USING (name_clean) LEFT JOIN places USING (detail)
+        """
+    )
+
+
+def _kept(
+    outputs: dict[str, tuple[str, ...]], spec: OrderSpec, present: set[str]
+) -> tuple[str, ...]:
+    """Output columns made only from fields the file does not carry."""
+
+    def carried(f: str) -> bool:
+        return spec.columns.get(f) in present
+
+    return tuple(col for col, fields in outputs.items() if not any(carried(f) for f in fields))
+
+
+def _normalise_orders(con: Any, spec: OrderSpec, present: set[str], file: str) -> Normalised:
+    parse_orders(con, spec, present)
+    check_rows(con, spec, present)
+    group_orders(con, spec, present)
+    group_refund_tickets(con, spec)
+    judge_orders(con)
+    collect_rejections(con, spec)
+    collect_flags(con, spec, present)
+    order_contacts(con)
+    build_orders(con, spec, file)
+    p = sql_str(spec.platform + ":")
+    writes = [
+        Write("orders", "orders_out", ("order_key",), _kept(ORDER_OUTPUTS["orders"], spec, present))
+    ]
+    out = Normalised(refund_deltas=bool(spec.refund_rows))
+    if spec.lines == "rows":
+        build_lines(
+            con,
+            spec,
+            f"checked WHERE NOT is_refund AND {p} || order_id IN (SELECT order_key FROM orders_out)",
+        )
+        writes.append(
+            Write(
+                "order_lines",
+                "lines_out",
+                ("order_key", "line_no"),
+                _kept(ORDER_OUTPUTS["order_lines"], spec, present),
+            )
+        )
+        out.replace_lines = True
+    build_contacts(con)
+    writes.append(
+        Write(
+            "contacts",
+            "contacts_out",
+            ("source_key",),
+            _kept(ORDER_OUTPUTS["contacts"], spec, present),
+        )
+    )
+    if spec.refund_rows:
+        writes.append(Write("refunds", "refunds_out", ("refund_key",)))
+    out.writes = writes
+    out.loaded_rows = f"""
+        SELECT count(DISTINCT _row) FROM checked
+        WHERE (NOT is_refund AND {p} || order_id IN (SELECT order_key FROM orders_out))
+           OR (is_refund AND {p} || order_id IN (SELECT refund_key FROM refunds_out))
+    """
+    out.new_keys = (
+        "SELECT count(*) FROM orders_out WHERE order_key NOT IN (SELECT order_key FROM orders)"
+    )
+    return out
+
+
+def _normalise_lines(con: Any, spec: OrderSpec, present: set[str]) -> Normalised:
+    """Lines of orders loaded from another file (Tmall's item report)."""
+    parse_orders(con, spec, present)
+    check_rows(con, spec, present)
+    p = sql_str(spec.platform + ":")
+    id_col = sql_str(spec.columns["order_id"])
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rejections AS
+        SELECT _row, "column", reason, value FROM (
+            SELECT _row, NULL AS "column", reason, NULL AS value, 0 AS priority FROM bad_rows
+            UNION ALL
+            SELECT _row, rej_column, rej_reason, rej_value, 1 FROM checked
+            WHERE rej_reason IS NOT NULL
+            UNION ALL
+            SELECT _row, {id_col}, 'order not loaded (rejected or not in the order report)',
+                   order_id, 2
+            FROM checked
+            WHERE rej_reason IS NULL AND {p} || order_id NOT IN (SELECT order_key FROM orders)
+        )
+        QUALIFY row_number() OVER (PARTITION BY _row ORDER BY priority) = 1
+        """
+    )
+    con.execute(
+        'CREATE OR REPLACE TEMP TABLE flags AS SELECT _row, NULL::VARCHAR AS "column", '
+        "NULL::VARCHAR AS reason, NULL::VARCHAR AS value FROM checked WHERE false"
+    )
+    build_lines(con, spec, "checked WHERE _row NOT IN (SELECT _row FROM rejections)")
+    return Normalised(
+        writes=[
+            Write(
+                "order_lines",
+                "lines_out",
+                ("order_key", "line_no"),
+                _kept(ORDER_OUTPUTS["order_lines"], spec, present),
+            )
+        ],
+        loaded_rows="SELECT count(DISTINCT _row) FROM lines_out",
+        new_keys=(
+            "SELECT count(DISTINCT order_key) FROM lines_out "
+            "WHERE order_key NOT IN (SELECT order_key FROM order_lines)"
+        ),
+        replace_lines=True,
+    )
+
+
+# --- members, products, campaigns ------------------------------------------------------
+
+
+def read_expr(kind: str, raw: str) -> str:
+    """SQL reading one export column of ``kind`` (see ``workbench.sources.tables.Kind``)."""
+    if kind == "date":
+        return f"CAST(wb_ts({raw}) AS DATE)"
+    if kind == "timestamp":
+        return f"wb_ts({raw})"
+    if kind == "number":
+        return f"wb_amount({raw})"
+    if kind == "int":
+        return f"try_cast(wb_clean({raw}) AS BIGINT)"
+    if kind == "flag":
+        yes = ", ".join(sql_str(v) for v in FLAG_TRUE)
+        no = ", ".join(sql_str(v) for v in FLAG_FALSE)
+        return f"CASE WHEN wb_clean({raw}) IN ({yes}) THEN true WHEN wb_clean({raw}) IN ({no}) THEN false END"
+    if kind == "platform":
+        pairs = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in PLATFORM_NAMES.items())
+        codes = ", ".join(sorted({sql_str(v) for v in PLATFORM_NAMES.values()}))
+        return (
+            f"CASE WHEN wb_clean({raw}) IN ({codes}) THEN wb_clean({raw}) "
+            f"ELSE CASE wb_clean({raw}) {pairs} END END"
+        )
+    return f"wb_clean({raw})"
+
+
+def _table_checks(spec: TableSpec, action: str) -> list[tuple[str, str, str, str]]:
+    """(condition, header, reason, value) of a table's checks that ``reject`` or ``flag``."""
+    checks: list[tuple[str, str, str, str]] = []
+
+    def value(col: str) -> str:
+        return "NULL" if col in spec.personal else ident("raw_" + col)
+
+    def unreadable(col: str) -> str:
+        return f"{ident(col)} IS NULL AND nullif(trim({ident('raw_' + col)}), '') IS NOT NULL"
+
+    for col in spec.required if action == "reject" else ():
+        checks.append(
+            (
+                f"{ident(col)} IS NULL AND nullif(trim(coalesce({ident('raw_' + col)}, '')), '') IS NULL",
+                spec.columns[col][0],
+                "missing value",
+                "NULL",
+            )
+        )
+    for col, (header, kind) in spec.columns.items():
+        if kind != "text" and (col in spec.required) == (action == "reject"):
+            checks.append((unreadable(col), header, f"unreadable {kind}", value(col)))
+    for rule in spec.rules:
+        if rule.action == action:
+            cond = f"{ident(rule.column)} IS NOT NULL AND ({rule.bad})"
+            checks.append((cond, spec.columns[rule.column][0], rule.reason, value(rule.column)))
+    return checks
+
+
+def _normalise_table(con: Any, spec: TableSpec, present: set[str], file: str) -> Normalised:
+    def raw(col: str) -> str:
+        header = spec.columns[col][0]
+        return ident(header) if header in present else "NULL::VARCHAR"
+
+    reads = ", ".join(
+        f"{read_expr(kind, raw(col))} AS {ident(col)}, {raw(col)} AS {ident('raw_' + col)}"
+        for col, (_, kind) in spec.columns.items()
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT _row, {reads} FROM source")
+    rejects = _table_checks(spec, "reject")
+    flags = _table_checks(spec, "flag")
+    rejected = " OR ".join(f"({c[0]})" for c in rejects) or "false"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rejections AS
+        SELECT _row, NULL::VARCHAR AS "column", reason, NULL::VARCHAR AS value FROM bad_rows
+        UNION ALL
+        SELECT _row, {_case(rejects, 1)}, {_case(rejects, 2)}, CAST({_case(rejects, 3)} AS VARCHAR)
+        FROM parsed WHERE {rejected}
+        """
+    )
+    # Every flagged value of a kept row, and the row with those values emptied.
+    flag_rows = " UNION ALL ".join(
+        f'SELECT _row, {sql_str(header)} AS "column", {sql_str(reason)} AS reason, '
+        f"CAST({value} AS VARCHAR) AS value FROM parsed WHERE {cond}"
+        for cond, header, reason, value in flags
+    ) or (
+        'SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS "column", NULL::VARCHAR AS reason, '
+        "NULL::VARCHAR AS value WHERE false"
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE flags AS
+        SELECT * FROM ({flag_rows}) WHERE _row NOT IN (SELECT _row FROM rejections)
+        """
+    )
+    header_of = {header: col for col, (header, _) in spec.columns.items()}
+    emptied = ", ".join(
+        f'CASE WHEN _row IN (SELECT _row FROM flags WHERE "column" = {sql_str(h)}) '
+        f"THEN NULL ELSE {ident(c)} END AS {ident(c)}"
+        for h, c in header_of.items()
+        if any(f[1] == h for f in flags)
+    )
+    replace = f" REPLACE ({emptied})" if emptied else ""
+    derived = "".join(f", {sql} AS {ident(col)}" for col, sql in spec.derived.items())
+    keys = ", ".join(ident(k) for k in spec.key)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE checked AS
+        SELECT *{derived} FROM (
+            SELECT *{replace} FROM parsed WHERE _row NOT IN (SELECT _row FROM rejections)
+        )
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rows_out AS
+        SELECT * FROM checked
+        QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row DESC) = 1
+        """
+    )
+    absent = {col for col, (header, _) in spec.columns.items() if header not in present}
+    keep = [c for c in spec.columns if c in absent]
+    keep += [
+        c
+        for c, sql in spec.derived.items()
+        if any(re.search(rf"\b{re.escape(a)}\b", sql) for a in absent)
+    ]
+    writes = [Write(spec.target, "rows_out", spec.key, tuple(keep))]
+    if spec.contacts:
+        _member_contacts(con)
+        contact_keep = tuple(
+            col
+            for col, fields in MEMBER_CONTACT_OUTPUTS.items()
+            if all(f in absent for f in fields)
+        )
+        writes.append(Write("contacts", "contacts_out", ("source_key",), contact_keep))
+    match = " AND ".join(f"c.{ident(k)} IS NOT DISTINCT FROM o.{ident(k)}" for k in spec.key)
+    target_match = " AND ".join(f"t.{ident(k)} = o.{ident(k)}" for k in spec.key)
+    return Normalised(
+        writes=writes,
+        loaded_rows=(
+            f"SELECT count(DISTINCT c._row) FROM checked c "
+            f"WHERE EXISTS (SELECT 1 FROM rows_out o WHERE {match})"
+        ),
+        new_keys=(
+            f"SELECT count(*) FROM rows_out o "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {spec.target} t WHERE {target_match})"
+        ),
+    )
+
+
+def _member_contacts(con: Any) -> None:
+    """``contacts_out``: each member record's identity evidence, as a ``crm:`` account."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE contacts_out AS
+        SELECT 'crm:' || member_id AS source_key, 'crm:' || member_id AS account_key,
+            'crm' AS platform, phone_hash, phone_masked, member_id, unionid,
+            wb_hmac(nullif(regexp_replace(coalesce(name, ''), '\\s', '', 'g'), '')) AS name_hash,
+            wb_hmac(left(nullif(regexp_replace(coalesce(name, ''), '\\s', '', 'g'), ''), 1))
+                AS surname_hash,
+            CASE WHEN nullif(trim(name), '') IS NOT NULL THEN wb_chars(name) END AS name_chars,
+            province, city, NULL::VARCHAR AS district, NULL::VARCHAR AS address_hash,
+            NULL::VARCHAR[] AS address_tokens, CAST(joined_at AS TIMESTAMP) AS seen_at
+        FROM rows_out
+        """
+    )

@@ -1,0 +1,175 @@
+"""The warehouse file itself: its tables, upserts, and what it records about itself.
+
+Two facts are kept in ``warehouse_meta``:
+
+- ``salt_fingerprint``: a hash of the salt that phones, names and addresses were
+  hashed with (never the salt). Hashes made with two salts never match, so an
+  ingestion with another salt would silently split every person in two; it is
+  refused instead (:class:`~workbench.errors.SaltMismatch`).
+- ``state``: ``loading since ...`` from the start of an ingestion until its
+  identity tables are swapped in, then ``complete``. A warehouse left
+  ``loading`` (a killed run) is reported as incomplete (:func:`warehouse_problem`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from workbench.errors import SaltMismatch
+from workbench.schema import TABLES
+from workbench.unify.normalise import Write, ident
+
+log = logging.getLogger(__name__)
+
+SALT_KEY = "salt_fingerprint"
+STATE_KEY = "state"
+COMPLETE = "complete"
+
+_DUCK_TYPES = {
+    "string": "VARCHAR",
+    "float64": "DOUBLE",
+    "int64": "BIGINT",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+    "array<string>": "VARCHAR[]",
+}
+
+
+def ensure_tables(con: Any) -> None:
+    """Create the warehouse tables that do not exist yet (from ``schema.TABLES``)."""
+    for table in TABLES.values():
+        cols = ", ".join(
+            f"{ident(name)} {_DUCK_TYPES[str(typ)]}" for name, typ in table.schema.items()
+        )
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({cols})")
+
+
+def upsert(con: Any, w: Write, replace_by: str | None = None) -> None:
+    """Write ``w.source`` into ``w.target``: rows with the same key are replaced.
+
+    Columns in ``w.keep`` (the file did not carry them) take the stored value of
+    the row they replace. With ``replace_by``, every stored row sharing that
+    column's value with a new row goes (an order's lines are replaced whole).
+    """
+    schema = TABLES[w.target].schema.names
+    match = " AND ".join(f"t.{ident(k)} = s.{ident(k)}" for k in w.key)
+    keep = [c for c in w.keep if c in schema]
+    if keep:
+        sets = ", ".join(f"{ident(c)} = t.{ident(c)}" for c in keep)
+        con.execute(f"UPDATE {w.source} s SET {sets} FROM {w.target} t WHERE {match}")
+    if replace_by:
+        col = ident(replace_by)
+        con.execute(f"DELETE FROM {w.target} WHERE {col} IN (SELECT {col} FROM {w.source})")
+    else:
+        con.execute(
+            f"DELETE FROM {w.target} t WHERE EXISTS (SELECT 1 FROM {w.source} s WHERE {match})"
+        )
+    cols = ", ".join(ident(c) for c in schema)
+    con.execute(f"INSERT INTO {w.target} ({cols}) SELECT {cols} FROM {w.source}")
+
+
+def get_meta(con: Any, key: str) -> str | None:
+    row = con.execute("SELECT value FROM warehouse_meta WHERE key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(con: Any, key: str, value: str) -> None:
+    con.execute("DELETE FROM warehouse_meta WHERE key = ?", [key])
+    con.execute("INSERT INTO warehouse_meta VALUES (?, ?)", [key, value])
+
+
+def salt_fingerprint(salt: str) -> str:
+    """A short one-way hash that tells salts apart without revealing them."""
+    return hashlib.sha256(b"retail-workbench salt check\0" + salt.encode("utf-8")).hexdigest()[:16]
+
+
+def check_salt(con: Any, salt: str, where: str) -> None:
+    """Refuse to add hashes made with another salt than the warehouse's; record it if new.
+
+    Raises:
+        SaltMismatch: the warehouse was built with another salt.
+    """
+    mine = salt_fingerprint(salt)
+    stored = get_meta(con, SALT_KEY)
+    if stored is None:
+        row = con.execute("SELECT count(*) FROM contacts").fetchone()
+        if row and row[0]:
+            log.warning(
+                "the warehouse %s records no salt fingerprint; assuming its hashes use this salt",
+                where,
+            )
+        set_meta(con, SALT_KEY, mine)
+        return
+    if stored != mine:
+        raise SaltMismatch(
+            f"the warehouse {where} was built with another salt (fingerprint {stored}, this "
+            f"run's {mine}); mixing them would split every person in two. Set WORKBENCH_SALT "
+            "(or `salt` in workbench.toml) back to the salt it was built with, or move the "
+            "warehouse aside and ingest every export again with the new salt"
+        )
+
+
+def mark_loading(con: Any) -> None:
+    set_meta(con, STATE_KEY, f"loading since {datetime.now():%Y-%m-%d %H:%M:%S}")
+
+
+def mark_complete(con: Any) -> None:
+    set_meta(con, STATE_KEY, COMPLETE)
+
+
+def warehouse_status(con: Any) -> str:
+    """``complete``; ``incomplete`` (the last ingestion stopped, earlier persons remain);
+    ``no_persons`` (no ingestion ever finished resolving identities); ``missing``.
+
+    Parameters:
+        con: an Ibis backend, a raw DuckDB connection, or settings (the
+            warehouse is then opened read-only).
+    """
+    from workbench.config import Settings
+
+    if isinstance(con, Settings):
+        from workbench.engine import open_duckdb
+
+        if not con.warehouse.exists():
+            return "missing"
+        raw = open_duckdb(con.warehouse, con, read_only=True)
+        try:
+            return warehouse_status(raw)
+        finally:
+            raw.close()
+    raw = getattr(con, "con", con)  # an Ibis DuckDB backend keeps its raw connection here
+    if not hasattr(raw, "execute"):
+        return COMPLETE  # Spark: ingestion, and its state, live in DuckDB
+    names = {
+        r[0] for r in raw.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    if "persons" not in names:
+        return "no_persons"
+    state = get_meta(raw, STATE_KEY) if "warehouse_meta" in names else COMPLETE
+    return COMPLETE if state in (None, COMPLETE) else "incomplete"
+
+
+PROBLEMS = {
+    "missing": "there is no warehouse yet: run `workbench ingest`",
+    "no_persons": (
+        "the warehouse has no persons: no ingestion has finished resolving identities; "
+        "run `workbench ingest` again"
+    ),
+    "incomplete": (
+        "the warehouse is incomplete: the last ingestion stopped before it finished, so "
+        "persons do not cover all its orders; run `workbench ingest` again"
+    ),
+}
+
+
+def warehouse_problem(con: Any) -> str | None:
+    """One line saying why the warehouse cannot be fully trusted, or ``None`` when it can.
+
+    Example:
+        >>> warehouse_problem(load_settings())  # doctest: +SKIP
+    """
+    return PROBLEMS.get(warehouse_status(con))
