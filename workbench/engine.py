@@ -236,7 +236,9 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
     timestamp from any of ``datetime_formats``, an ISO time with offset (converted
     to Asia/Shanghai) or an Excel serial day number; ``wb_amount(s)``: a number from
     ``¥1,234.00``, ``￥1,234.00``, ``12.5元``; ``wb_id(s)``: an id without Taobao's
-    ``="..."``, Douyin's tab or a leading apostrophe; ``wb_mask_full(s)``: a full
+    ``="..."``, Douyin's tab or a leading apostrophe; ``wb_mobile(s)``: the 11 digits
+    of a mainland mobile number written with spaces, dashes or +86, else NULL;
+    ``wb_phone(s)``: its HMAC; ``wb_mask_full(s)``: a full
     phone masked as the platforms mask it (``138****5678``), so full and masked phones compare.
     """
     ipad, opad = hmac_pads(salt)
@@ -267,15 +269,13 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
         CREATE OR REPLACE TEMP MACRO wb_masked(s) AS
             nullif(regexp_replace(regexp_extract(s, '(1[0-9]{{2}})\\*+([0-9]{{4}})'),
                                   '\\*+', '****'), '');
+        CREATE OR REPLACE TEMP MACRO wb_mobile(s) AS
+            CASE WHEN regexp_full_match(regexp_replace(coalesce(s, ''), '[\\s-]|^\\+?86', '', 'g'),
+                                        '1[0-9]{{10}}')
+                 THEN regexp_replace(s, '[\\s-]|^\\+?86', '', 'g') END;
         CREATE OR REPLACE TEMP MACRO wb_mask_full(s) AS
-            CASE WHEN regexp_full_match(regexp_replace(coalesce(s, ''), '[\\s-]|^\\+?86', '', 'g'),
-                                        '1[0-9]{{10}}')
-                 THEN left(regexp_replace(s, '[\\s-]|^\\+?86', '', 'g'), 3) || '****'
-                      || right(regexp_replace(s, '[\\s-]|^\\+?86', '', 'g'), 4) END;
-        CREATE OR REPLACE TEMP MACRO wb_phone(s) AS
-            CASE WHEN regexp_full_match(regexp_replace(coalesce(s, ''), '[\\s-]|^\\+?86', '', 'g'),
-                                        '1[0-9]{{10}}')
-                 THEN wb_hmac(regexp_replace(s, '[\\s-]|^\\+?86', '', 'g')) END;
+            left(wb_mobile(s), 3) || '****' || right(wb_mobile(s), 4);
+        CREATE OR REPLACE TEMP MACRO wb_phone(s) AS wb_hmac(wb_mobile(s));
         CREATE OR REPLACE TEMP MACRO wb_tokens(s) AS
             list_transform(regexp_extract_all(coalesce(s, ''), '[0-9]+|[^0-9号栋幢单元室\\s]+'),
                            x -> wb_hmac(x));

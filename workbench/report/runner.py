@@ -27,6 +27,7 @@ import yaml
 
 from workbench import __version__
 from workbench.config import Settings, load_settings
+from workbench.errors import WorkbenchError
 from workbench.report.html import export_html
 from workbench.report.index import write_index
 
@@ -85,9 +86,11 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
     if settings.warehouse.exists():
         import duckdb
 
+        from workbench.engine import open_duckdb
+
         try:
-            con = duckdb.connect(str(settings.warehouse), read_only=True)
-        except duckdb.Error as exc:  # locked by a writer, or not a DuckDB file
+            con = open_duckdb(settings.warehouse, settings, read_only=True)
+        except (duckdb.Error, WorkbenchError) as exc:  # locked by a writer, or not a DuckDB file
             log.warning("fingerprint: cannot open %s (%s)", settings.warehouse, exc)
         else:
             names = [

@@ -410,14 +410,13 @@ def collect_rejections(con: Any, spec: OrderSpec) -> None:
     """``rejections``: one row per rejected source row, with the first reason that applies.
 
     A row is rejected when its own check fails, when another row of its order
-    was rejected, when its order is excluded by rule (cancelled, test order), or
-    when it refunds a ticket that is neither in the file nor in the warehouse.
-    Rows the reader could not split come first, from ``bad_rows``.
+    was rejected, or when its order is excluded by rule (cancelled, test order).
+    Rows the reader could not split come first, from ``bad_rows``. A refund
+    ticket whose sale is not loaded yet is not rejected: it is kept, and netted
+    into the sale whenever that arrives.
     """
-    p = sql_str(spec.platform + ":")
     status_col = sql_str(spec.columns.get("status", spec.columns["order_id"]))
     id_col = sql_str(spec.columns["order_id"])
-    original_col = sql_str(spec.columns.get("original_order", "original_order"))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE rejections AS
@@ -436,13 +435,6 @@ def collect_rejections(con: Any, spec: OrderSpec) -> None:
                        WHERE bad_row IS NOT NULL OR order_reason IS NOT NULL) v
               ON c.order_id = v.order_id AND NOT c.is_refund
             WHERE c.rej_reason IS NOT NULL OR v.order_id IS NOT NULL
-            UNION ALL
-            SELECT c._row, {original_col}, 'refund of a ticket that is not loaded', t.original_id, 3
-            FROM checked c JOIN refund_tickets t
-              ON c.is_refund AND c.rej_reason IS NULL AND {p} || c.order_id = t.refund_key
-            WHERE NOT EXISTS (SELECT 1 FROM order_verdicts v WHERE v.order_id = t.original_id
-                              AND v.bad_row IS NULL AND v.order_reason IS NULL)
-              AND NOT EXISTS (SELECT 1 FROM orders WHERE orders.order_key = t.order_key)
         )
         QUALIFY row_number() OVER (PARTITION BY _row ORDER BY priority) = 1
         """
