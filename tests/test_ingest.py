@@ -562,3 +562,27 @@ def test_synth_never_wipes_a_folder_it_did_not_write(tmp_path: Path) -> None:
     generate(tmp_path / "synth", tmp_path / "truth", customers=50, seed=2, progress=False)
     generate(raw, tmp_path / "truth", customers=50, seed=1, progress=False, force=True)
     assert not (raw / "tmall" / "real_export.csv").exists()
+
+
+def test_youzan_trade_with_empty_address_keeps_its_items_in_order(
+    wh: Settings, tmp_path: Path
+) -> None:
+    """An empty nested record reads as empty fields; a trade's items keep their order."""
+    items = ", ".join(
+        f'{{"title": "{t}", "outer_sku_id": "{sku}", "price": "10.00", "num": 1, "payment": "10.00"}}'
+        for t, sku in [("洗衣液", "QX-LD-1500"), ("柔顺剂", "QX-RS-1000"), ("小样", "QX-GIFT")]
+    )
+    trade = (
+        '{"tid": "E2025061414222500764973", "status": "TRADE_SUCCESS", '
+        '"created": "2025-06-14 14:22:25", "pay_time": "2025-06-14 14:24:51", '
+        '"total_fee": "30.00", "discount_fee": "0.00", "payment": "30.00", '
+        '"refund_state": "NO_REFUND", "refund_fee": "0.00", '
+        '"buyer_info": {"buyer_phone": "13107598484", "yz_open_id": "701565761"}, '
+        f'"address_info": {{}}, "orders": [{items}]}}'
+    )
+    write(tmp_path / "raw" / "youzan" / "trades.jsonl", [trade], "utf-8")
+    f = ingest(tmp_path / "raw", wh, progress=False).files[0]
+    assert (f.status, f.rows_read, f.rows_loaded) == ("loaded", 1, 1)
+    lines = tables(wh)["order_lines"].sort_values("line_no")
+    assert list(lines["sku"]) == ["QX-LD-1500", "QX-RS-1000", "QX-GIFT"]
+    assert list(lines["line_no"]) == [1, 2, 3]

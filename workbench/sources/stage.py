@@ -27,6 +27,7 @@ from workbench.errors import DataError
 from workbench.sources.detect import detect_encoding, header_of
 
 ROW = "_row"
+LINE = "_line"  # the order of the rows a nested record was flattened into
 
 
 @dataclass
@@ -176,8 +177,9 @@ def flatten(table: pa.Table, explode: str, paths: Mapping[str, str]) -> pa.Table
 
     ``paths`` names each output column's dotted path (``buyer_info.union_id``,
     ``orders.title`` for a field of the exploded elements). A record whose list is
-    empty keeps one row with empty element fields; ``_row`` stays the record's row.
-    Fields a file does not carry come out empty.
+    empty keeps one row with empty element fields; ``_row`` stays the record's row,
+    and ``_line`` numbers the output rows in order. Fields a file does not carry
+    come out empty.
     """
     lists = table.column(explode).combine_chunks()
     lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy(zero_copy_only=False)
@@ -199,6 +201,7 @@ def flatten(table: pa.Table, explode: str, paths: Mapping[str, str]) -> pa.Table
             pc.cast(col, pa.string()) if col is not None else pa.nulls(len(parent), pa.string())
         )
     out[ROW] = base.column(ROW)
+    out[LINE] = pa.array(np.arange(len(parent), dtype=np.int64))
     return pa.table(out)
 
 
@@ -244,4 +247,4 @@ def read_delimited(path: Path, delimiter: str, encoding: str) -> Staged:
     return Staged(_numbered(table, bad), encoding, [(r, reason) for r in bad])
 
 
-__all__ = ["ROW", "Staged", "flatten", "read_delimited", "read_export"]
+__all__ = ["LINE", "ROW", "Staged", "flatten", "read_delimited", "read_export"]

@@ -281,7 +281,7 @@ def _load_file(con: Any, job: Job, steps: dict[str, float]) -> FileResult:
     t_read = time.perf_counter()
     res.encoding = staged.encoding
     res.rows_read = staged.rows_read
-    present = set(table.column_names) - {ROW}
+    present = set(table.column_names) - {ROW}  # _line stays: it orders flattened lines
     lacks = lacks_message(spec, present, job.rel)
     if lacks:
         raise DataError(lacks)

@@ -221,7 +221,7 @@ def parse_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE parsed AS
-        SELECT _row,
+        SELECT _row, {"_line" if "_line" in present else "_row"} AS _line,
             wb_id({r("order_id")}) AS order_id, {r("order_id")} AS order_id_raw,
             wb_clean({r("account_id")}) AS account_id,
             wb_ts({r("ordered_at")}) AS ordered_at, {r("ordered_at")} AS ordered_at_raw,
@@ -535,7 +535,7 @@ def build_lines(con: Any, spec: OrderSpec, rows: str) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE lines_out AS
         SELECT {p} || order_id AS order_key,
-            row_number() OVER (PARTITION BY order_id ORDER BY _row) AS line_no,
+            row_number() OVER (PARTITION BY order_id ORDER BY _row, _line) AS line_no,
             sku, title, CAST(quantity AS BIGINT) AS quantity,
             coalesce(unit_price, line_amount / nullif(quantity, 0)) AS unit_price,
             coalesce(line_amount, quantity * unit_price) AS line_amount, _row
