@@ -137,6 +137,51 @@ def _case(checks: list[tuple[str, str, str, str]], pick: int) -> str:
     return f"CASE {whens} END" if checks else "NULL"
 
 
+NO_ROWS = (
+    'SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS "column", NULL::VARCHAR AS reason, '
+    "NULL::VARCHAR AS value WHERE false"
+)
+
+
+COLUMNS = '(_row, "column", reason, value)'
+
+
+def store_rejections(con: Any, *parts: str) -> None:
+    """``rejections``: one row per rejected source row, the first reason of ``parts`` that applies.
+
+    Each part selects ``_row, column, reason, value``; rows the reader could not
+    split (``bad_rows``) come before all of them.
+    """
+    unsplit = 'SELECT _row, NULL::VARCHAR AS "column", reason, NULL::VARCHAR AS value FROM bad_rows'
+    union = " UNION ALL ".join(
+        f"SELECT *, {i} AS priority FROM ({part}) AS p{i}{COLUMNS}"
+        for i, part in enumerate((unsplit, *parts))
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE rejections AS
+        SELECT _row, "column", reason, value FROM ({union})
+        QUALIFY row_number() OVER (PARTITION BY _row ORDER BY priority) = 1
+        """
+    )
+
+
+def store_flags(con: Any, *parts: str) -> None:
+    """``flags``: the values ``parts`` flag (``_row, column, reason, value``) in rows not rejected."""
+    union = (
+        " UNION ALL ".join(
+            f"SELECT * FROM ({part}) AS p{i}{COLUMNS}" for i, part in enumerate(parts)
+        )
+        or NO_ROWS
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE flags AS
+        SELECT DISTINCT * FROM ({union}) WHERE _row NOT IN (SELECT _row FROM rejections)
+        """
+    )
+
+
 def _lacks(fmt: str, missing: list[str], present: set[str], file: str) -> str:
     return (
         f"{file}: a {fmt} export lacks column {', '.join(missing)}; "
@@ -417,27 +462,16 @@ def collect_rejections(con: Any, spec: OrderSpec) -> None:
     """
     status_col = sql_str(spec.columns.get("status", spec.columns["order_id"]))
     id_col = sql_str(spec.columns["order_id"])
-    con.execute(
+    store_rejections(
+        con,
+        "SELECT _row, rej_column, rej_reason, rej_value FROM checked WHERE rej_reason IS NOT NULL",
         f"""
-        CREATE OR REPLACE TEMP TABLE rejections AS
-        SELECT _row, "column", reason, value FROM (
-            SELECT _row, NULL AS "column", reason, NULL AS value, 0 AS priority FROM bad_rows
-            UNION ALL
-            SELECT c._row,
-                coalesce(c.rej_column, CASE WHEN v.order_reason IS NULL THEN {id_col}
-                                            ELSE {status_col} END),
-                coalesce(c.rej_reason, v.order_reason,
-                         'another row of the order was rejected (row ' || v.bad_row || ')'),
-                coalesce(c.rej_value, CASE WHEN v.order_reason IS NOT NULL THEN c.order_id END),
-                CASE WHEN c.rej_reason IS NOT NULL THEN 1 ELSE 2 END
-            FROM checked c
-            LEFT JOIN (SELECT * FROM order_verdicts
-                       WHERE bad_row IS NOT NULL OR order_reason IS NOT NULL) v
-              ON c.order_id = v.order_id AND NOT c.is_refund
-            WHERE c.rej_reason IS NOT NULL OR v.order_id IS NOT NULL
-        )
-        QUALIFY row_number() OVER (PARTITION BY _row ORDER BY priority) = 1
-        """
+        SELECT c._row, CASE WHEN v.order_reason IS NULL THEN {id_col} ELSE {status_col} END,
+            coalesce(v.order_reason, 'another row of the order was rejected (row ' || v.bad_row || ')'),
+            CASE WHEN v.order_reason IS NOT NULL THEN c.order_id END
+        FROM checked c JOIN order_verdicts v ON c.order_id = v.order_id AND NOT c.is_refund
+        WHERE v.bad_row IS NOT NULL OR v.order_reason IS NOT NULL
+        """,
     )
 
 
@@ -447,23 +481,13 @@ def collect_flags(con: Any, spec: OrderSpec, present: set[str]) -> None:
     A phone that is not a mainland mobile number is flagged without its value.
     """
     phone = spec.columns.get("phone")
-    checks = []
+    parts = []
     if phone in present:
-        checks.append(
-            f"SELECT _row, {sql_str(phone)} AS \"column\", 'not a mainland mobile number' AS reason, "
-            "NULL::VARCHAR AS value FROM checked "
-            "WHERE phone_given IS NOT NULL AND phone_hash IS NULL AND NOT is_refund"
+        parts.append(
+            f"SELECT _row, {sql_str(phone)}, 'not a mainland mobile number', NULL::VARCHAR "
+            "FROM checked WHERE phone_given IS NOT NULL AND phone_hash IS NULL AND NOT is_refund"
         )
-    body = " UNION ALL ".join(checks) or (
-        'SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS "column", NULL::VARCHAR AS reason, '
-        "NULL::VARCHAR AS value WHERE false"
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE flags AS
-        SELECT DISTINCT * FROM ({body}) WHERE _row NOT IN (SELECT _row FROM rejections)
-        """
-    )
+    store_flags(con, *parts)
 
 
 def order_contacts(con: Any) -> None:
@@ -638,27 +662,15 @@ def _normalise_lines(con: Any, spec: OrderSpec, present: set[str]) -> Normalised
     check_rows(con, spec, present)
     p = sql_str(spec.platform + ":")
     id_col = sql_str(spec.columns["order_id"])
-    con.execute(
+    store_rejections(
+        con,
+        "SELECT _row, rej_column, rej_reason, rej_value FROM checked WHERE rej_reason IS NOT NULL",
         f"""
-        CREATE OR REPLACE TEMP TABLE rejections AS
-        SELECT _row, "column", reason, value FROM (
-            SELECT _row, NULL AS "column", reason, NULL AS value, 0 AS priority FROM bad_rows
-            UNION ALL
-            SELECT _row, rej_column, rej_reason, rej_value, 1 FROM checked
-            WHERE rej_reason IS NOT NULL
-            UNION ALL
-            SELECT _row, {id_col}, 'order not loaded (rejected or not in the order report)',
-                   order_id, 2
-            FROM checked
-            WHERE rej_reason IS NULL AND {p} || order_id NOT IN (SELECT order_key FROM orders)
-        )
-        QUALIFY row_number() OVER (PARTITION BY _row ORDER BY priority) = 1
-        """
+        SELECT _row, {id_col}, 'order not loaded (rejected or not in the order report)', order_id
+        FROM checked WHERE {p} || order_id NOT IN (SELECT order_key FROM orders)
+        """,
     )
-    con.execute(
-        'CREATE OR REPLACE TEMP TABLE flags AS SELECT _row, NULL::VARCHAR AS "column", '
-        "NULL::VARCHAR AS reason, NULL::VARCHAR AS value FROM checked WHERE false"
-    )
+    store_flags(con)
     build_lines(con, spec, "checked WHERE _row NOT IN (SELECT _row FROM rejections)")
     return Normalised(
         writes=[
@@ -747,29 +759,18 @@ def _normalise_table(con: Any, spec: TableSpec, present: set[str], file: str) ->
     rejects = _table_checks(spec, "reject")
     flags = _table_checks(spec, "flag")
     rejected = " OR ".join(f"({c[0]})" for c in rejects) or "false"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE rejections AS
-        SELECT _row, NULL::VARCHAR AS "column", reason, NULL::VARCHAR AS value FROM bad_rows
-        UNION ALL
-        SELECT _row, {_case(rejects, 1)}, {_case(rejects, 2)}, CAST({_case(rejects, 3)} AS VARCHAR)
-        FROM parsed WHERE {rejected}
-        """
+    store_rejections(
+        con,
+        f"SELECT _row, {_case(rejects, 1)}, {_case(rejects, 2)}, "
+        f"CAST({_case(rejects, 3)} AS VARCHAR) FROM parsed WHERE {rejected}",
     )
-    # Every flagged value of a kept row, and the row with those values emptied.
-    flag_rows = " UNION ALL ".join(
-        f'SELECT _row, {sql_str(header)} AS "column", {sql_str(reason)} AS reason, '
-        f"CAST({value} AS VARCHAR) AS value FROM parsed WHERE {cond}"
-        for cond, header, reason, value in flags
-    ) or (
-        'SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS "column", NULL::VARCHAR AS reason, '
-        "NULL::VARCHAR AS value WHERE false"
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE flags AS
-        SELECT * FROM ({flag_rows}) WHERE _row NOT IN (SELECT _row FROM rejections)
-        """
+    store_flags(
+        con,
+        *(
+            f"SELECT _row, {sql_str(header)}, {sql_str(reason)}, CAST({value} AS VARCHAR) "
+            f"FROM parsed WHERE {cond}"
+            for cond, header, reason, value in flags
+        ),
     )
     header_of = {header: col for col, (header, _) in spec.columns.items()}
     emptied = ", ".join(
