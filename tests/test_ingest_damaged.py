@@ -724,3 +724,41 @@ def test_unrecognised_file_is_logged_as_skipped(wh: Settings, tmp_path: Path) ->
     assert "notes.txt" in log.index, "the skipped file is not in ingest_log"
     assert log.loc["notes.txt", "status"] == "skipped"
     assert log.loc["t.csv", "status"] == "loaded"
+
+
+def test_a_report_on_an_incomplete_warehouse_says_so_in_one_line(
+    wh: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """9: the report's first cell warns of an incomplete warehouse, or stops when it has no persons."""
+    import workbench.unify.identity as identity
+    from workbench.engine import connect
+    from workbench.errors import WarehouseIncomplete
+    from workbench.unify import views, warehouse_status
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed")
+
+    raw = tmp_path / "raw"
+    write(raw / "a.csv", [TMALL_HEADER, tmall_row("2000000000000000001", nick="tb甲")], "gbk")
+    monkeypatch.setattr(identity, "persons_table", boom)
+    with contextlib.suppress(RuntimeError):
+        ingest(raw, wh, progress=False)  # the very first ingestion never resolves anyone
+    con = connect(wh, read_only=True)
+    assert warehouse_status(con) == "no_persons"
+    with pytest.raises(WarehouseIncomplete, match="没有人员"):
+        views.warehouse_notice(warehouse_status(con), "zh")
+    con.disconnect()
+    monkeypatch.undo()
+    ingest(raw, wh, progress=False)
+    con = connect(wh, read_only=True)
+    assert warehouse_status(con) == "complete"
+    assert views.warehouse_notice(warehouse_status(con), "en") is None
+    con.disconnect()
+    monkeypatch.setattr(identity, "persons_table", boom)
+    with contextlib.suppress(RuntimeError):
+        ingest(raw, wh, progress=False)  # a later one stops midway: earlier persons remain
+    con = connect(wh, read_only=True)
+    notice = views.warehouse_notice(warehouse_status(con), "en")
+    con.disconnect()
+    assert notice is not None and "incomplete" in notice.data
+    assert notice.data.count("\n") == 0

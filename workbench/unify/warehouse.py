@@ -147,10 +147,11 @@ def warehouse_status(con: Any) -> str:
     names = {
         r[0] for r in raw.execute("SELECT table_name FROM information_schema.tables").fetchall()
     }
-    if "persons" not in names:
-        return "no_persons"
     state = get_meta(raw, STATE_KEY) if "warehouse_meta" in names else COMPLETE
-    return COMPLETE if state in (None, COMPLETE) else "incomplete"
+    if state in (None, COMPLETE):
+        return COMPLETE if "persons" in names else "no_persons"
+    row = raw.execute("SELECT count(*) FROM persons").fetchone() if "persons" in names else None
+    return "incomplete" if row and row[0] else "no_persons"
 
 
 PROBLEMS = {
