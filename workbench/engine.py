@@ -234,7 +234,9 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
     ``wb_hmac(s)``: HMAC-SHA256 of ``s`` with the settings' salt, hex (equal to
     Python's ``hmac.new(salt, s, sha256).hexdigest()``); ``wb_ts(s)``: a local
     timestamp from any of ``datetime_formats``, an ISO time with offset (converted
-    to Asia/Shanghai) or an Excel serial day number; ``wb_amount(s)``: a number from
+    to Asia/Shanghai) or an Excel serial day number; ``wb_ts_as(s, f)``: the same, trying
+    format ``f`` first (a failed format costs more than the parse, so a column's
+    usual format goes first); ``wb_amount(s)``: a number from
     ``¥1,234.00``, ``￥1,234.00``, ``12.5元``; ``wb_id(s)``: an id without Taobao's
     ``="..."``, Douyin's tab or a leading apostrophe; ``wb_mobile(s)``: the 11 digits
     of a mainland mobile number written with spaces, dashes or +86, else NULL;
@@ -256,15 +258,17 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
         CREATE OR REPLACE TEMP MACRO wb_ts(s) AS
             CASE
               WHEN s IS NULL OR trim(s) = '' THEN NULL
-              ELSE coalesce(
-                try_strptime(trim(s), [{formats}]),
-                CASE
-                  WHEN regexp_full_match(trim(s), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
-                    THEN TIMESTAMP '1899-12-30'
-                         + to_microseconds(round(trim(s)::DOUBLE * 86400000000)::BIGINT)
-                  WHEN regexp_full_match(trim(s), '.*T.*([+-][0-9]{{2}}:?[0-9]{{2}}|Z)')
-                    THEN timezone('Asia/Shanghai', try_strptime(trim(s), '%Y-%m-%dT%H:%M:%S%z'))
-                END)
+              WHEN regexp_full_match(trim(s), '[1-9][0-9]{{4}}(\\.[0-9]+)?')
+                THEN TIMESTAMP '1899-12-30'
+                     + to_microseconds(round(trim(s)::DOUBLE * 86400000000)::BIGINT)
+              WHEN regexp_full_match(trim(s), '.*T.*([+-][0-9]{{2}}:?[0-9]{{2}}|Z)')
+                THEN timezone('Asia/Shanghai', try_strptime(trim(s), '%Y-%m-%dT%H:%M:%S%z'))
+              ELSE try_strptime(trim(s), [{formats}])
+            END;
+        CREATE OR REPLACE TEMP MACRO wb_ts_as(s, f) AS
+            CASE
+              WHEN s IS NULL OR trim(s) = '' THEN NULL
+              ELSE coalesce(try_strptime(trim(s), f), wb_ts(s))
             END;
         CREATE OR REPLACE TEMP MACRO wb_masked(s) AS
             nullif(regexp_replace(regexp_extract(s, '(1[0-9]{{2}})\\*+([0-9]{{4}})'),

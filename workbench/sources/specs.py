@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 # Date formats met in the exports, tried in order (DuckDB strptime syntax).
 DATETIME_FORMATS: tuple[str, ...] = (
     "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",  # an Excel time with a fraction of a second, as fastexcel writes it
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y-%m-%d %H:%M",

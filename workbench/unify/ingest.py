@@ -56,6 +56,9 @@ from workbench.unify.warehouse import (
 log = logging.getLogger(__name__)
 
 
+CHECKPOINT_EVERY = "1GB"  # of write-ahead log; DuckDB's default, 16 MB, checkpoints every few files
+
+
 class NoExports(WorkbenchError):
     """The raw directory holds no export the workbench recognises."""
 
@@ -217,6 +220,9 @@ def _run(
         check_salt(con, settings.salt, str(settings.warehouse))
         register_functions(con, settings.salt, DATETIME_FORMATS)
         mark_loading(con)
+        # One checkpoint at the end instead of one every few files: each file's
+        # commit then only appends to the write-ahead log.
+        con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_EVERY}'")
         result = IngestResult()
         for job in tqdm(jobs, desc="ingest", unit="file", disable=not progress):
             try:
@@ -243,6 +249,9 @@ def _run(
             on_commit=mark_complete,
         )
         result.steps["identity"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        con.execute("CHECKPOINT")
+        result.steps["checkpoint"] = time.perf_counter() - t0
         return result
     finally:
         con.close()

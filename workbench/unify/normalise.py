@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.sources.specs import OrderSpec
+from workbench.sources.specs import DATETIME_FORMATS, OrderSpec
 from workbench.sources.tables import FLAG_FALSE, FLAG_TRUE, PLATFORM_NAMES, TableSpec
 
 LABEL = {
@@ -182,6 +182,37 @@ def store_flags(con: Any, *parts: str) -> None:
     )
 
 
+SAMPLE = 2000
+
+
+def usual_formats(con: Any, columns: list[str]) -> dict[str, str]:
+    """The date format most values of each ``source`` column are written in (from a sample).
+
+    A column's values almost always share one format; trying it first
+    (``wb_ts_as``) spares the failed attempts at the others, which cost more
+    than the parse itself. Columns with no value in any format are left out.
+    """
+    formats = [f for f in DATETIME_FORMATS if "%z" not in f]
+    out: dict[str, str] = {}
+    for col in columns:
+        counts = ", ".join(f"count(try_strptime(v, {sql_str(f)}))" for f in formats)
+        row = con.execute(
+            f"""
+            SELECT {counts}
+            FROM (SELECT trim({ident(col)}) AS v FROM source
+                  WHERE nullif(trim({ident(col)}), '') IS NOT NULL LIMIT {SAMPLE})
+            """
+        ).fetchone()
+        if row and max(row) > 0:
+            out[col] = formats[list(row).index(max(row))]
+    return out
+
+
+def time_expr(raw: str, fmt: str | None) -> str:
+    """SQL reading a date or time column, its usual format first."""
+    return f"wb_ts_as({raw}, {sql_str(fmt)})" if fmt else f"wb_ts({raw})"
+
+
 def _lacks(fmt: str, missing: list[str], present: set[str], file: str) -> str:
     return (
         f"{file}: a {fmt} export lacks column {', '.join(missing)}; "
@@ -244,9 +275,13 @@ def parse_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
     r = lambda name: _raw(spec, name, present)  # noqa: E731
     single_address = "province" not in spec.columns
     addr = f"regexp_replace(coalesce({r('address')}, ''), '\\s', '', 'g')"
-    split = (
+    # A single address column is split once, into province, city, district and the rest.
+    split = "_address"
+    split_expr = (
         f"regexp_extract({addr}, '^(.+?(?:省|自治区)|北京|上海|天津|重庆)?(.+?市)?(.+?[区县])?(.*)$',"
         " ['p', 'c', 'd', 'rest'])"
+        if single_address
+        else "NULL"
     )
     province = f"nullif({split}.p, '')" if single_address else f"wb_clean({r('province')})"
     city = f"nullif({split}.c, '')" if single_address else f"wb_clean({r('city')})"
@@ -258,6 +293,12 @@ def parse_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
         f"coalesce(trim({r(refund[0])}) = {sql_str(refund[1])}, false)" if refund else "false"
     )
     original = f"wb_id({r(refund[2])})" if refund else "NULL::VARCHAR"
+    times = [spec.columns[f] for f in ("ordered_at", "paid_at") if spec.columns.get(f) in present]
+    usual = usual_formats(con, times)
+
+    def ts(name: str) -> str:
+        return time_expr(r(name), usual.get(spec.columns.get(name, "")))
+
     amounts = ("goods_amount", "discount_amount", "paid_amount", "refund_amount")
     money = ",\n".join(
         f"wb_amount({r(f)}) AS {f}, {r(f)} AS {f}_raw"
@@ -269,8 +310,8 @@ def parse_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
         SELECT _row, {"_line" if "_line" in present else "_row"} AS _line,
             wb_id({r("order_id")}) AS order_id, {r("order_id")} AS order_id_raw,
             wb_clean({r("account_id")}) AS account_id,
-            wb_ts({r("ordered_at")}) AS ordered_at, {r("ordered_at")} AS ordered_at_raw,
-            wb_ts({r("paid_at")}) AS paid_at, {r("paid_at")} AS paid_at_raw,
+            {ts("ordered_at")} AS ordered_at, {r("ordered_at")} AS ordered_at_raw,
+            {ts("paid_at")} AS paid_at, {r("paid_at")} AS paid_at_raw,
             trim({r("status")}) AS status_raw, trim({r("aftersale")}) AS aftersale_raw,
             {money},
             try_cast(wb_clean({r("quantity")}) AS DOUBLE) AS quantity, {r("quantity")} AS quantity_raw,
@@ -282,7 +323,7 @@ def parse_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
             nullif(regexp_replace(coalesce({r("name")}, ''), '\\s', '', 'g'), '') AS name_clean,
             {province} AS province, {city} AS city, {district} AS district, {detail} AS detail,
             {is_refund} AS is_refund, {original} AS original_id
-        FROM source
+        FROM (SELECT *, {split_expr} AS _address FROM source)
         """
     )
 
@@ -693,12 +734,13 @@ def _normalise_lines(con: Any, spec: OrderSpec, present: set[str]) -> Normalised
 # --- members, products, campaigns ------------------------------------------------------
 
 
-def read_expr(kind: str, raw: str) -> str:
-    """SQL reading one export column of ``kind`` (see ``workbench.sources.tables.Kind``)."""
+def read_expr(kind: str, raw: str, fmt: str | None = None) -> str:
+    """SQL reading one export column of ``kind`` (see ``workbench.sources.tables.Kind``);
+    ``fmt`` is a date column's usual format."""
     if kind == "date":
-        return f"CAST(wb_ts({raw}) AS DATE)"
+        return f"CAST({time_expr(raw, fmt)} AS DATE)"
     if kind == "timestamp":
-        return f"wb_ts({raw})"
+        return time_expr(raw, fmt)
     if kind == "number":
         return f"wb_amount({raw})"
     if kind == "int":
@@ -751,9 +793,14 @@ def _normalise_table(con: Any, spec: TableSpec, present: set[str], file: str) ->
         header = spec.columns[col][0]
         return ident(header) if header in present else "NULL::VARCHAR"
 
+    usual = usual_formats(
+        con,
+        [h for h, kind in spec.columns.values() if kind in ("date", "timestamp") and h in present],
+    )
     reads = ", ".join(
-        f"{read_expr(kind, raw(col))} AS {ident(col)}, {raw(col)} AS {ident('raw_' + col)}"
-        for col, (_, kind) in spec.columns.items()
+        f"{read_expr(kind, raw(col), usual.get(header))} AS {ident(col)}, "
+        f"{raw(col)} AS {ident('raw_' + col)}"
+        for col, (header, kind) in spec.columns.items()
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT _row, {reads} FROM source")
     rejects = _table_checks(spec, "reject")
