@@ -647,6 +647,50 @@ def test_identity_failure_leaves_the_last_identity_tables(
     assert sorted(tables(wh)["accounts"]["account_key"]) == ["tmall:tb乙", "tmall:tb甲"]
 
 
+# --- 10. Excel workbooks ------------------------------------------------------------
+
+JD_COLUMNS = [
+    "订单号", "商品名称", "订购数量", "京东价", "订单金额", "优惠金额", "应付金额", "订单状态",
+    "下单帐号", "客户姓名", "客户地址", "联系电话", "下单时间", "付款确认时间", "退款金额", "商家SKU",
+]  # fmt: skip
+
+
+def jd_row(order_id: str, ordered: object) -> list[object]:
+    return [
+        order_id, "洗衣液 3kg", 2, 79.9, 159.8, 10.0, 149.8, "完成", "jd_abc", "吴俊思",
+        "山东省济南市市中区长江路685号绿地小区11栋3102室", "130****9281", ordered, None, 0.0,
+        "QX-LD-3000",
+    ]  # fmt: skip
+
+
+def test_a_workbook_cut_short_is_refused_and_the_others_load(wh: Settings, tmp_path: Path) -> None:
+    """10: a JD workbook still being written (cut short) is refused at once, never hangs."""
+    from datetime import datetime
+
+    from workbench.synth.exports import write_xlsx
+
+    raw = tmp_path / "raw"
+    (raw / "jd").mkdir(parents=True)
+    whole = raw / "jd" / "whole.xlsx"
+    rows = [jd_row(f"3000001{i:05d}", datetime(2024, 2, 25, 9, 12, 10, 500000)) for i in range(300)]
+    write_xlsx(whole, JD_COLUMNS, rows)
+    data = whole.read_bytes()
+    (raw / "jd" / "cut.xlsx").write_bytes(data[: len(data) - 700])
+    write(raw / "tmall" / "t.csv", [TMALL_HEADER, tmall_row("2000000000000000001")], "gbk")
+    files = {f.file: f for f in ingest(raw, wh, progress=False).files}
+    assert files["jd/cut.xlsx"].status == "refused"
+    assert "cut.xlsx" in files["jd/cut.xlsx"].message
+    assert "\n" not in files["jd/cut.xlsx"].message
+    assert (files["jd/whole.xlsx"].status, files["jd/whole.xlsx"].rows_loaded) == ("loaded", 300)
+    assert files["tmall/t.csv"].status == "loaded"
+    orders = tables(wh)["orders"]
+    jd = orders[orders["platform"] == "jd"]
+    # A time with a fraction of a second, as the reader renders an Excel date cell.
+    assert (
+        len(jd) == 300 and jd["ordered_at"].astype(str).str.startswith("2024-02-25 09:12:10").all()
+    )
+
+
 # --- 11. lock conflicts ----------------------------------------------------------------
 
 HOLD = (

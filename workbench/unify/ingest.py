@@ -252,6 +252,7 @@ def _run(
         t0 = time.perf_counter()
         con.execute("CHECKPOINT")
         result.steps["checkpoint"] = time.perf_counter() - t0
+        log.info("ingest seconds per step: %s", {k: round(v, 1) for k, v in result.steps.items()})
         return result
     finally:
         con.close()
