@@ -586,3 +586,13 @@ def test_youzan_trade_with_empty_address_keeps_its_items_in_order(
     lines = tables(wh)["order_lines"].sort_values("line_no")
     assert list(lines["sku"]) == ["QX-LD-1500", "QX-RS-1000", "QX-GIFT"]
     assert list(lines["line_no"]) == [1, 2, 3]
+
+
+def test_reader_errors_are_cut_before_any_quoted_row() -> None:
+    """An Arrow error quoting a row keeps only its kind (the row may hold personal data)."""
+    from workbench.sources.stage import _first_clause
+
+    quoted = ValueError("CSV parse error: Expected 14 columns, got 15: M2,13500068209,李思远,女")
+    assert _first_clause(quoted) == "CSV parse error: Expected 14 columns, got 15"
+    named = ValueError("JSON conversion error: 'buyer_phone' 13500068209 is not a string")
+    assert _first_clause(named) == "JSON conversion error"

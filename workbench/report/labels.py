@@ -67,6 +67,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "rows_loaded": ("入库行数", "Rows loaded"),
     "rows_rejected": ("拒收行数", "Rows rejected"),
     "rejected_share": ("拒收比例", "Rejected share"),
+    "values_flagged": ("标记值数", "Values flagged"),
     "reason": ("原因", "Reason"),
     "column": ("列", "Column"),
     "example_file": ("示例文件", "Example file"),

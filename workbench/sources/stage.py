@@ -105,12 +105,16 @@ def read_csv(path: Path, encoding: str | None = None, delimiter: str = ",") -> S
 
 
 def _first_clause(exc: Exception) -> str:
-    """The start of an Arrow error, cut before anything that may quote the data."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    for cut in (": '", ' "', "Row #", ": ["):
-        if cut in text:
-            text = text[: text.index(cut)]
-    return text.strip().rstrip(":") or type(exc).__name__
+    """The kind of an Arrow error, cut before the part that may quote the data.
+
+    ``CSV parse error: Expected 14 columns, got 15: M2,1380...`` gives
+    ``CSV parse error: Expected 14 columns, got 15``.
+    """
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    kept = ": ".join(text.split(": ")[:2])
+    for cut in ("'", '"', "Row #", "["):
+        kept = kept.split(cut)[0]
+    return kept.strip().rstrip(":") or type(exc).__name__
 
 
 def read_xlsx(path: Path) -> Staged:

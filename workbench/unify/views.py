@@ -83,13 +83,16 @@ def _latest_log(con: Any) -> Any:
 
 def loading_table(con: Any, lang: str = "zh") -> Any:
     """Per platform and format, from the latest ingestion of each file: rows read, loaded,
-    rejected, and files refused. Read = loaded + rejected for every loaded file.
+    rejected, values flagged (loaded as empty) and files refused. Read = loaded + rejected
+    for every loaded file.
 
     Parameters:
         con: an Ibis backend on the warehouse (``workbench.engine.connect``).
         lang: ``zh`` or ``en``.
     """
     log = _latest_log(con)
+    flagged = con.table("flagged_values").group_by("source_file").agg(values_flagged=ibis._.count())
+    log = log.left_join(flagged, "source_file")
     g = (
         log.group_by(["platform", "format"])
         .agg(
@@ -98,6 +101,7 @@ def loading_table(con: Any, lang: str = "zh") -> Any:
             rows_read=log.rows_read.sum(),
             rows_loaded=log.rows_loaded.sum(),
             rows_rejected=log.rows_rejected.sum(),
+            values_flagged=log.values_flagged.fill_null(0).sum(),
         )
         .order_by(["platform", "format"])
         .to_pandas()
