@@ -155,6 +155,37 @@ def _failure_banner(meta: Mapping[str, Any], lang: str) -> str:
     )
 
 
+LANG_TAGS: dict[str, str] = {"zh": "lang-zh", "en": "lang-en"}
+
+
+def keep_language(nb: Any, lang: str) -> Any:
+    """Drop the markdown cells written for another language; untagged cells stay.
+
+    The notebooks keep both languages side by side: a markdown cell tagged
+    ``lang-zh`` is shown only in a Chinese report, one tagged ``lang-en`` only in
+    an English one.
+    """
+    other = {tag for code, tag in LANG_TAGS.items() if code != lang}
+    nb.cells = [c for c in nb.cells if not other & set(c.get("metadata", {}).get("tags", []))]
+    return nb
+
+
+def report_title(notebook: str | Path | Any, lang: str) -> str:
+    """The first level-one heading of the notebook in ``lang`` (its file name if none)."""
+    nb = notebook
+    if isinstance(notebook, (str, Path)):
+        nb = nbformat.read(str(notebook), as_version=4)
+    for cell in keep_language(nbformat.from_dict(nb), lang).cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("# "):
+                return line[2:].strip()
+    return Path(
+        str(getattr(nb, "metadata", {}).get("papermill", {}).get("input_path", "report"))
+    ).stem
+
+
 FAILED_ANCHOR = "wb-failed-cell"
 HIDE_TAG = "wb-hide-input"
 
