@@ -67,14 +67,38 @@ def _warehouse() -> Any:
     return con
 
 
+def test_channel_summary_by_hand() -> None:
+    got = channels.channel_summary(_warehouse(), None, "2026-11-20").set_index("platform")
+    assert got.loc["douyin", "buyers"] == 3  # A, B, C; D bought after the as-of date
+    assert got.loc["douyin", "orders"] == 3
+    assert got.loc["douyin", "net_amount"] == 50.0 + 60.0 + 80.0
+    assert got.loc["douyin", "also_elsewhere_share"] == 2 / 3  # A on Tmall, C on Pinduoduo
+    assert got.loc["tmall", "also_elsewhere_share"] == 1.0
+    assert list(got.index) == ["douyin", "pdd", "tmall"]  # most buyers first, then by name
+
+
 def test_new_to_brand_per_channel_by_hand() -> None:
     con = _warehouse()
-    pc = channels.person_channels(con, None, "2026-11-20")
-    got = channels.new_to_brand(pc).to_pandas().set_index("platform")
-    assert got.loc["douyin", "buyers"] == 3  # A, B, C; D bought after the as-of date
+    found = channels.new_to_brand(con, None, "2026-11-20", lookback_days=0)
+    got = found.shares.set_index("platform")
+    assert (found.start, found.end) == ("2024-01-01", "2026-11-20")
+    assert got.loc["douyin", "entrants"] == 3  # A, B, C; D bought after the as-of date
     assert got.loc["douyin", "new_to_brand"] == 2  # B, and C (same day as Pinduoduo)
     assert got.loc[["tmall", "pdd"], "new_to_brand"].tolist() == [1, 1]
-    assert got.loc["douyin", "net_amount"] == 50.0 + 60.0 + 80.0
+
+
+def test_new_to_brand_window_starts_after_the_look_back() -> None:
+    con = _warehouse()
+    # 275 days after 2024-01-01 is 2024-10-02: A's first Tmall and Douyin orders fall
+    # before the window, so neither channel counts A; B and C enter Douyin in it, new.
+    found = channels.new_to_brand(con, None, "2026-11-20", lookback_days=275)
+    got = found.shares.set_index("platform")
+    assert found.start == "2024-10-02"
+    assert "tmall" not in got.index
+    assert got.loc["douyin", ["entrants", "new_to_brand"]].tolist() == [2, 2]
+    assert got.loc["pdd", ["entrants", "new_to_brand"]].tolist() == [1, 1]
+    # A look-back longer than the history leaves no window.
+    assert channels.new_to_brand(con, None, "2024-11-01", lookback_days=400).shares.empty
 
 
 def test_channel_combinations_by_hand() -> None:

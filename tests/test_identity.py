@@ -10,10 +10,10 @@ import pytest
 
 from workbench.config import load_settings
 from workbench.engine import connect, duckdb_connect
+from workbench.evaluation.identity import account_people, evidence_ceiling, pairwise_scores
 from workbench.schema import CONTACTS, MEMBERS
 from workbench.synth import SynthResult
 from workbench.unify import ingest
-from workbench.unify.accuracy import account_people, evidence_ceiling, pairwise_scores
 from workbench.unify.identity import accounts_at, cluster, key_groups, resolve_identities
 
 

@@ -777,7 +777,8 @@ def test_a_report_on_an_incomplete_warehouse_says_so_in_one_line(
     import workbench.unify.identity as identity
     from workbench.engine import connect
     from workbench.errors import WarehouseIncomplete
-    from workbench.unify import views, warehouse_status
+    from workbench.report.views import unify as views
+    from workbench.unify import warehouse_status
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("killed")
@@ -804,5 +805,5 @@ def test_a_report_on_an_incomplete_warehouse_says_so_in_one_line(
     con = connect(wh, read_only=True)
     notice = views.warehouse_notice(warehouse_status(con), "en")
     con.disconnect()
-    assert notice is not None and "incomplete" in notice.data
-    assert notice.data.count("\n") == 0
+    assert notice is not None and "incomplete" in notice.text
+    assert notice.text.count("\n") == 0

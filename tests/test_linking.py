@@ -10,7 +10,7 @@ import pytest
 import splink.comparison_library as cl
 from splink import block_on
 
-from workbench.unify.accuracy import pairwise_scores
+from workbench.evaluation.identity import pairwise_scores
 from workbench.unify.linking import LinkModel, link
 
 FEBRL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "febrl"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from workbench.config import Settings
+from workbench.config import load_settings
 from workbench.report import run_notebook
 from workbench.synth import SynthResult
 from workbench.unify import ingest
@@ -49,34 +50,100 @@ def test_code_cells_stay_thin(path: Path) -> None:
         assert len([x for x in src.splitlines() if x.strip()]) <= 6, src
 
 
+CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]")
+ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}(?:[ ,'-]+[A-Za-z]{2,}){2,}")
+PHONE = re.compile(r"(?<![0-9a-fA-F])1\d{10}(?![0-9a-fA-F])")
+
+
+def chart_specs(page: str) -> list[str]:
+    return re.findall(r"<script[^>]*application/json[^>]*>(.*?)</script>", page, flags=re.S)
+
+
+def words_of(page: str) -> str:
+    """What a reader sees as the report's own words: headings, prose, labels, header,
+    table of contents, with data cells, code and scripts left out."""
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    # Table data cells: values from the exports (their own column names, file names).
+    body = re.sub(r'<td[^>]*class="data[^"]*"[^>]*>.*?</td>', " ", body, flags=re.S)
+    body = re.sub(r"<code[^>]*>.*?</code>", " ", body, flags=re.S)
+    body = re.sub(r'<div class="jp-InputArea.*?</div>\s*</div>\s*</div>', " ", body, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+@pytest.fixture(scope="module")
+def unify_reports(
+    tmp_path_factory: pytest.TempPathFactory, small_synth: SynthResult
+) -> dict[str, Path]:
+    """01_unify rendered in Chinese and in English from one small synthetic warehouse."""
+    settings = load_settings(root=tmp_path_factory.mktemp("project"), env={})
+    ingest(small_synth.raw_dir, settings, progress=False)
+    pages = {}
+    for lang in ("zh", "en"):
+        params = {
+            "raw_dir": str(small_synth.raw_dir),
+            "lang": lang,
+            "truth_dir": str(small_synth.truth_dir),
+        }
+        r = run_notebook(NOTEBOOKS[0], params, settings, progress=False)
+        assert r.ok, r.error
+        pages[lang] = r.html
+    return pages
+
+
 @pytest.mark.slow
-def test_unify_notebook_runs_on_synthetic_data(project: Settings, small_synth: SynthResult) -> None:
-    ingest(small_synth.raw_dir, project, progress=False)
-    nb = Path(__file__).parents[1] / "notebooks" / "01_unify.ipynb"
-    params = {
-        "raw_dir": str(small_synth.raw_dir),
-        "lang": "en",
-        "truth_dir": str(small_synth.truth_dir),
-    }
-    r = run_notebook(nb, params, project, progress=False)
-    assert r.ok, r.error
-    page = r.html.read_text(encoding="utf-8")
-    assert "What arrived" in page and "wb-chart-1" in page
-    for section in ("How the channels overlap", "Which channels bring new customers"):
-        assert section in page
+def test_english_report_has_no_chinese_words(unify_reports: dict[str, Path]) -> None:
+    page = unify_reports["en"].read_text(encoding="utf-8")
+    assert '<html lang="en">' in page
+    assert "<title>01 Unify: one view of every customer across channels</title>" in page
+    words = words_of(page)
+    assert not CJK.search(words), CJK.findall(words)[:20]
+    for spec in chart_specs(page):  # titles, axes, legends, tooltips and the data they show
+        assert not CJK.search(spec), CJK.findall(spec)[:20]
+    for section in ("What arrived", "How the channels overlap", "Accuracy against the truth"):
+        assert f">{section}<" in page
     assert "Evidence ceiling" in page and "Planted share (synthetic)" in page
-    # No phone number (eleven digits from 1, not inside a hash) in any output or on the page
-    # (chart specs included), leaving out the inlined Vega library.
-    phone = re.compile(r"(?<![0-9a-fA-F])1\d{10}(?![0-9a-fA-F])")
-    executed = json.loads(r.html.with_suffix(".ipynb").read_text(encoding="utf-8"))
-    outputs = json.dumps([c.get("outputs", []) for c in executed["cells"]], ensure_ascii=False)
-    assert not phone.search(outputs)
-    specs = re.findall(r'<script[^>]*"application/json"[^>]*>.*?</script>', page, flags=re.S)
-    assert specs
-    own = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S) + "".join(specs)
-    assert not phone.search(own), phone.search(own)
-    assert "Douyin" in page and "Tmall" in page
     assert "test order (paid 0.01)" in page and "cancelled order" in page
-    # The header's fingerprint counts the warehouse tables the report read.
-    meta = json.loads((r.out_dir / "parameters.json").read_text(encoding="utf-8"))
+    assert "Save as PNG" in page
+
+
+@pytest.mark.slow
+def test_chinese_report_has_no_english_sentences(unify_reports: dict[str, Path]) -> None:
+    page = unify_reports["zh"].read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page
+    assert "<title>01 数据整合：跨渠道的统一客户视图</title>" in page
+    words = words_of(page)
+    assert not ENGLISH_RUN.search(words), ENGLISH_RUN.findall(words)[:20]
+    for spec in chart_specs(page):
+        titles = re.findall(r'"(?:title|text|subtitle)":\s*"([^"]*)"', spec)
+        assert titles and all(not ENGLISH_RUN.search(t) for t in titles), titles
+    for section in ("收到了什么", "渠道重叠", "与真值对比的准确率"):
+        assert f">{section}<" in page
+    assert "测试订单（实付 0.01）" in page and "已取消订单" in page
+    assert "证据上限" in page and "保存为 PNG" in page
+    assert "￥" in page and "万" in page  # money in yuan, large figures in 万
+
+
+@pytest.mark.slow
+def test_reports_show_no_phone_number(unify_reports: dict[str, Path]) -> None:
+    for path in unify_reports.values():
+        page = path.read_text(encoding="utf-8")
+        # Eleven digits from 1, not inside a hash, anywhere in an output or on the page
+        # (chart specs included), leaving out the inlined Vega library.
+        executed = json.loads(path.with_suffix(".ipynb").read_text(encoding="utf-8"))
+        outputs = json.dumps([c.get("outputs", []) for c in executed["cells"]], ensure_ascii=False)
+        assert not PHONE.search(outputs)
+        own = re.sub(r"<script[^>]*>.*?</script>", "", page, flags=re.S)
+        own += "".join(chart_specs(page))
+        assert chart_specs(page)
+        assert not PHONE.search(own), PHONE.search(own)
+
+
+@pytest.mark.slow
+def test_report_header_shows_every_effective_parameter(unify_reports: dict[str, Path]) -> None:
+    meta = json.loads((unify_reports["en"].parent / "parameters.json").read_text("utf-8"))
     assert meta["fingerprint"]["tables"]["orders"] > 0
+    page = unify_reports["en"].read_text(encoding="utf-8")
+    header = page[page.index('<section class="wb-header">') :]
+    header = header[: header.index("</section>")]
+    for name in ("As of", "Link threshold", "Language", "Data date range"):
+        assert f"<td>{name}</td>" in header, name

@@ -30,3 +30,7 @@ class WarehouseLocked(WorkbenchError):
 
 class WarehouseIncomplete(WorkbenchError):
     """The last ingestion did not finish, so the warehouse has no persons to report on."""
+
+
+class ParameterError(WorkbenchError, ValueError):
+    """A notebook parameter is unknown or has a value it does not accept."""

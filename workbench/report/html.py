@@ -10,6 +10,8 @@ are added. Input cells are hidden unless ``show_code``.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import functools
 import html
 import json
@@ -17,31 +19,70 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import nbformat
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
+from workbench.report.format import size
 from workbench.report.labels import label
 
 VEGALITE_MIME = re.compile(r"application/vnd\.vegalite\.v\d+(\.\d+)*[+.]json")
 
 REPORT_CSS = """
 body { max-width: 1100px; margin: 0 auto; }
-.wb-header { font-family: system-ui, sans-serif; border-bottom: 2px solid #1f5f8b;
-  padding: 16px 20px 8px; margin-bottom: 8px; }
-.wb-header h1 { font-size: 20px; margin: 0 0 6px; }
-.wb-header table { font-size: 12px; border-collapse: collapse; }
-.wb-header td { padding: 1px 12px 1px 0; vertical-align: top; }
+.wb-header { font-family: system-ui, 'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC',
+  sans-serif; border-top: 3px solid #1f5f8b; background: #f8fafc; padding: 10px 16px;
+  margin: 6px 0 10px; font-size: 12px; color: #333; }
+.wb-header table { border-collapse: collapse; margin: 0; }
+.wb-header tr, .wb-header tr:nth-child(odd) { background: none; }
+.wb-header td { padding: 2px 14px 2px 0; vertical-align: top; white-space: normal !important;
+  text-align: left; border: none; }
+.wb-header td:first-child { white-space: nowrap !important; color: #555; }
+.wb-header .wb-src { color: #888; }
 .wb-header code { font-size: 12px; }
+.wb-header details { display: inline; }
+.wb-header summary { cursor: pointer; color: #1f5f8b; display: inline; }
 .wb-failed { background: #fdecea; color: #8a1c1c; border: 1px solid #f5c2c0;
-  padding: 10px 14px; margin: 8px 20px; font-family: system-ui, sans-serif; }
+  padding: 10px 14px; margin: 8px 0; font-family: system-ui, sans-serif; }
 .wb-failed a { color: #8a1c1c; font-weight: 600; }
-.wb-toc { font-family: system-ui, sans-serif; font-size: 13px; padding: 4px 20px 12px; }
-.wb-toc ol { margin: 4px 0; padding-left: 20px; }
+.wb-toc { font-family: system-ui, 'PingFang SC', 'Microsoft YaHei', sans-serif; font-size: 13px;
+  margin: 0 0 10px; }
+.wb-toc summary { cursor: pointer; color: #1f5f8b; font-weight: 600; }
+.wb-toc ul { list-style: none; margin: 4px 0; padding-left: 4px; }
 .wb-toc .lvl3 { margin-left: 18px; }
-.wb-chart { margin: 6px 0; }
+.wb-table-box { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
+.wb-table-tools { font-size: 12px; margin: 2px 0 10px; }
+.wb-table-tools a { color: #1f5f8b; }
+.wb-chart { margin: 6px 0; max-width: 100%; }
+.wb-chart svg { max-width: 100%; height: auto; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { white-space: nowrap; }
+@media (max-width: 640px) {
+  .jp-Cell, .jp-Notebook { padding-left: 4px !important; padding-right: 4px !important; }
+  .jp-RenderedHTMLCommon { font-size: 14px; }
+  .wb-header { padding: 8px 10px; }
+}
 """
+
+VEGA_I18N = {
+    "zh": {
+        "CLICK_TO_VIEW_ACTIONS": "点击查看操作",
+        "COMPILED_ACTION": "查看 Vega 规格",
+        "EDITOR_ACTION": "在 Vega 编辑器中打开",
+        "PNG_ACTION": "保存为 PNG",
+        "SOURCE_ACTION": "查看源代码",
+        "SVG_ACTION": "保存为 SVG",
+    },
+    "en": {
+        "CLICK_TO_VIEW_ACTIONS": "Click to view actions",
+        "COMPILED_ACTION": "View Compiled Vega",
+        "EDITOR_ACTION": "Open in Vega Editor",
+        "PNG_ACTION": "Save as PNG",
+        "SOURCE_ACTION": "View Source",
+        "SVG_ACTION": "Save as SVG",
+    },
+}
 
 
 @functools.cache
@@ -55,8 +96,13 @@ def vega_bundle() -> str:
     return str(bundle).replace("</script", "<\\/script")
 
 
-def _vega_outputs_to_html(nb: Any) -> int:
-    """Replace each Vega-Lite output by an inline div + ``vegaEmbed`` call; count charts."""
+def _vega_outputs_to_html(nb: Any, lang: str = "zh") -> int:
+    """Replace each Vega-Lite output by an inline div + ``vegaEmbed`` call; count charts.
+
+    Charts render as SVG, which the page's style scales down to a phone's width; the
+    chart menu speaks the report's language.
+    """
+    i18n = json.dumps(VEGA_I18N.get(lang, VEGA_I18N["en"]), ensure_ascii=False)
     n = 0
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -80,8 +126,9 @@ def _vega_outputs_to_html(nb: Any) -> int:
                     f'<script type="application/json" id="{div}-spec">{payload}</script>'
                     "<script>(function(){var s=JSON.parse(document.getElementById("
                     f"'{div}-spec').textContent);"
-                    f"vegaEmbed('#{div}', s, {{actions: {{export: true, source: false, "
-                    "compiled: false, editor: false}}).catch(console.error);})();</script>"
+                    f"vegaEmbed('#{div}', s, {{renderer: 'svg', i18n: {i18n}, "
+                    "actions: {export: true, source: false, compiled: false, editor: false}})"
+                    ".catch(console.error);})();</script>"
                 ),
                 "text/plain": out["data"].get("text/plain", "<chart>"),
             }
@@ -113,34 +160,91 @@ def _toc(page: str, lang: str) -> str:
         items.append(f'<li class="lvl{level}"><a href="#{anchor}">{plain}</a></li>')
     if not items:
         return ""
-    return f'<nav class="wb-toc"><strong>{label("contents", lang)}</strong><ul style="list-style: none; padding-left: 4px">{"".join(items)}</ul></nav>'
+    return (
+        f'<details class="wb-toc"><summary>{label("contents", lang)}</summary>'
+        f"<ul>{''.join(items)}</ul></details>"
+    )
+
+
+def local_time(iso: str, tz: str | None = None) -> str:
+    """``2026-11-23T15:48:30+08:00`` as ``2026-11-23 15:48`` in ``tz`` (its own offset if none).
+
+    Example:
+        >>> local_time("2026-11-23T07:48:30+00:00", "Asia/Shanghai")
+        '2026-11-23 15:48'
+    """
+    try:
+        when = dt.datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso or "")
+    if tz:
+        with contextlib.suppress(KeyError, ValueError):
+            when = when.astimezone(ZoneInfo(tz))
+    return f"{when:%Y-%m-%d %H:%M}"
+
+
+def _source(text: str, lang: str) -> str:
+    """Where a parameter's value came from, in words."""
+    if text.startswith("setting"):
+        detail = text[len("setting") :].strip(" ()")
+        if detail == "default":
+            detail = label("default", lang)
+        elif detail.startswith("env "):
+            detail = label("env", lang) + " " + detail[4:]
+        return label("from_setting", lang) + (f" ({detail})" if detail else "")
+    keys = {
+        "given": "given",
+        "notebook": "notebook_default",
+        "last order date": "last_order_date",
+        "not set": "not_set",
+    }
+    return label(keys[text], lang) if text in keys else text
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "–"
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
 
 
 def _header(meta: Mapping[str, Any], lang: str) -> str:
+    """The block under the title: every effective parameter and where it came from, the
+    data's date range, when and how long it ran, the version and the data fingerprint."""
     esc = html.escape
-    params = meta.get("parameters", {})
-    param_text = ", ".join(
-        f"{esc(str(k))}={esc(json.dumps(v, ensure_ascii=False))}" for k, v in params.items()
+    params = meta.get("parameters", {}) or {}
+    sources = meta.get("parameter_sources", {}) or {}
+    rows = [(label("notebook", lang), f"<code>{esc(str(meta.get('notebook', '')))}</code>")]
+    for name, value in params.items():
+        src = sources.get(name)
+        note = f' <span class="wb-src">({esc(_source(src, lang))})</span>' if src else ""
+        rows.append((esc(label(name, lang)), f"<code>{esc(_value(value))}</code>{note}"))
+    span = meta.get("data_range")
+    if span:
+        rows.append((label("data_range", lang), esc(f"{span[0]} – {span[1]}")))
+    tz = meta.get("timezone")
+    when = local_time(str(meta.get("started", "")), tz) + (f" ({tz})" if tz else "")
+    status = label(str(meta.get("status", "")), lang)
+    rows.append(
+        (
+            label("run_time", lang),
+            esc(f"{when} · {meta.get('duration_s', 0):.1f} s · {status}"),
+        )
     )
-    fp = meta.get("fingerprint", {})
-    parts = [esc(fp.get("digest", ""))]
-    if fp.get("tables"):
-        parts.append(", ".join(f"{esc(str(k))}: {v:,}" for k, v in fp["tables"].items()))
-    if fp.get("raw_files"):
-        parts.append(f"raw: {fp['raw_files']:,} files, {fp.get('raw_bytes', 0) / 1e6:,.1f} MB")
-    fp_text = " · ".join(parts)
-    rows = [
-        (label("notebook", lang), f"<code>{esc(str(meta.get('notebook', '')))}</code>"),
-        (label("parameters", lang), param_text or "–"),
-        (label("started", lang), esc(str(meta.get("started", "")))),
-        (label("duration", lang), esc(f"{meta.get('duration_s', 0):.1f} s")),
-        (label("status", lang), esc(label(str(meta.get("status", "")), lang))),
-        (label("version", lang), esc(f"retail-workbench {meta.get('version', '')}")),
-        (label("fingerprint", lang), fp_text or "–"),
-    ]
+    rows.append((label("version", lang), esc(f"retail-workbench {meta.get('version', '')}")))
+    fp = meta.get("fingerprint", {}) or {}
+    if fp.get("digest"):
+        detail = ", ".join(f"{esc(str(k))} {v:,}" for k, v in (fp.get("tables") or {}).items())
+        if fp.get("raw_files"):
+            detail += f"; {label('raw_files', lang)} {fp['raw_files']:,} · "
+            detail += esc(size(fp.get("raw_bytes", 0)))
+        folded = (
+            f" <details><summary>{label('details', lang)}</summary> {detail}</details>"
+            if detail
+            else ""
+        )
+        rows.append((label("fingerprint", lang), f"<code>{esc(fp['digest'])}</code>{folded}"))
     body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
-    title = esc(str(meta.get("title") or meta.get("notebook", "")))
-    return f'<header class="wb-header"><h1>{title}</h1><table>{body}</table></header>'
+    return f'<section class="wb-header"><table>{body}</table></section>'
 
 
 def _failure_banner(meta: Mapping[str, Any], lang: str) -> str:
@@ -224,12 +328,14 @@ def export_html(
         notebook: the executed ``.ipynb``.
         html_path: where to write the ``.html``.
         meta: run metadata shown in the header (``notebook``, ``parameters``,
-            ``started``, ``duration_s``, ``status``, ``version``, ``fingerprint``
-            and, for a failed run, ``error``).
+            ``parameter_sources``, ``data_range``, ``started``, ``timezone``,
+            ``duration_s``, ``status``, ``version``, ``fingerprint`` and, for a
+            failed run, ``error``).
         show_code: keep input cells (hidden by default).
-        lang: language of the header labels.
+        lang: the report's language: markdown cells tagged for the other one are
+            dropped, and the page's ``lang``, title, header and chart menus follow it.
     """
-    nb = nbformat.read(str(notebook), as_version=4)
+    nb = keep_language(nbformat.read(str(notebook), as_version=4), lang)
     meta = dict(meta)
     # Papermill's own error banner links to a cell id; ours replaces it.
     nb.cells = [
@@ -240,7 +346,7 @@ def export_html(
     failed = _mark_cells(nb, show_code)
     if failed and meta.get("error") is not None:
         meta["error"] = {**meta["error"], "cell_anchor": FAILED_ANCHOR, "cell_label": failed}
-    n_charts = _vega_outputs_to_html(nb)
+    n_charts = _vega_outputs_to_html(nb, lang)
     exporter = HTMLExporter(
         template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True
     )
@@ -249,12 +355,23 @@ def export_html(
     )
     page, _ = exporter.from_notebook_node(nb)
     page = strip_external(page)
+    title = str(meta.get("title") or report_title(nb, lang))
+    page = re.sub(r"<html[^>]*>", f'<html lang="{HTML_LANG.get(lang, lang)}">', page, count=1)
+    page = re.sub(
+        r"<title>.*?</title>", lambda _: f"<title>{html.escape(title)}</title>", page, count=1
+    )
     head_extra = f"<style>{REPORT_CSS}</style>"
     if n_charts:
         head_extra += f"<script>{vega_bundle()}</script>"
     head, sep, body = page.partition("</head>")
-    top = _header(meta, lang) + _failure_banner(meta, lang) + _toc(body, lang)
-    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
+    top = _failure_banner(meta, lang) + _header(meta, lang) + _toc(body, lang)
+    if re.search(r"</h1>", body):
+        body = re.sub(r"</h1>", lambda m: m.group(0) + top, body, count=1)
+    else:
+        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
     page = head + head_extra + sep + body
     Path(html_path).write_text(page, encoding="utf-8")
     return len(page.encode("utf-8"))
+
+
+HTML_LANG = {"zh": "zh-CN", "en": "en"}

@@ -6,6 +6,7 @@ here, so one ``lang`` parameter switches a whole report.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import pandas as pd
@@ -112,9 +113,118 @@ LABELS: dict[str, tuple[str, str]] = {
     "planted_new_share": ("预设新客占比(合成数据)", "Planted share (synthetic)"),
     "day": ("日期", "Day"),
     "no_truth": (
-        "未找到真值数据 (`{path}`)：这是真实数据，无法计算准确率。",
-        "No ground truth at `{path}`: real data, so accuracy cannot be measured.",
+        "未找到真值数据：这是真实数据，无法计算准确率。",
+        "No ground truth: real data, so accuracy cannot be measured.",
     ),
+    # the report header and the summary strip
+    "parameter": ("参数", "Parameter"),
+    "source": ("来源", "Source"),
+    "data_range": ("数据日期范围", "Data date range"),
+    "run_time": ("运行时间", "Run at"),
+    "engine": ("计算引擎", "Engine"),
+    "download_csv": ("下载 CSV", "Download CSV"),
+    "details": ("明细", "Details"),
+    "data_tables": ("数据表行数", "Rows per data table"),
+    "raw_files": ("原始文件", "Raw files"),
+    "given": ("本次指定", "given"),
+    "notebook_default": ("笔记本默认值", "notebook default"),
+    "from_setting": ("来自设置", "from the settings"),
+    "default": ("默认", "default"),
+    "env": ("环境变量", "environment"),
+    "last_order_date": ("仓库最后订单日期", "last order date in the warehouse"),
+    "not_set": ("未设置", "not set"),
+    "as_of": ("截止日期", "As of"),
+    "link_threshold": ("归并阈值", "Link threshold"),
+    "lang": ("语言", "Language"),
+    "raw_dir": ("原始导出目录", "Raw exports"),
+    "truth_dir": ("真值目录", "Ground truth"),
+    "new_lookback_days": ("新客回看天数", "New-customer look-back (days)"),
+    "multi_channel_share": ("多渠道人数占比", "Multi-channel persons"),
+    "identity_precision": ("身份识别精确率", "Identity precision"),
+    "identity_recall": ("身份识别召回率", "Identity recall"),
+    "size_kb": ("大小", "Size"),
+    "kind": ("类别", "Kind"),
+    "excluded": ("按规则排除", "Excluded by rule"),
+    "unreadable": ("无法读取", "Could not be read"),
+    "week": ("周", "Week"),
+    "orders_per_week": ("每周订单数", "Orders per week"),
+    "order_data": ("订单数据", "Order data"),
+    "other_data": ("会员、商品与营销数据", "Member, product and campaign data"),
+    "rows_received": ("收到的数据行数", "Data rows received"),
+    "persons_by_accounts": ("按账号数分的人数", "Persons by number of accounts"),
+    "overlap_title": ("各渠道组合的人数", "Persons per combination of channels"),
+    "link_weights_title": ("每项证据的匹配权重", "Match weight of each piece of evidence"),
+    "window": ("比较窗口", "Window"),
+    "new_window_note": (
+        "比较窗口 {start} 至 {end}：此前 {days} 天的订单只用于判断是否老客。",
+        "Window {start} to {end}: orders in the {days} days before it only tell who is "
+        "already a customer.",
+    ),
+    "new_window_short": (
+        "数据不足 {days} 天的回看期，无法比较新客占比。",
+        "Less than {days} days of history before the as-of date: new-to-brand shares "
+        "cannot be compared.",
+    ),
+    # export formats
+    "tmall_orders": ("天猫订单报表", "Tmall order report"),
+    "tmall_items": ("天猫宝贝报表", "Tmall item report"),
+    "jd_orders": ("京东订单", "JD orders"),
+    "pdd_orders": ("拼多多订单", "Pinduoduo orders"),
+    "youzan_orders": ("有赞订单 (JSON)", "Youzan orders (JSON)"),
+    "youzan_trades": ("有赞交易明细", "Youzan trades"),
+    "douyin_orders": ("抖店订单", "Douyin orders"),
+    "pos_sales": ("门店销售小票", "Store POS sales"),
+    "crm_members": ("会员档案", "Member records"),
+    "products": ("商品主数据", "Product master"),
+    "campaigns": ("营销活动", "Campaigns"),
+    "campaign_audience": ("活动人群", "Campaign audiences"),
+    "coupons": ("优惠券", "Coupons"),
+    "touches": ("触达记录", "Touches"),
+    # evidence the linking model compares
+    "prior": ("先验：随机两个账号为同一人", "Prior: two random accounts are one person"),
+    "phone_masked": ("掩码手机号", "Masked phone"),
+    "name": ("姓名", "Name"),
+    "city": ("城市", "City"),
+    "district": ("区县", "District"),
+    "address": ("详细地址", "Street address"),
+    "name_hash": ("姓名", "name"),
+    "address_hash": ("完整地址", "whole address"),
+    "key_group": ("强标识分组", "strong-key group"),
+    "evidence": ("证据", "Evidence"),
+    "level_same": ("相同", "same"),
+    "level_other": ("其余情况", "otherwise"),
+    "level_shared_chars": ("至少 {n} 个字相同", "at least {n} characters in common"),
+    "level_shared_tokens": ("至少 {n} 个地址词相同", "at least {n} address words in common"),
+    "rule_same": ("{what}相同", "same {what}"),
+    "rule_and": ("、", " and "),
+    # reasons a row is not loaded (matched by pattern, see REASONS)
+    "reason_cancelled": ("已取消订单", "cancelled order"),
+    "reason_test_order": ("测试订单（实付 0.01）", "test order (paid 0.01)"),
+    "reason_order_not_loaded": (
+        "所属订单未入库（被拒收或不在订单报表中）",
+        "order not loaded (rejected or not in the order report)",
+    ),
+    "reason_sibling_rejected": (
+        "同一订单的另一行被拒收（第 {n} 行）",
+        "another row of the order was rejected (row {n})",
+    ),
+    "reason_damaged_id": (
+        "订单号已损坏（不符合{platform}订单号格式）",
+        "damaged order id (not the shape of a {platform} order id)",
+    ),
+    "reason_missing_id": ("缺少订单号", "missing order id"),
+    "reason_missing_value": ("缺少必填值", "missing value"),
+    "reason_negative_quantity": ("数量为负", "negative quantity"),
+    "reason_bad_mobile": ("不是大陆手机号", "not a mainland mobile number"),
+    "reason_other_platform_id": ("不是所用平台的订单号", "not an order id of the platform used"),
+    "reason_refund_without_ticket": ("退货单没有原销售小票", "refund without the original ticket"),
+    "reason_unknown_tier": ("未知会员等级", "unknown member tier"),
+    "reason_unreadable": ("无法读取的{what}", "unreadable {what}"),
+    "reason_unreadable_or_missing_date": ("日期缺失或无法读取", "unreadable or missing date"),
+    "reason_columns": ("列数与表头的 {n} 列不符", "the row does not have the header's {n} columns"),
+    "amount": ("金额", "amount"),
+    "date": ("日期", "date"),
+    "quantity": ("数量", "quantity"),
 }
 
 
@@ -137,3 +247,62 @@ def relabel(df: pd.DataFrame, lang: str = "zh", values: Iterable[str] = ()) -> p
     for col in values:
         out[col] = out[col].map(lambda v: label(v, lang) if isinstance(v, str) else v)
     return out.rename(columns={c: label(c, lang) for c in out.columns})
+
+
+REASONS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"cancelled order"), "reason_cancelled", "excluded"),
+    (re.compile(r"test order \(paid 0\.01\)"), "reason_test_order", "excluded"),
+    (re.compile(r"order not loaded .*"), "reason_order_not_loaded", "excluded"),
+    (
+        re.compile(r"another row of the order was rejected \(row (?P<n>\d+)\)"),
+        "reason_sibling_rejected",
+        "unreadable",
+    ),
+    (
+        re.compile(r"damaged order id \(not the shape of an? (?P<platform>\w+) order id\)"),
+        "reason_damaged_id",
+        "unreadable",
+    ),
+    (re.compile(r"missing order id"), "reason_missing_id", "unreadable"),
+    (re.compile(r"missing value"), "reason_missing_value", "unreadable"),
+    (re.compile(r"negative quantity"), "reason_negative_quantity", "unreadable"),
+    (re.compile(r"not a mainland mobile number"), "reason_bad_mobile", "unreadable"),
+    (re.compile(r"not an order id of the platform used"), "reason_other_platform_id", "unreadable"),
+    (
+        re.compile(r"refund without the original ticket"),
+        "reason_refund_without_ticket",
+        "unreadable",
+    ),
+    (re.compile(r"unknown member tier"), "reason_unknown_tier", "unreadable"),
+    (re.compile(r"unreadable or missing date"), "reason_unreadable_or_missing_date", "unreadable"),
+    (re.compile(r"unreadable (?P<what>\w+)"), "reason_unreadable", "unreadable"),
+    (
+        re.compile(r"the row does not have the header's (?P<n>\d+) columns"),
+        "reason_columns",
+        "unreadable",
+    ),
+)
+"""Each reason the loader gives, its label, and whether it excludes by rule or could not read."""
+
+
+def reason_label(reason: str, lang: str = "zh") -> str:
+    """A rejection or flag reason in ``lang`` (the reason itself when it is not known).
+
+    Example:
+        >>> reason_label("unreadable amount", "zh"), reason_label("cancelled order", "en")
+        ('无法读取的金额', 'cancelled order')
+    """
+    for pattern, key, _ in REASONS:
+        m = pattern.fullmatch(reason or "")
+        if m:
+            fields = {k: label(v, lang) for k, v in m.groupdict().items()}
+            return label(key, lang).format(**fields)
+    return reason
+
+
+def reason_kind(reason: str) -> str:
+    """``excluded`` for rows kept out by a rule (cancelled, 0.01 tests), else ``unreadable``."""
+    for pattern, _, kind in REASONS:
+        if pattern.fullmatch(reason or ""):
+            return kind
+    return "unreadable"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import html
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
 import pandas as pd
+
+from workbench.report.labels import label, relabel
 
 FONT = "'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', 'Source Han Sans SC', sans-serif"
 PALETTE = [
@@ -29,8 +35,18 @@ def theme() -> dict[str, Any]:
             "view": {"continuousWidth": 560, "continuousHeight": 300, "stroke": None},
             "range": {"category": PALETTE},
             "axis": {"labelFontSize": 11, "titleFontSize": 12, "gridColor": "#e8e8e8"},
-            "legend": {"labelFontSize": 11, "titleFontSize": 12, "orient": "right"},
-            "title": {"fontSize": 14, "anchor": "start", "color": "#222"},
+            # Axis titles read horizontally (Chinese set sideways is hard to read): the
+            # y title sits above the axis, left-aligned.
+            "axisY": {
+                "titleAngle": 0,
+                "titleAlign": "left",
+                "titleAnchor": "end",
+                "titleBaseline": "bottom",
+                "titleX": 0,
+                "titleY": -8,
+            },
+            "legend": {"labelFontSize": 11, "titleFontSize": 12, "orient": "top"},
+            "title": {"fontSize": 14, "anchor": "start", "color": "#222", "offset": 18},
             "bar": {"color": PALETTE[0]},
             "line": {"color": PALETTE[0], "strokeWidth": 2},
             "point": {"color": PALETTE[0]},
@@ -65,55 +81,102 @@ def enable_theme() -> None:
 
 TABLE_CSS = [
     {"selector": "", "props": "border-collapse: collapse; font-size: 13px;"},
-    {"selector": "th", "props": "background: #f3f5f8; text-align: left; padding: 4px 10px;"},
-    {"selector": "td", "props": "padding: 3px 10px; border-bottom: 1px solid #eee;"},
+    {
+        "selector": "th",
+        "props": "background: #f3f5f8; text-align: left; padding: 4px 10px; white-space: nowrap;",
+    },
+    {
+        "selector": "td",
+        "props": "padding: 3px 10px; border-bottom: 1px solid #eee; white-space: nowrap;",
+    },
     {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: 600;"},
 ]
+
+Formatter = str | Callable[[Any], str]
+
+
+@dataclass
+class Table:
+    """A report table: the styled HTML in a sideways-scrolling box, and a CSV download.
+
+    The CSV (UTF-8 with a byte-order mark, so spreadsheet programs read Chinese) is
+    embedded in the page as a data link: it downloads offline.
+    """
+
+    styler: Any
+    data: pd.DataFrame
+    name: str = "table"
+    lang: str = "zh"
+
+    def csv_link(self) -> str:
+        payload = ("\ufeff" + self.data.to_csv(index=False)).encode("utf-8")
+        href = "data:text/csv;charset=utf-8;base64," + base64.b64encode(payload).decode()
+        name = html.escape(re.sub(r"[^\w.-]+", "_", self.name) + ".csv")
+        return (
+            f'<a class="wb-csv" download="{name}" href="{href}">'
+            f"{html.escape(label('download_csv', self.lang))}</a>"
+        )
+
+    def to_html(self) -> str:
+        return (
+            f'<div class="wb-table-box">{self.styler.to_html()}</div>'
+            f'<div class="wb-table-tools">{self.csv_link()}</div>'
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
 
 
 def table(
     df: pd.DataFrame,
     caption: str | None = None,
-    formats: Mapping[str, str] | None = None,
+    formats: Mapping[str, Formatter] | None = None,
     index: bool = False,
-) -> Any:
-    """Style a small result for a report: thousands separators, escaped text.
+    lang: str | None = None,
+    values: Iterable[str] = (),
+    name: str = "table",
+) -> Table:
+    """Style a small result for a report: labels, formatted numbers, escaped text, CSV.
 
     Parameters:
         df: a small, already aggregated frame.
         caption: optional caption above the table.
-        formats: per-column format strings, e.g. ``{"share": "{:.1%}"}``.
+        formats: per-column format strings or functions, e.g. ``{"share": pct}``.
         index: show the index.
+        lang: when given, columns are renamed to their labels in ``lang`` (``formats``
+            stays keyed by the column names of ``df``), and so are the values of the
+            columns named in ``values``.
+        values: columns whose values are label keys (platforms, kinds).
+        name: the CSV file's name.
 
     Returns:
-        A pandas ``Styler``; every text value from data is HTML-escaped.
+        A :class:`Table`; every text value from data is HTML-escaped.
 
     Example:
         >>> html = table(pd.DataFrame({"name": ["<b>x</b>"], "n": [1234]})).to_html()
         >>> "&lt;b&gt;x&lt;/b&gt;" in html and "1,234" in html
         True
     """
-    default: dict[str, str] = {}
+    default: dict[str, Formatter] = {}
     for col in df.columns:
         if pd.api.types.is_integer_dtype(df[col]):
             default[col] = "{:,}"
         elif pd.api.types.is_float_dtype(df[col]):
             default[col] = "{:,.2f}"
     default.update(formats or {})
-    styler = df.style.format(default, escape="html", na_rep="–").format_index(escape="html")
+    if lang is not None:
+        shown = relabel(df, lang, values=values)
+        default = {label(k, lang): v for k, v in default.items()}
+    else:
+        shown = df
+    styler = shown.style.format(default, escape="html", na_rep="–").format_index(escape="html")
     styler = styler.format_index(escape="html", axis=1).set_table_styles(TABLE_CSS)
     styler = styler.set_table_attributes('class="wb-table"')
-    text_cols = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    text_cols = [c for c in shown.columns if not pd.api.types.is_numeric_dtype(shown[c])]
     if text_cols:
         styler = styler.set_properties(subset=text_cols, **{"text-align": "left"})
     if caption:
-        styler = styler.set_caption(_escape(caption))
+        styler = styler.set_caption(html.escape(caption))
     if not index:
         styler = styler.hide(axis="index")
-    return styler
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
+    return Table(styler, shown.reset_index() if index else shown, name, lang or "zh")

@@ -7,26 +7,24 @@ Modules:
     warehouse: the warehouse's tables, upserts, salt fingerprint and state.
     identity: strong-key groups and weak-evidence links into persons (OneID).
     linking: the probabilistic linker (Splink), also run on FEBRL 4.
-    accuracy: pairwise precision and recall against synthetic truth.
-    channels: persons per channel, channel overlap, new-to-brand shares, orders per day.
-    views: the 01_unify report's tables and charts on loading and identity.
+    quality: what was loaded, rejected and flagged, and the headline figures.
+    channels: persons per channel, channel overlap, new-to-brand shares, orders per week.
+    resolution: the stored resolution as tables: accounts per person, thresholds, weights.
+
+Each function returns tables (Ibis expressions or small frames); the report's
+views (``workbench.report.views.unify``) draw them.
 """
 
 from workbench.unify.identity import accounts_at, resolve_identities
 from workbench.unify.ingest import FileResult, IngestResult, ingest, ingest_mapped
-from workbench.unify.views import arrivals_chart, arrivals_table, loading_table, rejection_table
 from workbench.unify.warehouse import warehouse_problem, warehouse_status
 
 __all__ = [
     "FileResult",
     "IngestResult",
     "accounts_at",
-    "arrivals_chart",
-    "arrivals_table",
     "ingest",
     "ingest_mapped",
-    "loading_table",
-    "rejection_table",
     "resolve_identities",
     "warehouse_problem",
     "warehouse_status",

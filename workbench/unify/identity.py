@@ -206,6 +206,17 @@ def _whole_or_parts(name: str, whole: str, parts: str, shared: int) -> Any:
     )
 
 
+BLOCKING_COLUMNS: tuple[tuple[str, ...], ...] = (
+    ("phone_masked",),
+    ("name_hash", "city"),
+    ("address_hash",),
+)
+"""Candidate pairs share all the columns of one of these rules."""
+
+PRIOR_COLUMNS: tuple[str, ...] = ("phone_masked", "name_hash")
+"""Pairs sharing these are taken as almost surely one person, to estimate the prior."""
+
+
 def account_model() -> LinkModel:
     """The model that links accounts on weak evidence (see the module docstring)."""
     import splink.comparison_library as cl
@@ -220,14 +231,10 @@ def account_model() -> LinkModel:
             cl.ExactMatch("district"),
             _whole_or_parts("address", "address_hash", "address_tokens", 3),
         ),
-        blocking=(
-            block_on("phone_masked"),
-            block_on("name_hash", "city"),
-            block_on("address_hash"),
-        ),
+        blocking=tuple(block_on(*cols) for cols in BLOCKING_COLUMNS),
         training_blocks=(),
         m_from_label="key_group",
-        deterministic=("l.phone_masked = r.phone_masked AND l.name_hash = r.name_hash",),
+        deterministic=(" AND ".join(f"l.{c} = r.{c}" for c in PRIOR_COLUMNS),),
         recall=0.8,
         retain=("key_group", "group_phone", "group_masked"),
         description=(

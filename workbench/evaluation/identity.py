@@ -1,17 +1,20 @@
 """How well accounts were resolved into persons, scored against planted truth.
 
-Only tests and the report's optional accuracy section read ``data/truth/``;
+Only this package, tests and the report's accuracy section read ``data/truth/``;
 the resolution itself never does.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+
+from workbench.unify.identity import accounts_at
 
 
 def pairwise_scores(predicted: pd.Series, truth: pd.Series) -> dict[str, float]:
@@ -78,8 +81,10 @@ def account_people(con: Any, truth_dir: str | Path) -> pd.DataFrame:
     j = j.filter(j.owner != "")
 
     def mode(col: str) -> ir.Table:
+        """The most frequent value per account; ties go to the smallest value."""
         n = j.group_by(["account_key", col]).agg(n=ibis._.count())
-        return n.group_by("account_key").agg(**{col: n[col].argmax(n.n)})
+        rank = ibis.row_number().over(group_by="account_key", order_by=[ibis.desc("n"), col])
+        return n.mutate(rank=rank).filter(ibis._.rank == 0).select("account_key", col)
 
     people = mode("owner").join(mode("shown"), "account_key").to_pandas()
     people = people.set_index("account_key")[["owner", "shown"]]
@@ -112,7 +117,45 @@ def evidence_ceiling(key_groups: pd.Series, people: pd.DataFrame) -> dict[str, f
     size = frame.groupby("group")["owner"].transform("size")
     shared = frame[size > 1]
     counts = shared.groupby(["group", "owner"]).size().reset_index(name="n")
-    counts = counts.sort_values(["group", "n"], ascending=[True, False])
+    counts = counts.sort_values(
+        ["group", "n", "owner"], ascending=[True, False, True], kind="mergesort"
+    )
     group_owner = counts.drop_duplicates("group").set_index("group")["owner"]
     best = frame["shown"].where(size == 1, frame["group"].map(group_owner))
     return pairwise_scores(best, frame["owner"])
+
+
+def has_truth(truth_dir: str | Path | None) -> bool:
+    """Whether ``truth_dir`` holds the synthetic world's truth (real data has none)."""
+    return bool(truth_dir) and (Path(str(truth_dir)) / "orders").is_dir()
+
+
+def identity_accuracy(
+    con: Any, truth_dir: str | Path, threshold: float | None = None
+) -> pd.DataFrame | None:
+    """Pairwise scores of strong keys alone, of the resolution at ``threshold``, and of
+    the evidence ceiling (see :func:`evidence_ceiling`); ``None`` without truth.
+
+    Returns:
+        One row per ``resolution`` (``strong_keys_only``, ``resolved``,
+        ``evidence_ceiling``) with precision, recall, f1 and the pair counts.
+    """
+    if not has_truth(truth_dir):
+        return None
+    people = account_people(con, truth_dir)
+    acc = accounts_at(con, threshold).to_pandas().set_index("account_key")
+    rows = {
+        "strong_keys_only": pairwise_scores(acc["key_group"], people["owner"]),
+        "resolved": pairwise_scores(acc["person_id"], people["owner"]),
+        "evidence_ceiling": evidence_ceiling(acc["key_group"], people),
+    }
+    return pd.DataFrame(rows).T.reset_index(names="resolution")
+
+
+def planted_new_share(truth_dir: str | Path | None) -> dict[str, float]:
+    """The new-to-brand share the generator planted per channel (Douyin), if truth is there."""
+    path = Path(str(truth_dir or "")) / "summary.json"
+    if not truth_dir or not path.is_file():
+        return {}
+    value = json.loads(path.read_text()).get("douyin_new_share")
+    return {} if value is None else {"douyin": float(value)}

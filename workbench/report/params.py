@@ -1,0 +1,279 @@
+"""Notebook parameters: declared in the notebook, checked before a run, defaulted from settings.
+
+A notebook declares its parameters in its first cell, tagged ``parameters``,
+one typed assignment per line with a comment saying what it accepts::
+
+    as_of: "Optional[str]" = None  # reporting date YYYY-MM-DD; None: the last order date
+    link_threshold: "Optional[float]" = None  # (0, 1); None: the setting link_threshold
+    lang: "Optional[str]" = None  # "zh" or "en"; None: the setting lang
+
+``None`` means "not chosen here": the value then comes from the settings (for
+parameters that are settings), from the data (``as_of``: the last order date
+in the warehouse) or stays ``None``. :func:`check_parameters` reads the
+declaration with papermill and checks given values before a kernel starts;
+:func:`resolve_parameters` gives the effective value of every parameter and
+where it came from. The runner and the notebook's first cell call the same
+two functions, so the header of a report and its content never disagree.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import LANGS, Settings
+from workbench.errors import ParameterError
+
+SETTING_PARAMETERS: dict[str, str] = {"lang": "lang", "link_threshold": "link_threshold"}
+"""Parameters whose default is the setting of the same name."""
+
+DATE_PARAMETERS: tuple[str, ...] = ("as_of", "compare_as_of")
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One parameter as the notebook declares it."""
+
+    name: str
+    type: str  # the annotation: "str", "float", "Optional[str]", ...
+    default: Any
+    help: str
+
+    @property
+    def base(self) -> str:
+        """The type without ``Optional[...]``."""
+        t = self.type.strip()
+        return t[len("Optional[") : -1].strip() if t.startswith("Optional[") else t
+
+    @property
+    def nullable(self) -> bool:
+        return self.type.strip().startswith("Optional[") or self.default is None
+
+
+def declared_parameters(notebook: str | Path) -> dict[str, Declared]:
+    """The parameters a notebook declares, in order (empty when it has no parameters cell)."""
+    from papermill.inspection import inspect_notebook
+
+    found = inspect_notebook(str(notebook))
+    out: dict[str, Declared] = {}
+    for name, p in found.items():
+        try:
+            default = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError):
+            default = p["default"]
+        type_name = str(p["inferred_type_name"])
+        if type_name == "None":
+            type_name = type(default).__name__ if default is not None else "str"
+        out[name] = Declared(name, type_name, default, str(p.get("help", "")))
+    return out
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    try:
+        return dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _bad()
+    except ValueError:
+        return _bad()
+
+
+def _bad() -> Any:
+    raise ValueError
+
+
+def _probability(value: Any) -> float:
+    x = _number(value)
+    if not 0.0 < x < 1.0:
+        raise ValueError
+    return x
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError
+    return float(value)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError
+    return int(str(value).strip()) if isinstance(value, str) else int(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    raise ValueError
+
+
+def _lang(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in LANGS:
+        raise ValueError
+    return text
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a value is read, and the words that say what is accepted."""
+
+    read: Callable[[Any], Any]
+    accepts: str
+
+
+BY_NAME: dict[str, Rule] = {
+    "as_of": Rule(_date, "a calendar date YYYY-MM-DD"),
+    "compare_as_of": Rule(_date, "a calendar date YYYY-MM-DD"),
+    "lang": Rule(_lang, "zh or en"),
+    "link_threshold": Rule(_probability, "a probability strictly between 0 and 1"),
+}
+BY_TYPE: dict[str, Rule] = {
+    "float": Rule(_number, "a number"),
+    "int": Rule(_integer, "a whole number"),
+    "bool": Rule(_bool, "true or false"),
+    "str": Rule(_text, "text"),
+}
+
+
+def _days(value: Any) -> int:
+    n = _integer(value)
+    if n < 0:
+        raise ValueError
+    return n
+
+
+DAYS = Rule(_days, "a whole number of days, 0 or more")
+
+
+def rule_of(name: str, declared: Declared | None = None) -> Rule:
+    """How parameter ``name`` is read: by its name where that says more, else by its type."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    if name.endswith("_days"):
+        return DAYS
+    return BY_TYPE.get(declared.base if declared else "str", BY_TYPE["str"])
+
+
+def check_value(name: str, value: Any, declared: Declared | None = None) -> Any:
+    """``value`` read as parameter ``name`` accepts it; ``None`` stays ``None`` if allowed.
+
+    Raises:
+        ParameterError: one line naming the parameter, what it accepts and what it got.
+
+    Example:
+        >>> check_value("as_of", "2026-02-28"), check_value("link_threshold", "0.95")
+        ('2026-02-28', 0.95)
+    """
+    if value is None and (declared is None or declared.nullable):
+        return None
+    rule = rule_of(name, declared)
+    try:
+        return rule.read(value)
+    except (ValueError, TypeError, OverflowError):
+        raise ParameterError(f"parameter {name} takes {rule.accepts}; got {value!r}") from None
+
+
+def check_parameters(notebook: str | Path, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the values given to a notebook against what it declares, before any run.
+
+    Values given as text (``-p NAME VALUE`` on the command line) are read by the
+    declared type: ``-p link_threshold 0.95`` gives a float.
+
+    Returns:
+        The given values, read by their declared types.
+
+    Raises:
+        ParameterError: an unknown name, a value of the wrong type, a date that is
+            not on the calendar, a value out of range, a language other than zh or en.
+
+    Example:
+        >>> check_parameters("notebooks/01_unify.ipynb", {"lang": "EN"})  # doctest: +SKIP
+        {'lang': 'en'}
+    """
+    declared = declared_parameters(notebook)
+    unknown = [k for k in given if k not in declared]
+    if unknown:
+        known = ", ".join(declared) or "none"
+        raise ParameterError(
+            f"{Path(notebook).name} has no parameter {unknown[0]}; it takes: {known}"
+        )
+    return {k: check_value(k, v, declared[k]) for k, v in given.items()}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Every parameter's effective value, where it came from, and the data's date range."""
+
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+    data_range: tuple[str, str] | None = None
+
+
+def order_dates(con: Any) -> tuple[str, str] | None:
+    """First and last order dates in the warehouse (ISO), or ``None`` without orders."""
+    if con is None or "orders" not in con.list_tables():
+        return None
+    orders = con.table("orders")
+    row = orders.aggregate(
+        first=orders.ordered_at.min().date(), last=orders.ordered_at.max().date()
+    ).to_pandas()
+    if row.empty or row["first"].isna().iat[0]:
+        return None
+    return (_date(row["first"].iat[0]), _date(row["last"].iat[0]))
+
+
+def resolve_parameters(
+    values: Mapping[str, Any],
+    settings: Settings,
+    con: Any | None = None,
+    given: Iterable[str] = (),
+) -> Resolved:
+    """The effective value of every parameter, and where each came from.
+
+    A value that is not ``None`` is kept (``given`` names those passed to this run,
+    the others are the notebook's own). ``None`` becomes the setting of the same
+    name (``lang``, ``link_threshold``) or, for ``as_of``, the last order date in
+    the warehouse.
+
+    Parameters:
+        values: the notebook's defaults updated with the checked given values.
+        settings: the resolved settings.
+        con: an Ibis backend on the warehouse, to read the order dates.
+        given: names of the parameters passed to this run.
+    """
+    given = set(given)
+    data_range = order_dates(con)
+    out: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, value in values.items():
+        if value is not None:
+            out[name], sources[name] = value, "given" if name in given else "notebook"
+        elif name in SETTING_PARAMETERS:
+            key = SETTING_PARAMETERS[name]
+            out[name] = getattr(settings, key)
+            sources[name] = f"setting ({settings.source.get(key, 'default')})"
+        elif name == "as_of" and data_range is not None:
+            out[name], sources[name] = data_range[1], "last order date"
+        else:
+            out[name], sources[name] = None, "not set"
+    return Resolved(out, sources, data_range)

@@ -1,0 +1,96 @@
+"""The first code cell of every notebook: settings, checked parameters, the warehouse.
+
+:func:`start` does in the kernel what the runner does before it: check each
+parameter, give the ones left at ``None`` their setting or data default, and
+open the warehouse read-only. Under papermill the runner has already injected
+the effective values, so the two always agree; in JupyterLab the same call
+fills them in from the settings of the project root, whatever the working
+directory.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings, load_settings
+from workbench.errors import WarehouseIncomplete
+from workbench.report.labels import label
+from workbench.report.params import check_value, resolve_parameters
+
+
+@dataclass
+class Report:
+    """What a notebook's cells share: the connection, the settings and the parameters.
+
+    Each parameter is also an attribute: ``r.as_of``, ``r.lang``.
+    """
+
+    con: Any
+    settings: Settings
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+    data_range: tuple[str, str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    @property
+    def lang(self) -> str:
+        return str(self.values.get("lang") or self.settings.lang)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td><code>{html.escape(k)}</code></td>"
+            f"<td>{html.escape(str(v))}</td><td>{html.escape(self.sources.get(k, ''))}</td></tr>"
+            for k, v in self.values.items()
+        )
+        span = " – ".join(self.data_range) if self.data_range else "–"
+        return (
+            f'<table class="wb-params"><tr><th>{label("parameter", self.lang)}</th>'
+            f"<th>{label('value', self.lang)}</th><th>{label('source', self.lang)}</th></tr>"
+            f"{rows}<tr><td>{label('data_range', self.lang)}</td><td>{span}</td><td></td></tr>"
+            "</table>"
+        )
+
+
+def start(settings: Settings | None = None, **values: Any) -> Report:
+    """Check the parameters, fill in their defaults and open the warehouse read-only.
+
+    Parameters:
+        settings: resolved settings; by default from the project root's environment.
+        values: the notebook's parameters (``None``: not chosen, use the default).
+            Names ending in ``_dir`` are paths relative to the project root.
+
+    Returns:
+        A :class:`Report`; its ``values`` are the effective parameters.
+
+    Raises:
+        ParameterError: a value the parameter does not accept.
+        WarehouseIncomplete: there is no warehouse yet.
+
+    Example:
+        >>> r = start(as_of=None, lang="en")  # doctest: +SKIP
+        >>> r.as_of  # the last order date in the warehouse
+        '2026-11-20'
+    """
+    from workbench.engine import connect
+    from workbench.report.theme import enable_theme
+
+    settings = settings or load_settings()
+    checked = {k: check_value(k, v) for k, v in values.items()}
+    for name, value in checked.items():
+        if name.endswith("_dir") and value:
+            checked[name] = str(settings.root / Path(value).expanduser())
+    lang = str(checked.get("lang") or settings.lang)
+    if settings.engine == "duckdb" and not settings.warehouse.exists():
+        raise WarehouseIncomplete(label("warehouse_missing", lang))
+    con = connect(settings, read_only=True)
+    resolved = resolve_parameters(checked, settings, con)
+    enable_theme()
+    return Report(con, settings, resolved.values, resolved.sources, resolved.data_range)

@@ -1,0 +1,65 @@
+"""Pieces every report shares: the summary strip, notices, chart titles and labels."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+
+from workbench.report.labels import label
+
+STRIP_CSS = (
+    "display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 14px;"
+    "font-family:system-ui,'PingFang SC','Microsoft YaHei','Noto Sans CJK SC',sans-serif"
+)
+ITEM_CSS = (
+    "flex:1 1 140px;border:1px solid #dfe5ec;border-radius:6px;padding:8px 12px;background:#f8fafc"
+)
+
+
+@dataclass(frozen=True)
+class Strip:
+    """A row of headline figures: (label, value text, note) each. Renders as HTML."""
+
+    items: Sequence[tuple[str, str, str]]
+
+    def _repr_html_(self) -> str:
+        cells = "".join(
+            f'<div class="wb-figure" style="{ITEM_CSS}">'
+            f'<div style="font-size:12px;color:#555">{html.escape(name)}</div>'
+            f'<div style="font-size:22px;font-weight:600;color:#1f5f8b">{html.escape(value)}</div>'
+            + (f'<div style="font-size:11px;color:#777">{html.escape(note)}</div>' if note else "")
+            + "</div>"
+            for name, value, note in self.items
+        )
+        return f'<div class="wb-strip" style="{STRIP_CSS}">{cells}</div>'
+
+
+@dataclass(frozen=True)
+class Note:
+    """A short paragraph or warning from the package, escaped, in the report's language."""
+
+    text: str
+    warning: bool = False
+
+    def _repr_html_(self) -> str:
+        style = "color:#8a1c1c;font-weight:600" if self.warning else "color:#444"
+        mark = "⚠ " if self.warning else ""
+        return f'<p class="wb-note" style="{style}">{mark}{html.escape(self.text)}</p>'
+
+
+def title(key: str, lang: str, subtitle: str | None = None) -> alt.TitleParams:
+    """A chart title inside the chart, so a saved image stands on its own."""
+    if subtitle:
+        return alt.TitleParams(label(key, lang), subtitle=subtitle, anchor="start")
+    return alt.TitleParams(label(key, lang), anchor="start")
+
+
+def tip(field: str, key: str, lang: str, fmt: str | None = None) -> Any:
+    """A tooltip entry titled with the label of ``key``."""
+    if fmt:
+        return alt.Tooltip(field, title=label(key, lang), format=fmt)
+    return alt.Tooltip(field, title=label(key, lang))
