@@ -50,6 +50,20 @@ def test_code_cells_stay_thin(path: Path) -> None:
         assert len([x for x in src.splitlines() if x.strip()]) <= 6, src
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_narrative_comes_in_both_languages(path: Path) -> None:
+    """Each markdown cell is a Chinese cell followed by its English twin, heading for heading."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    md = [c for c in nb["cells"] if c["cell_type"] == "markdown"]
+    tags = [tuple(c["metadata"].get("tags", [])) for c in md]
+    assert tags == [("lang-zh",), ("lang-en",)] * (len(md) // 2), tags
+    for zh, en in zip(md[::2], md[1::2], strict=True):
+        zh_text, en_text = "".join(zh["source"]), "".join(en["source"])
+        levels = [re.findall(r"^(#+) ", t, flags=re.M) for t in (zh_text, en_text)]
+        assert levels[0] == levels[1], (zh_text[:40], en_text[:40])
+        assert re.search(r"[\u4e00-\u9fff]", zh_text) and not re.search(r"[\u4e00-\u9fff]", en_text)
+
+
 CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]")
 ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}(?:[ ,'-]+[A-Za-z]{2,}){2,}")
 PHONE = re.compile(r"(?<![0-9a-fA-F])1\d{10}(?![0-9a-fA-F])")

@@ -280,7 +280,9 @@ def orders_per_week_chart(weekly: pd.DataFrame, lang: str = "zh") -> alt.FacetCh
                 "p:N",
                 sort=order,
                 title=None,
-                header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top"),
+                header=alt.Header(
+                    labelAngle=0, labelAnchor="start", labelOrient="top", labelFontSize=12
+                ),
             ),
             spacing=6,
             title=title("orders_per_week", lang),
