@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import chromium
 from workbench.config import Settings
-from workbench.report import run_notebook
+from workbench.report import run_notebook, write_index
 from workbench.report.runner import params_key, read_schedule, run_all
 
 pytestmark = pytest.mark.slow
@@ -183,3 +183,100 @@ def test_schedule_errors_name_the_entry(tmp_path: Path) -> None:
     bad.write_text("runs:\n  - notebook: a.ipynb\n  - parameters: {x: 1}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="run #2 has no `notebook`"):
         read_schedule(bad)
+
+
+def _run_meta(reports: Path, run_dir: str, **meta: object) -> None:
+    (reports / run_dir).mkdir(parents=True)
+    (reports / run_dir / "parameters.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+def test_index_shows_title_local_time_parameters_and_status(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    common = {"notebook": "notebooks/01_unify.ipynb", "html": "01_unify.html"}
+    _run_meta(
+        reports,
+        "r1",
+        key="01_unify-aaaaaa",
+        title="01 数据整合",
+        parameters={
+            "raw_dir": "data/raw",
+            "as_of": "2026-11-20",
+            "lang": "zh",
+            "link_threshold": 0.9,
+            "x": None,
+        },
+        parameter_sources={
+            "raw_dir": "notebook",
+            "as_of": "last order date",
+            "lang": "given",
+            "link_threshold": "setting (default)",
+            "x": "not set",
+        },
+        started="2026-11-23T07:48:30+00:00",
+        duration_s=31.4,
+        status="ok",
+        **common,
+    )
+    _run_meta(
+        reports,
+        "r2",
+        key="01_unify-bbbbbb",
+        title="<script>alert(1)</script>",
+        parameters={"lang": "<b>en</b>"},
+        started="2026-11-23T09:00:00+08:00",  # 01:00 UTC: older than r1
+        duration_s=2.0,
+        status="failed",
+        error={"ename": "ValueError", "evalue": "planted"},
+        **common,
+    )
+    page = write_index(reports, lang="zh", timezone="Asia/Shanghai").read_text("utf-8")
+    assert page.startswith('<!DOCTYPE html><html lang="zh-CN">')
+    assert "<title>retail-workbench 报告</title>" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    # Tables scroll sideways in their box; cells do not wrap.
+    assert page.count('<div class="box"><table>') == 2
+    assert re.search(r"\.box \{[^}]*overflow-x: auto", page)
+    assert re.search(r"td \{[^}]*white-space: nowrap", page)
+    # 07:48 UTC is 15:48 in Shanghai; r2 is shown in its own local time.
+    assert "<td>2026-11-23 15:48</td>" in page and "<td>2026-11-23 09:00</td>" in page
+    assert '<a href="latest/01_unify-aaaaaa.html">01 数据整合</a>' in page
+    assert "latest/01_unify-bbbbbb.html" not in page  # a failed run is not a latest report
+    assert (
+        "<span>as_of=2026-11-20</span> · <span>lang=zh</span> · <span>link_threshold=0.9</span>"
+        in page
+    )
+    # At the notebook's default or without a value: in the tooltip only.
+    assert "<span>raw_dir=" not in page and "<span>x=" not in page
+    assert 'title="raw_dir=data/raw, as_of=2026-11-20, lang=zh, link_threshold=0.9, x=–"' in page
+    assert '<a href="r1/01_unify.html">' in page and '<a href="r2/01_unify.html">' in page
+    assert '<td class="failed">失败 (ValueError)</td>' in page
+    assert '<td class="ok">成功</td>' in page
+    # Text from the runs is escaped.
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "lang=&lt;b&gt;en&lt;/b&gt;" in page
+    # Newest first, by the moment each started, whatever its offset.
+    runs = page[page.index("运行记录") :]
+    assert runs.index("r1/01_unify.html") < runs.index("r2/01_unify.html")
+
+
+def test_index_in_english_and_another_time_zone(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    _run_meta(
+        reports,
+        "r1",
+        key="k",
+        notebook="notebooks/marker.ipynb",
+        parameters={},
+        started="2026-11-23T15:48:30+08:00",
+        duration_s=1.0,
+        status="ok",
+        html="marker.html",
+    )
+    page = write_index(reports, lang="en", timezone="UTC").read_text("utf-8")
+    assert page.startswith('<!DOCTYPE html><html lang="en">')
+    assert "<title>retail-workbench reports</title>" in page
+    assert "<td>2026-11-23 07:48</td>" in page
+    assert "Times are local to UTC." in page
+    assert '<a href="latest/k.html">marker</a>' in page  # no title: the notebook's name
+    empty = write_index(tmp_path / "none", lang="en").read_text("utf-8")
+    assert empty.count("No runs yet.") == 2
