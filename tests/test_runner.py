@@ -8,12 +8,14 @@ import re
 import subprocess
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import chromium
-from workbench.config import Settings
+from workbench.config import Settings, load_settings
 from workbench.report import run_notebook, write_index
-from workbench.report.runner import params_key, read_schedule, run_all
+from workbench.report.runner import data_fingerprint, params_key, read_schedule, run_all
+from workbench.synth import SynthResult
 
 pytestmark = pytest.mark.slow
 
@@ -183,6 +185,90 @@ def test_schedule_errors_name_the_entry(tmp_path: Path) -> None:
     bad.write_text("runs:\n  - notebook: a.ipynb\n  - parameters: {x: 1}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="run #2 has no `notebook`"):
         read_schedule(bad)
+
+
+def _warehouse(settings: Settings, orders: list[tuple[str, float]]) -> None:
+    """A small warehouse: two data tables, the three bookkeeping tables and a scratch table."""
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute("CREATE TABLE orders (order_id VARCHAR, amount DOUBLE)")
+    con.executemany("INSERT INTO orders VALUES (?, ?)", orders)
+    con.execute("CREATE TABLE persons AS SELECT * FROM (VALUES ('P1'), ('P2')) t(person_id)")
+    con.execute("CREATE TABLE ingest_log (source_file VARCHAR, ingested_at TIMESTAMP)")
+    con.execute("INSERT INTO ingest_log VALUES ('a.csv', TIMESTAMP '2026-11-20 10:00:00')")
+    con.execute("CREATE TABLE identity_runs (resolved_at TIMESTAMP, persons BIGINT)")
+    con.execute("INSERT INTO identity_runs VALUES (TIMESTAMP '2026-11-20 10:01:00', 2)")
+    con.execute("CREATE TABLE warehouse_meta (key VARCHAR, value VARCHAR)")
+    con.execute("CREATE TABLE _next_persons (person_id VARCHAR)")
+    con.close()
+
+
+def _execute(settings: Settings, sql: str) -> None:
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(sql)
+    con.close()
+
+
+ORDERS = [("o1", 10.0), ("o2", 25.5), ("o3", 7.25)]
+
+
+def test_fingerprint_covers_the_data_tables_only(project: Settings) -> None:
+    _warehouse(project, ORDERS)
+    first = data_fingerprint(project)
+    assert first["tables"] == {"orders": 3, "persons": 2}
+    assert re.fullmatch(r"[0-9a-f]{12}", first["digest"])
+    assert (first["raw_files"], first["raw_bytes"]) == (0, 0)
+    # Another ingestion and identity run on the same data: bookkeeping only.
+    _execute(
+        project,
+        "INSERT INTO ingest_log VALUES ('a.csv', TIMESTAMP '2026-11-21 09:00:00');"
+        "INSERT INTO identity_runs VALUES (TIMESTAMP '2026-11-21 09:01:00', 2);"
+        "INSERT INTO warehouse_meta VALUES ('state', 'complete');"
+        "INSERT INTO _next_persons VALUES ('P9');",
+    )
+    assert data_fingerprint(project) == first
+    # One amount changes: same row counts, another digest.
+    _execute(project, "UPDATE orders SET amount = 26.5 WHERE order_id = 'o2'")
+    changed = data_fingerprint(project)
+    assert changed["tables"] == first["tables"]
+    assert changed["digest"] != first["digest"]
+    # One row more.
+    _execute(project, "INSERT INTO orders VALUES ('o4', 1.0)")
+    assert data_fingerprint(project)["tables"]["orders"] == 4
+
+
+def test_fingerprint_ignores_row_order_and_the_last_bits_of_floats(tmp_path: Path) -> None:
+    a = load_settings(root=tmp_path / "a", env={})
+    b = load_settings(root=tmp_path / "b", env={})
+    _warehouse(a, ORDERS)
+    _warehouse(b, [("o3", 7.25 + 1e-12), ("o1", 10.0), ("o2", 25.5)])
+    assert data_fingerprint(a)["digest"] == data_fingerprint(b)["digest"]
+
+
+def test_fingerprint_without_a_warehouse_counts_the_raw_files(project: Settings) -> None:
+    project.raw_dir.mkdir(parents=True)
+    (project.raw_dir / "a.csv").write_bytes(b"x" * 10)
+    (project.raw_dir / "b.csv").write_bytes(b"y" * 5)
+    fp = data_fingerprint(project)
+    assert (fp["tables"], fp["raw_files"], fp["raw_bytes"]) == ({}, 2, 15)
+    assert not project.warehouse.exists()
+
+
+@pytest.mark.slow
+def test_fingerprint_survives_resolving_identities_again(
+    tmp_path: Path, small_synth: SynthResult
+) -> None:
+    from workbench.engine import connect
+    from workbench.unify import ingest, resolve_identities
+
+    s = load_settings(root=tmp_path, env={})
+    ingest(small_synth.raw_dir, s, progress=False)
+    before = data_fingerprint(s)
+    assert before["tables"]["orders"] > 0 and "identity_runs" not in before["tables"]
+    con = connect(s)
+    resolve_identities(con, s.link_threshold)
+    con.disconnect()
+    assert data_fingerprint(s) == before
 
 
 def _run_meta(reports: Path, run_dir: str, **meta: object) -> None:

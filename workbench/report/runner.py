@@ -77,13 +77,70 @@ def coerce(value: str) -> Any:
     return value
 
 
-def data_fingerprint(settings: Settings) -> dict[str, Any]:
-    """Row counts of the warehouse tables and a digest of them and of the raw files.
+BOOKKEEPING_TABLES: frozenset[str] = frozenset({"ingest_log", "identity_runs", "warehouse_meta"})
+"""Tables that record runs rather than data (a leading ``_`` marks scratch tables)."""
 
-    Two reports with the same digest were computed from the same data.
+_FLOATS = ("DOUBLE", "FLOAT", "REAL")
+
+
+def is_data_table(name: str) -> bool:
+    """Whether table ``name`` holds data, not run bookkeeping nor scratch work.
+
+    Example:
+        >>> is_data_table("orders"), is_data_table("ingest_log"), is_data_table("_next_persons")
+        (True, False, False)
     """
-    tables: dict[str, int] = {}
-    if settings.warehouse.exists():
+    return name not in BOOKKEEPING_TABLES and not name.startswith("_")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_digests(con: Any) -> dict[str, tuple[int, str]]:
+    """Row count and an order-free content digest of each data table on a raw DuckDB connection.
+
+    The digest is the sum of DuckDB's ``hash`` of every row, so the order rows were
+    written in does not count; floating-point columns are rounded to 6 decimals
+    first, so neither do the last bits of a re-estimated weight.
+    """
+    columns: dict[str, list[str]] = {}
+    for table, column, kind in con.execute(
+        "SELECT c.table_name, c.column_name, c.data_type "
+        "FROM information_schema.columns c JOIN information_schema.tables t "
+        "USING (table_catalog, table_schema, table_name) "
+        "WHERE t.table_catalog = current_database() AND t.table_schema = 'main' "
+        "AND t.table_type = 'BASE TABLE' "
+        "ORDER BY c.table_name, c.ordinal_position"
+    ).fetchall():
+        if is_data_table(table):
+            quoted = _quote(column)
+            columns.setdefault(table, []).append(
+                f"round({quoted}, 6)" if str(kind).upper() in _FLOATS else quoted
+            )
+    out: dict[str, tuple[int, str]] = {}
+    for table, cols in sorted(columns.items()):
+        row = con.execute(
+            f"SELECT count(*), sum(hash({', '.join(cols)})) FROM {_quote(table)}"
+        ).fetchone()
+        out[table] = (int(row[0]), str(row[1] or 0)) if row else (0, "0")
+    return out
+
+
+def data_fingerprint(settings: Settings) -> dict[str, Any]:
+    """A short digest of the warehouse's data tables, their row counts, and the raw files.
+
+    The digest covers the name, row count and content of every data table and
+    nothing that records runs (:data:`BOOKKEEPING_TABLES`, tables whose name
+    starts with ``_``): two reports with the same digest were computed from the
+    same data, and re-running ingestion or identity resolution on the same
+    exports keeps it. The raw files are counted beside it, not in it.
+
+    Returns:
+        ``{"digest": 12 hex digits, "tables": {name: rows}, "raw_files": n, "raw_bytes": n}``.
+    """
+    digests: dict[str, tuple[int, str]] = {}
+    if str(settings.warehouse) != ":memory:" and settings.warehouse.exists():
         import duckdb
 
         from workbench.engine import open_duckdb
@@ -93,16 +150,10 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
         except (duckdb.Error, WorkbenchError) as exc:  # locked by a writer, or not a DuckDB file
             log.warning("fingerprint: cannot open %s (%s)", settings.warehouse, exc)
         else:
-            names = [
-                r[0]
-                for r in con.execute(
-                    "select table_name from information_schema.tables order by 1"
-                ).fetchall()
-            ]
-            for name in names:
-                row = con.execute(f'select count(*) from "{name}"').fetchone()
-                tables[name] = int(row[0]) if row else 0
-            con.close()
+            try:
+                digests = table_digests(con)
+            finally:
+                con.close()
     raw: list[tuple[str, int]] = []
     if settings.raw_dir.exists():
         raw = sorted(
@@ -110,10 +161,10 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
             for p in settings.raw_dir.rglob("*")
             if p.is_file()
         )
-    digest = hashlib.sha256(json.dumps([tables, raw]).encode()).hexdigest()[:12]
+    blob = json.dumps(sorted(digests.items()))
     return {
-        "digest": digest,
-        "tables": tables,
+        "digest": hashlib.sha256(blob.encode()).hexdigest()[:12],
+        "tables": {name: rows for name, (rows, _) in digests.items()},
         "raw_files": len(raw),
         "raw_bytes": sum(size for _, size in raw),
     }
