@@ -6,18 +6,19 @@ import html
 import json
 import re
 import subprocess
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 
 from tests.conftest import chromium
 from workbench.config import Settings, load_settings
+from workbench.errors import ParameterError
 from workbench.report import run_notebook, write_index
 from workbench.report.runner import data_fingerprint, params_key, read_schedule, run_all
 from workbench.synth import SynthResult
-
-pytestmark = pytest.mark.slow
 
 
 def visible_text(page: str) -> str:
@@ -29,6 +30,7 @@ def visible_text(page: str) -> str:
 RESOURCE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(https?:)?//""", re.IGNORECASE)
 
 
+@pytest.mark.slow
 def test_passing_run_writes_ipynb_html_parameters(project: Settings, fixture_notebook) -> None:
     nb = fixture_notebook("marker.ipynb")
     r = run_notebook(nb, {}, project, progress=False)
@@ -41,9 +43,16 @@ def test_passing_run_writes_ipynb_html_parameters(project: Settings, fixture_not
     }
     meta = json.loads((r.out_dir / "parameters.json").read_text(encoding="utf-8"))
     assert meta["status"] == "ok"
-    assert meta["parameters"] == {}
+    assert meta["parameters"] == {"marker": ""}  # the notebook's own default
+    assert meta["parameter_sources"] == {"marker": "notebook"}
     assert meta["notebook"] == "notebooks/marker.ipynb"
-    assert set(meta["fingerprint"]) >= {"digest", "tables", "raw_files"}
+    assert meta["title"] == "Fixture: passes"
+    assert meta["lang"] == "zh"
+    assert set(meta["fingerprint"]) == {"digest", "tables", "raw_files", "raw_bytes"}
+    # Started in the time zone of the settings, with its offset: Shanghai is UTC+8.
+    assert meta["timezone"] == "Asia/Shanghai"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00", meta["started"])
+    assert r.run_id.startswith(datetime.fromisoformat(meta["started"]).strftime("%Y%m%dT%H%M%S"))
     executed = json.loads(r.executed.read_text(encoding="utf-8"))
     printed = [
         "".join(o.get("text", ""))
@@ -55,6 +64,7 @@ def test_passing_run_writes_ipynb_html_parameters(project: Settings, fixture_not
     assert (project.reports_dir / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_failed_run_still_renders_and_points_at_the_cell(
     project: Settings, fixture_notebook
 ) -> None:
@@ -64,9 +74,11 @@ def test_failed_run_still_renders_and_points_at_the_cell(
     assert r.error == {"ename": "ValueError", "evalue": "planted failure with x=2"}
     page = r.html.read_text(encoding="utf-8")
     body = page.split("</head>", 1)[1]
-    # The failure banner comes before any notebook content, and links to the failing cell,
-    # whose code is shown although inputs are hidden.
-    assert body.index('class="wb-failed"') < body.index("Fixture: fails")
+    # The failure banner comes right under the title, before any section, and links to
+    # the failing cell, whose code is shown although inputs are hidden.
+    assert (
+        body.index("Fixture: fails") < body.index('class="wb-failed"') < body.index('id="Before"')
+    )
     assert 'href="#wb-failed-cell"' in page and 'id="wb-failed-cell"' in page
     text = visible_text(page)
     assert "raise ValueError(f" in text and "planted failure with x={x}" in text
@@ -75,8 +87,10 @@ def test_failed_run_still_renders_and_points_at_the_cell(
     meta = json.loads((r.out_dir / "parameters.json").read_text(encoding="utf-8"))
     assert meta["status"] == "failed"
     assert meta["parameters"] == {"x0": 5}
+    assert meta["parameter_sources"] == {"x0": "given"}
 
 
+@pytest.mark.slow
 def test_failed_run_never_replaces_the_last_good_report(
     project: Settings, fixture_notebook, tmp_path: Path
 ) -> None:
@@ -85,7 +99,7 @@ def test_failed_run_never_replaces_the_last_good_report(
     marker.write_text("ok", encoding="utf-8")
     params = {"marker": str(marker)}
     good = run_notebook(nb, params, project, progress=False)
-    latest = project.reports_dir / "latest" / f"{params_key(nb, params)}.html"
+    latest = project.reports_dir / "latest" / f"{params_key(nb, params, project)}.html"
     assert good.ok and latest.read_bytes() == good.html.read_bytes()
 
     marker.write_text("fail", encoding="utf-8")
@@ -100,6 +114,7 @@ def test_failed_run_never_replaces_the_last_good_report(
     assert index.count('class="failed"') == 1
 
 
+@pytest.mark.slow
 def test_report_html_is_self_contained(project: Settings, fixture_notebook) -> None:
     nb = fixture_notebook("charts.ipynb")
     r = run_notebook(nb, {}, project, progress=False)
@@ -118,12 +133,13 @@ def test_report_html_is_self_contained(project: Settings, fixture_notebook) -> N
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "Names &lt;from data&gt;" in page
-    # Header and table of contents, at the top of the body.
+    # Header and table of contents under the title, before the first section.
     body = page.split("</head>", 1)[1]
     assert (
-        body.index('class="wb-header"')
+        body.index("Fixture: three")
+        < body.index('class="wb-header"')
         < body.index('class="wb-toc"')
-        < body.index("Fixture: three")
+        < body.index('id="Bars"')
     )
     toc = page[page.index('class="wb-toc"') :]
     assert toc.index("Bars") < toc.index("Points") < toc.index("Lines")
@@ -131,12 +147,14 @@ def test_report_html_is_self_contained(project: Settings, fixture_notebook) -> N
     assert "mark_bar()" not in visible_text(page)
 
 
+@pytest.mark.slow
 def test_show_code_keeps_inputs(project: Settings, fixture_notebook) -> None:
     nb = fixture_notebook("marker.ipynb")
     r = run_notebook(nb, {}, project, show_code=True, progress=False)
     assert "Path(marker).read_text()" in visible_text(r.html.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed")
 def test_charts_render_in_a_browser_offline(project: Settings, fixture_notebook) -> None:
     nb = fixture_notebook("charts.ipynb")
@@ -165,6 +183,7 @@ def test_charts_render_in_a_browser_offline(project: Settings, fixture_notebook)
     assert dom.count('class="marks"') == 3, dom[:2000]
 
 
+@pytest.mark.slow
 def test_schedule_runs_every_entry_past_failures(project: Settings, fixture_notebook) -> None:
     fixture_notebook("marker.ipynb")
     fixture_notebook("fail.ipynb")
@@ -269,6 +288,91 @@ def test_fingerprint_survives_resolving_identities_again(
     resolve_identities(con, s.link_threshold)
     con.disconnect()
     assert data_fingerprint(s) == before
+
+
+def test_latest_key_follows_parameters_engine_and_warehouse(tmp_path: Path) -> None:
+    s = load_settings(root=tmp_path, env={})
+    nb = "notebooks/01_unify.ipynb"
+    p = {"as_of": "2026-11-20", "lang": "zh", "link_threshold": 0.9}
+    key = params_key(nb, p, s)
+    assert re.fullmatch(r"01_unify-[0-9a-f]{6}", key)
+    assert params_key(nb, dict(reversed(p.items())), s) == key
+    assert params_key(nb, {**p, "link_threshold": 0.95}, s) != key
+    assert params_key(nb, p, s.with_(engine="spark")) != key
+    assert params_key(nb, p, s.with_(warehouse="other.duckdb")) != key
+
+
+def test_a_refused_parameter_writes_nothing(project: Settings, fixture_notebook) -> None:
+    nb = fixture_notebook("settings.ipynb")
+    with pytest.raises(ParameterError, match="parameter link_threshold takes a probability"):
+        run_notebook(nb, {"link_threshold": "1.5"}, project, progress=False)
+    with pytest.raises(ParameterError, match=r"settings\.ipynb has no parameter colour"):
+        run_notebook(nb, {"colour": "red"}, project, progress=False)
+    with pytest.raises(FileNotFoundError, match=r"notebook .*nope\.ipynb not found"):
+        run_notebook(nb.parent / "nope.ipynb", {}, project, progress=False)
+    assert not project.reports_dir.exists()
+
+
+def _seen(executed: Path) -> dict:
+    """What the settings fixture printed in its kernel."""
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            text = "".join(out.get("text", ""))
+            if text.startswith("seen: "):
+                return json.loads(text[len("seen: ") :])
+    raise AssertionError("the fixture printed nothing")
+
+
+@pytest.mark.slow
+def test_kernel_gets_every_setting_and_latest_follows_them(
+    tmp_path: Path, fixture_notebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import fields
+
+    monkeypatch.delenv("WORKBENCH_CONFIG", raising=False)
+    monkeypatch.setenv("WORKBENCH_THREADS", "7")  # the caller's own: the run leaves it unset
+    nb = fixture_notebook("settings.ipynb")
+    s = load_settings(
+        root=tmp_path,
+        env={
+            "WORKBENCH_SALT": "pepper",
+            "WORKBENCH_LANG": "en",
+            "WORKBENCH_MEMORY_LIMIT": "1GB",
+            "WORKBENCH_LINK_THRESHOLD": "0.8",
+            "WORKBENCH_TIMEZONE": "Europe/Berlin",
+            "WORKBENCH_SPARK_MASTER": "local[3]",
+            "WORKBENCH_REPORTS_DIR": "out",
+        },
+    )
+    a = run_notebook(nb, {"lang": "zh"}, s, progress=False)
+    assert a.ok, a.error
+    seen = _seen(a.executed)
+    assert seen["env"] == {k: v for k, v in s.to_env().items() if v is not None}
+    assert "WORKBENCH_THREADS" not in seen["env"] and seen["env"]["WORKBENCH_SALT"] == "pepper"
+    assert seen["settings"] == {
+        f.name: str(getattr(s, f.name)) for f in fields(s) if f.name != "source"
+    }
+    # The given lang wins over the setting, for the notebook and for the page;
+    # link_threshold comes from the setting.
+    assert seen["parameters"] == {"lang": "zh", "link_threshold": 0.8}
+    meta_a = json.loads((a.out_dir / "parameters.json").read_text(encoding="utf-8"))
+    assert meta_a["lang"] == "zh" and '<html lang="zh-CN">' in a.html.read_text("utf-8")
+    assert meta_a["parameter_sources"] == {
+        "lang": "given",
+        "link_threshold": "setting (env WORKBENCH_LINK_THRESHOLD)",
+    }
+    started = datetime.fromisoformat(meta_a["started"])
+    assert meta_a["timezone"] == "Europe/Berlin"
+    assert started.utcoffset() == started.astimezone(ZoneInfo("Europe/Berlin")).utcoffset()
+
+    # Only the setting differs: another latest/ file, and the first one stays.
+    b = run_notebook(nb, {"lang": "zh"}, s.with_(link_threshold=0.95), progress=False)
+    meta_b = json.loads((b.out_dir / "parameters.json").read_text(encoding="utf-8"))
+    assert meta_b["parameters"] == {"lang": "zh", "link_threshold": 0.95}
+    assert meta_b["key"] != meta_a["key"]
+    latest = sorted(p.name for p in (s.reports_dir / "latest").iterdir())
+    assert latest == sorted([f"{meta_a['key']}.html", f"{meta_b['key']}.html"])
 
 
 def _run_meta(reports: Path, run_dir: str, **meta: object) -> None:
