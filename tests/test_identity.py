@@ -123,6 +123,47 @@ def test_pairwise_scores_by_hand() -> None:
     assert s["precision"] == pytest.approx(1 / 3) and s["recall"] == pytest.approx(1 / 4)
 
 
+def test_evidence_ceiling_breaks_ties_the_same_way_whatever_the_row_order() -> None:
+    # Group g joins one account of x and one of y: a tie, which goes to x (the smaller).
+    # Unjoined accounts go to whoever their details show: c shows x, d shows z.
+    groups = pd.Series({"a": "g", "b": "g", "c": "h", "d": "i"})
+    people = pd.DataFrame(
+        {"owner": ["x", "y", "x", "y"], "shown": ["x", "y", "x", "z"]},
+        index=pd.Index(["a", "b", "c", "d"], name="account_key"),
+    )
+    # Best clustering: a, b, c as x; d as z. Pairs: ab, ac, bc predicted; true: ac, bd.
+    first = evidence_ceiling(groups, people)
+    assert (first["predicted_pairs"], first["correct_pairs"], first["true_pairs"]) == (3, 1, 2)
+    for order in (["d", "c", "b", "a"], ["b", "a", "d", "c"]):
+        again = evidence_ceiling(groups[order], people.loc[order])
+        assert again == first
+
+
+def test_account_people_settle_ties_on_the_smallest_person(tmp_path: Path) -> None:
+    # Account tmall:a has four orders: bought by p1 twice and p2 twice (a tie), each
+    # shown to receivers r2, r1, r2, r1 (a tie too). Ties go to the smallest id.
+    truth = tmp_path / "truth"
+    (truth / "orders").mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "platform": ["tmall"] * 4,
+            "order_id": ["1", "2", "3", "4"],
+            "person_id": ["p2", "p1", "p2", "p1"],
+            "receiver_person_id": ["r2", "r1", "r2", "r1"],
+        }
+    ).to_parquet(truth / "orders" / "part-0.parquet")
+    pd.DataFrame({"platform": ["tmall"], "account_key": ["a"], "person_id": ["p1"]}).to_parquet(
+        truth / "accounts"
+    )
+    con = duckdb_connect(":memory:")
+    contacts = pd.DataFrame(
+        {"source_key": [f"tmall:{i}" for i in "4321"], "account_key": ["tmall:a"] * 4}
+    )
+    con.create_table("contacts", ibis.memtable(contacts))
+    people = account_people(con, truth)
+    assert people.loc["tmall:a"].tolist() == ["p1", "r1"]
+
+
 @pytest.mark.slow
 def test_identities_on_synthetic_data_reach_the_evidence_ceiling(
     small_synth: SynthResult, tmp_path: Path

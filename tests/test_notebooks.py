@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
+import papermill
 import pytest
 
-from workbench.config import load_settings
+from workbench.config import Settings, load_settings
 from workbench.report import run_notebook
 from workbench.synth import SynthResult
 from workbench.unify import ingest
@@ -85,23 +88,57 @@ def words_of(page: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def unify_reports(
-    tmp_path_factory: pytest.TempPathFactory, small_synth: SynthResult
-) -> dict[str, Path]:
-    """01_unify rendered in Chinese and in English from one small synthetic warehouse."""
-    settings = load_settings(root=tmp_path_factory.mktemp("project"), env={})
-    ingest(small_synth.raw_dir, settings, progress=False)
+def unify_project(tmp_path_factory: pytest.TempPathFactory, small_synth: SynthResult) -> Settings:
+    """A project as `make demo` leaves it: workbench.toml at the root, the exports and
+    truth under data/, an ingested warehouse, the notebooks under notebooks/."""
+    root = tmp_path_factory.mktemp("project")
+    (root / "workbench.toml").write_text("[workbench]\n", encoding="utf-8")
+    (root / "data").mkdir()
+    (root / "data" / "raw").symlink_to(small_synth.raw_dir, target_is_directory=True)
+    (root / "data" / "truth").symlink_to(small_synth.truth_dir, target_is_directory=True)
+    (root / "notebooks").mkdir()
+    for nb in NOTEBOOKS:
+        shutil.copy(nb, root / "notebooks" / nb.name)
+    settings = load_settings(root=root, env={})
+    ingest(settings.raw_dir, settings, progress=False)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def unify_reports(unify_project: Settings) -> dict[str, Path]:
+    """01_unify rendered in Chinese and in English by the runner."""
     pages = {}
     for lang in ("zh", "en"):
-        params = {
-            "raw_dir": str(small_synth.raw_dir),
-            "lang": lang,
-            "truth_dir": str(small_synth.truth_dir),
-        }
-        r = run_notebook(NOTEBOOKS[0], params, settings, progress=False)
+        nb = unify_project.root / "notebooks" / "01_unify.ipynb"
+        r = run_notebook(nb, {"lang": lang}, unify_project, progress=False)
         assert r.ok, r.error
         pages[lang] = r.html
     return pages
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_from_the_notebooks_folder_as_in_jupyterlab(
+    path: Path, unify_project: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `make lab` runs it: the kernel starts in notebooks/, with no WORKBENCH_* set
+    and every parameter left at its default; settings are found from the project root."""
+    for var in [v for v in os.environ if v.startswith("WORKBENCH_")]:
+        monkeypatch.delenv(var)
+    folder = unify_project.root / "notebooks"
+    out = folder / f"{path.stem}.out.ipynb"
+    papermill.execute_notebook(
+        str(folder / path.name),
+        str(out),
+        cwd=str(folder),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    executed = json.loads(out.read_text(encoding="utf-8"))
+    shown = json.dumps([c.get("outputs", []) for c in executed["cells"]], ensure_ascii=False)
+    assert "wb-strip" in shown  # the summary strip rendered
+    assert not (folder / "data").exists()  # nothing created beside the notebook
+    out.unlink()
 
 
 @pytest.mark.slow

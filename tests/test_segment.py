@@ -1,0 +1,247 @@
+"""Segmentation on a warehouse of seven persons, every figure worked out by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pandas as pd
+import pytest
+
+from workbench.engine import duckdb_connect
+from workbench.segment.facts import purchases
+from workbench.segment.rc import repurchase_cycles
+from workbench.segment.segments import Options, segment, write_segments
+
+AS_OF = "2024-12-31"
+
+# (order, person, day, sku, quantity, goods, discount, paid); every line is the whole order.
+ORDERS = [
+    ("o11", "P1", "2024-01-01", "L", 1, 100.0, 0.0, 100.0),
+    ("o12", "P1", "2024-03-01", "L", 1, 100.0, 20.0, 80.0),  # a shop discount
+    ("o13", "P1", "2024-05-01", "L", 1, 100.0, 0.0, 100.0),
+    ("o14", "P1", "2024-12-01", "L", 1, 100.0, 0.0, 100.0),  # in the burst
+    ("o21", "P2", "2024-06-01", "L", 1, 80.0, 0.0, 80.0),
+    ("o22", "P2", "2024-08-01", "L", 1, 80.0, 0.0, 80.0),
+    ("o31", "P3", "2024-01-10", "L", 1, 70.0, 0.0, 70.0),
+    ("o32", "P3", "2024-06-01", "S", 1, 60.0, 0.0, 60.0),  # the sister brand, later
+    ("o41", "P4", "2024-11-01", "H", 1, 50.0, 0.0, 50.0),  # a member coupon (coupons)
+    ("o42", "P4", "2024-12-01", "H", 1, 50.0, 10.0, 40.0),  # in the burst, discounted
+    ("o51", "P5", "2024-10-01", "S", 1, 60.0, 0.0, 60.0),  # only ever the sister brand
+    ("o61", "P1", "2025-01-05", "L", 1, 100.0, 0.0, 100.0),  # after the as-of date
+]
+
+
+def tiny_warehouse() -> Any:
+    con = duckdb_connect(":memory:")
+    o = pd.DataFrame(
+        ORDERS, columns=["order_key", "person", "day", "sku", "qty", "goods", "disc", "paid"]
+    )
+    con.create_table(
+        "orders",
+        ibis.memtable(
+            pd.DataFrame(
+                {
+                    "order_key": o["order_key"],
+                    "platform": "tmall",
+                    "account_key": "tmall:" + o["person"],
+                    "ordered_at": pd.to_datetime(o["day"]) + pd.Timedelta(hours=10),
+                    "goods_amount": o["goods"],
+                    "discount_amount": o["disc"],
+                    "paid_amount": o["paid"],
+                    "net_amount": o["paid"],
+                }
+            )
+        ),
+    )
+    con.create_table(
+        "order_lines",
+        ibis.memtable(
+            pd.DataFrame(
+                {
+                    "order_key": o["order_key"],
+                    "line_no": 1,
+                    "sku": o["sku"],
+                    "quantity": o["qty"],
+                    "unit_price": o["goods"],
+                    "line_amount": o["paid"],
+                }
+            )
+        ),
+    )
+    con.create_table(
+        "products",
+        ibis.memtable(
+            pd.DataFrame(
+                {
+                    "sku": ["L", "S", "H"],
+                    "brand": ["ours", "sister", "ours"],
+                    "category": ["laundry", "laundry", "handwash"],
+                    "uses_per_unit": [30.0, 30.0, 225.0],
+                    "daily_uses": [0.5, 0.5, 5.0],
+                    "list_price": [100.0, 60.0, 50.0],
+                }
+            )
+        ),
+    )
+    people = [f"P{i}" for i in range(1, 8)]
+    accounts = pd.DataFrame(
+        {
+            "account_key": [f"tmall:{p}" for p in people[:5]] + ["crm:M1", "crm:M6"],
+            "platform": ["tmall"] * 5 + ["crm", "crm"],
+            "person_id": [*people[:5], "P1", "P6"],
+        }
+    )
+    con.create_table("accounts", ibis.memtable(accounts))
+    con.create_table("persons", ibis.memtable(pd.DataFrame({"person_id": people})))
+    con.create_table(
+        "members",
+        ibis.memtable(
+            pd.DataFrame(
+                {
+                    "member_id": ["M1", "M6"],
+                    "tier": ["VIP", "普通"],
+                    "joined_at": pd.to_datetime(["2024-12-15", "2023-01-01"]).date,
+                }
+            )
+        ),
+    )
+    con.create_table(
+        "coupons",
+        ibis.memtable(pd.DataFrame({"coupon_id": ["c1"], "used_order_key": ["o41"]})),
+    )
+    con.create_table(
+        "campaigns",
+        ibis.memtable(
+            pd.DataFrame(
+                {
+                    "campaign_id": ["x"],
+                    "burst_start": pd.to_datetime(["2024-12-01"]).date,
+                    "burst_end": pd.to_datetime(["2024-12-02"]).date,
+                }
+            )
+        ),
+    )
+    return con
+
+
+def test_repurchase_cycles_by_both_methods() -> None:
+    p = purchases(tiny_warehouse(), AS_OF)
+    assert p.brand == "ours" and p.has_other_brands
+    t = repurchase_cycles(p, "usage").table.set_index("category", drop=False)
+    laundry, handwash = t.loc["laundry"], t.loc["handwash"]
+    # Usage: 30 uses per pack at 0.5 a day; 225 uses at 5 a day.
+    assert laundry["rc_usage"] == 60.0 and handwash["rc_usage"] == 45.0
+    # Inductive: laundry repeaters P1 (335 days over 3 intervals) and P2 (61 days);
+    # p90 by linear interpolation = 61 + 0.9 * (335/3 - 61); RC = p90 / 3.
+    assert laundry["repeaters"] == 2
+    assert laundry["rc_inductive"] == pytest.approx((61 + 0.9 * (335 / 3 - 61)) / 3)
+    assert handwash["rc_inductive"] == pytest.approx(30 / 3)  # P4 alone, 30 days
+    overall = t[t["category"].isna()].iloc[0]
+    # Overall: P4 30, P2 61, P1 111.67; p90 at position 1.8: 61 + 0.8 * (111.67 - 61).
+    assert overall["rc_inductive"] == pytest.approx((61 + 0.8 * (335 / 3 - 61)) / 3)
+    assert overall["rc_usage"] == 60.0  # seven laundry purchases of 60 days, two of 45
+    assert set(t["method"]) == {"usage"}
+    auto = repurchase_cycles(p, "auto", min_repeaters=2).table.set_index("category")
+    assert auto.loc["laundry", "method"] == "inductive"
+    assert auto.loc["handwash", ["method", "reason"]].tolist() == ["usage", "few_repeaters"]
+
+
+@pytest.fixture(scope="module")
+def snapshot() -> pd.DataFrame:
+    s = segment(tiny_warehouse(), AS_OF, options=Options(rc_method="usage"))
+    return s.table.to_pandas().set_index("person_id")
+
+
+def test_every_person_of_the_pool_is_segmented(snapshot: pd.DataFrame) -> None:
+    assert sorted(snapshot.index) == [f"P{i}" for i in range(1, 8)]
+    assert (snapshot["as_of"] == pd.Timestamp(AS_OF)).all()
+
+
+def test_recency_and_rc_by_hand(snapshot: pd.DataFrame) -> None:
+    got = snapshot.loc[["P1", "P2", "P3", "P4"], ["recency_days", "rc_days", "rc_category"]]
+    assert got.to_dict("index") == {
+        "P1": {"recency_days": 30, "rc_days": 60.0, "rc_category": "laundry"},
+        "P2": {"recency_days": 152, "rc_days": 60.0, "rc_category": "laundry"},
+        "P3": {"recency_days": 356, "rc_days": 60.0, "rc_category": "laundry"},
+        "P4": {"recency_days": 30, "rc_days": 45.0, "rc_category": "handwash"},
+    }
+    assert snapshot.loc["P1", ["purchases", "orders", "net_amount"]].tolist() == [4, 4, 380.0]
+
+
+def test_lifecycle_tiers_by_hand(snapshot: pd.DataFrame) -> None:
+    tiers = snapshot[["tier_l1", "tier_l2", "tier_l3", "tier_s2"]].apply(tuple, axis=1).to_dict()
+    assert tiers == {
+        # R = 30 days = 0.5 RC; four purchases at 95 a purchase, above the active median.
+        "P1": ("active", "highly_awake", "loyal", "new_member"),
+        # R = 152 days = 2.53 RC: past the 2.5 RC light-sleep bound; two purchases.
+        "P2": ("sleeping", "deep_sleep", "deep_sleep", "high_recovery_pre_churn"),
+        # R = 356 days, and a sister-brand purchase after the last of ours.
+        "P3": ("lost", "brand_lost", "brand_lost", "churned"),
+        "P4": ("active", "highly_awake", "returning", "active_old"),
+        "P5": ("potential", "competitor_buyer", "competitor_buyer", "potential_member"),
+        "P6": ("potential", "category_potential", "category_potential", "trial_member"),
+        "P7": ("potential", "category_potential", "category_potential", "potential_member"),
+    }
+
+
+def test_rfm_segments_by_hand(snapshot: pd.DataFrame) -> None:
+    buyers = snapshot.loc[["P1", "P2", "P3", "P4"]]
+    # R: P3 356 -> 1, P2 152 -> 2, P1 and P4 30 -> 3 (ties share the lower score).
+    # F: P3 1 -> 1, P2 and P4 2 -> 2, P1 4 -> 4. M: P3 70, P4 90, P2 160, P1 380 -> 1..4.
+    scores = buyers[["r_score", "f_score", "m_score"]].astype(int).apply(tuple, axis=1)
+    assert scores.to_dict() == {
+        "P1": (3, 4, 4),
+        "P2": (2, 2, 3),
+        "P3": (1, 1, 1),
+        "P4": (3, 2, 2),
+    }
+    # Mean scores 2.25, 2.25, 2.5: high at or above.
+    assert buyers["rfm_segment"].to_dict() == {
+        "P1": "important_value",
+        "P2": "important_retain",
+        "P3": "general_retain",
+        "P4": "general_develop",
+    }
+    assert snapshot.loc[["P5", "P6", "P7"], "rfm_segment"].isna().all()
+
+
+def test_quadrants_and_sensitivity_by_hand(snapshot: pd.DataFrame) -> None:
+    # Frequency high above the median of 2 purchases; value per purchase
+    # (95, 80, 70, 45) high at or above its median of 75.
+    assert snapshot.loc[["P1", "P2", "P3", "P4"], "quadrant"].tolist() == [
+        "hf_hv",
+        "lf_hv",
+        "lf_lv",
+        "lf_lv",
+    ]
+    # P1: o12 discounted, o14 in the burst: 2 of 4 -> neutral. P2: none -> indifferent.
+    # P3: one purchase of ours -> unknown. P4: both (coupon, burst) -> sensitive, its
+    # mean discount depth (0 and 0.2) of 0.1 short of a fanatic's 0.2.
+    got = snapshot.loc[["P1", "P2", "P3", "P4"], ["promo_share", "discount_depth"]]
+    assert got.to_dict("index") == {
+        "P1": {"promo_share": 0.5, "discount_depth": pytest.approx(0.05)},
+        "P2": {"promo_share": 0.0, "discount_depth": pytest.approx(0.2)},  # 80 of list 100
+        "P3": {"promo_share": 0.0, "discount_depth": pytest.approx(0.3)},  # 70 of list 100
+        "P4": {"promo_share": 1.0, "discount_depth": pytest.approx(0.1)},
+    }
+    assert snapshot.loc[["P1", "P2", "P3", "P4"], "promo_sensitivity"].tolist() == [
+        "neutral",
+        "indifferent",
+        "unknown",
+        "sensitive",
+    ]
+    assert snapshot.loc["P1", "member_tier"] == "VIP" and snapshot.loc["P6", "is_member"]
+
+
+def test_snapshots_of_two_dates_live_side_by_side() -> None:
+    con = tiny_warehouse()
+    first = segment(con, AS_OF, options=Options(rc_method="usage"))
+    assert write_segments(con, first) == 7
+    assert write_segments(con, first) == 7  # the same date again replaces, not adds
+    later = segment(con, "2025-01-31", options=Options(rc_method="usage"))
+    write_segments(con, later)
+    stored = con.table("segments").to_pandas()
+    assert stored.groupby("as_of").size().tolist() == [7, 7]
+    p1 = stored[stored["person_id"] == "P1"].set_index("as_of")["recency_days"]
+    assert p1.tolist() == [30, 26]  # the order of 2025-01-05 counts only in the later one

@@ -1,0 +1,168 @@
+"""What segmentation reads: each person's purchases up to an as-of date, per order and category.
+
+A purchase is an order of a resolved person (``accounts`` at a link threshold)
+placed on or before ``as_of`` that kept some value after refunds. Categories
+and brands come from the product master; a line whose SKU the master does not
+know (a free sample, a data set without a master) has no category, and is of
+our brand. "Our brand" is a setting; by default the brand with the most order
+lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from workbench.unify.channels import orders_until
+from workbench.unify.identity import accounts_at
+
+
+@dataclass(frozen=True)
+class Purchases:
+    """The purchase tables of one as-of date.
+
+    Attributes:
+        orders: one row per purchase: ``person_id``, ``order_key``, ``day``,
+            ``net_amount``, ``paid_amount``, ``list_value`` (list price of its
+            lines), ``ours`` (holds a line of our brand), ``other_brand`` (holds a
+            line of another brand), ``coupon`` (a discount or coupon was applied),
+            ``promo`` (placed in a campaign's burst phase).
+        categories: one row per purchase and category: ``person_id``, ``order_key``,
+            ``day``, ``category``, ``ours``, ``units`` (uses bought),
+            ``daily_uses``.
+        persons: every resolved person (the pool), ``person_id`` only.
+        as_of: the as-of date.
+        brand: our brand (``None`` when the product master names none).
+        has_other_brands: whether any purchase holds another brand's product:
+            without such data, competitor and brand-lost tiers cannot be told apart.
+    """
+
+    orders: ir.Table
+    categories: ir.Table
+    persons: ir.Table
+    as_of: str
+    brand: str | None
+    has_other_brands: bool
+
+
+def our_brand(con: Any) -> str | None:
+    """The brand with the most order lines in the product master (``None`` without one)."""
+    if "products" not in con.list_tables():
+        return None
+    lines = con.table("order_lines")
+    products = con.table("products")
+    j = lines.join(products, lines.sku == products.sku)
+    top = j.group_by(j.brand).agg(n=j.count()).order_by([ibis.desc("n"), "brand"]).limit(1)
+    found = top.to_pandas()
+    return None if found.empty else str(found["brand"].iat[0])
+
+
+def purchases(
+    con: Any, as_of: str, threshold: float | None = None, brand: str | None = None
+) -> Purchases:
+    """Each resolved person's purchases up to ``as_of`` (see :class:`Purchases`).
+
+    Parameters:
+        con: an Ibis backend on the warehouse.
+        as_of: the as-of date, ``YYYY-MM-DD``; later orders are left out.
+        threshold: the link threshold persons are resolved at (``None``: as stored).
+        brand: our brand; ``None`` takes :func:`our_brand`.
+    """
+    brand = brand or our_brand(con)
+    accounts = accounts_at(con, threshold)
+    orders = orders_until(con, as_of)
+    orders = orders.filter(orders.net_amount > 0)
+    o = orders.join(accounts, orders.account_key == accounts.account_key).select(
+        person_id=accounts.person_id,
+        order_key=orders.order_key,
+        day=orders.ordered_at.date(),
+        net_amount=orders.net_amount,
+        paid_amount=orders.paid_amount,
+        discount_amount=orders.discount_amount.fill_null(0.0),
+    )
+    lines = con.table("order_lines")
+    if "products" in con.list_tables():
+        products = con.table("products").select(
+            "sku", "brand", "category", "uses_per_unit", "daily_uses", "list_price"
+        )
+        lines = lines.left_join(products, lines.sku == products.sku)
+    else:
+        lines = lines.mutate(
+            brand=ibis.null("string"),
+            category=ibis.null("string"),
+            uses_per_unit=ibis.null("float64"),
+            daily_uses=ibis.null("float64"),
+            list_price=ibis.null("float64"),
+        )
+    is_ours = lines.brand.isnull() | (lines.brand == (brand or ""))
+    lines = lines.mutate(
+        ours=is_ours,
+        units=lines.quantity * lines.uses_per_unit,
+        list_value=lines.quantity * lines.list_price.fill_null(lines.unit_price),
+    )
+    per_order = lines.group_by("order_key").agg(
+        ours=lines.ours.any(),
+        other_brand=(~lines.ours).any(),
+        list_value=lines.list_value.sum(),
+    )
+    used = con.table("coupons").filter(ibis._.used_order_key.notnull())
+    used = used.group_by("used_order_key").agg(coupons=ibis._.count())
+    orders_out = (
+        o.left_join(per_order, "order_key")
+        .left_join(used, [("order_key", "used_order_key")])
+        .select(
+            "person_id",
+            "order_key",
+            "day",
+            "net_amount",
+            "paid_amount",
+            list_value=ibis._.list_value.fill_null(0.0),
+            ours=ibis._.ours.fill_null(True),
+            other_brand=ibis._.other_brand.fill_null(False),
+            coupon=(ibis._.discount_amount > 0) | ibis._.coupons.notnull(),
+        )
+    )
+    orders_out = orders_out.mutate(promo=_in_promotion(con, orders_out.day))
+    cat_lines = lines.filter(lines.category.notnull() & (lines.line_amount > 0))
+    per_cat = cat_lines.group_by(["order_key", "category"]).agg(
+        ours=cat_lines.ours.any(),
+        units=cat_lines.units.sum(),
+        daily_uses=cat_lines.daily_uses.max(),
+    )
+    categories = o.join(per_cat, o.order_key == per_cat.order_key).select(
+        o.person_id,
+        o.order_key,
+        o.day,
+        per_cat.category,
+        per_cat.ours,
+        per_cat.units,
+        per_cat.daily_uses,
+    )
+    other = bool(orders_out.other_brand.any().execute())
+    persons = (
+        con.table("persons").select("person_id")
+        if "persons" in con.list_tables()
+        else (o.select("person_id").distinct())
+    )
+    return Purchases(orders_out, categories, persons, as_of, brand, other)
+
+
+def _in_promotion(con: Any, day: ir.DateValue) -> ir.BooleanValue:
+    """Whether ``day`` falls in the burst phase (爆发期) of any campaign."""
+    if "campaigns" not in con.list_tables():
+        return ibis.literal(False)
+    windows = con.table("campaigns").select("burst_start", "burst_end").to_pandas().dropna()
+    if windows.empty:
+        return ibis.literal(False)
+    conditions = [
+        day.between(pd.Timestamp(s).date(), pd.Timestamp(e).date())
+        for s, e in zip(windows["burst_start"], windows["burst_end"], strict=True)
+    ]
+    out = conditions[0]
+    for c in conditions[1:]:
+        out = out | c
+    return out
