@@ -127,9 +127,9 @@ def test_a_parameter_mistake_stops_the_run_at_once(
     assert r.stderr.startswith("error: ") and says in r.stderr
     assert r.stderr.count("\n") == 1 and r.stderr.endswith("\n")
     assert r.stdout == ""
-    # Under 5 s of work, so under 5 s on an idle machine; the wall-clock bound is
-    # looser as the other test worker shares the cores.
-    assert cpu < 5.0 and wall < 10.0, f"{cpu:.1f} s of CPU, {wall:.1f} s"
+    # Under 5 s of work, so under 5 s on an idle machine. The wall-clock bound only
+    # catches a kernel start or a hang: the other test worker shares the cores.
+    assert cpu < 5.0 and wall < 30.0, f"{cpu:.1f} s of CPU, {wall:.1f} s"
     assert not (tmp_path / "reports").exists()
 
 
