@@ -41,8 +41,9 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -n 2
 
+# The kernel starts in notebooks/; WORKBENCH_ROOT points its settings at the project.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	WORKBENCH_ROOT=$(CURDIR) $(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)
 	$(BIN)/workbench bench

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
+import time
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,9 @@ from workbench.cli import app, parse_parameters
 
 COMMANDS = ["config", "synth", "ingest", "run", "run-all", "demo", "bench"]
 runner = CliRunner()
+REPO = Path(__file__).parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+UNIFY = REPO / "notebooks" / "01_unify.ipynb"
 
 
 def test_help_lists_every_command() -> None:
@@ -37,19 +43,26 @@ def test_unbuilt_commands_say_so_and_fail(cmd: str) -> None:
     assert "not built yet" in result.output
 
 
-def test_parameters_are_read_as_yaml() -> None:
+def test_version_prints_and_exits_0() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output == version("retail-workbench") + "\n"
+
+
+def test_config_shows_every_setting_with_its_source() -> None:
+    result = runner.invoke(app, ["config"], env={"WORKBENCH_TIMEZONE": "Europe/Berlin"})
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.output.splitlines()}
+    assert rows["timezone"][1:] == ["Europe/Berlin", "env", "WORKBENCH_TIMEZONE"]
+    for key in ("root", "warehouse", "lang", "threads", "memory_limit", "link_threshold", "salt"):
+        assert key in rows, key
+
+
+def test_parameters_stay_text_until_the_notebook_says_their_type() -> None:
     assert parse_parameters(
-        ["-p", "lang", "en", "-p", "link_threshold", "0.9", "-p", "tiers", "[a, b]"]
-    ) == {
-        "lang": "en",
-        "link_threshold": 0.9,
-        "tiers": ["a", "b"],
-    }
-    # Dates and empty values stay text: notebooks take ISO date strings.
-    assert parse_parameters(["-p", "as_of", "2026-11-20", "-p", "marker", ""]) == {
-        "as_of": "2026-11-20",
-        "marker": "",
-    }
+        ["-p", "lang", "en", "-p", "link_threshold", "0.9", "-p", "as_of", "2026-11-20"]
+    ) == {"lang": "en", "link_threshold": "0.9", "as_of": "2026-11-20"}
+    assert parse_parameters(["-p", "marker", ""]) == {"marker": ""}
 
 
 def test_bad_parameters_are_refused() -> None:
@@ -85,21 +98,86 @@ def _workbench(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_a_missing_notebook_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    r = _workbench(["run", "notebooks/nope.ipynb"], tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == "error: notebook notebooks/nope.ipynb not found\n"
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("no_such", "1", "01_unify.ipynb has no parameter no_such; it takes: raw_dir, as_of"),
+        ("link_threshold", "abc", "parameter link_threshold takes a probability"),
+        ("as_of", "2026-02-30", "parameter as_of takes a calendar date YYYY-MM-DD"),
+        ("lang", "fr", "parameter lang takes zh or en; got 'fr'"),
+    ],
+)
+def test_a_parameter_mistake_stops_the_run_at_once(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    r = _workbench(["run", str(UNIFY), "-p", name, value], tmp_path)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith("error: ") and says in r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.endswith("\n")
+    assert r.stdout == ""
+    # Under 5 s of work, so under 5 s on an idle machine. The wall-clock bound only
+    # catches a kernel start or a hang: the other test worker shares the cores.
+    assert cpu < 5.0 and wall < 30.0, f"{cpu:.1f} s of CPU, {wall:.1f} s"
+    assert not (tmp_path / "reports").exists()
+
+
+def test_papermill_shows_the_parameter_types() -> None:
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "papermill"), "--help-notebook", str(UNIFY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "as_of: Optional[str] (default None)" in out
+    assert "link_threshold: Optional[float] (default None)" in out
+    assert "Unknown type" not in out
+
+
 @pytest.mark.slow
 def test_run_exit_codes_follow_the_notebook(tmp_path: Path) -> None:
-    fixtures = Path(__file__).parent / "fixtures"
-    ok = _workbench(["run", str(fixtures / "marker.ipynb"), "-p", "marker", ""], tmp_path)
+    ok = _workbench(["run", str(FIXTURES / "marker.ipynb"), "-p", "marker", ""], tmp_path)
     assert ok.returncode == 0, ok.stderr
-    bad = _workbench(["run", str(fixtures / "fail.ipynb")], tmp_path)
+    # Off a terminal: no progress bar, and no kernel warning about its transport.
+    assert ok.stderr == ""
+    bad = _workbench(["run", str(FIXTURES / "fail.ipynb")], tmp_path)
     assert bad.returncode == 1
     assert "planted failure" in bad.stderr
     runs = sorted(p.name for p in (tmp_path / "reports").glob("2*/*.html"))
     assert runs == ["fail.html", "marker.html"]  # the failed run's HTML is written too
+
+
+@pytest.mark.slow
+def test_run_all_goes_on_past_a_missing_notebook(tmp_path: Path) -> None:
     schedule = tmp_path / "schedule.yaml"
     schedule.write_text(
-        f"- notebook: {fixtures / 'fail.ipynb'}\n- notebook: {fixtures / 'marker.ipynb'}\n",
+        f"- notebook: {FIXTURES / 'fail.ipynb'}\n"
+        "- notebook: notebooks/missing.ipynb\n"
+        f"- notebook: {FIXTURES / 'marker.ipynb'}\n"
+        "  parameters: {no_such: 1}\n"
+        f"- notebook: {FIXTURES / 'marker.ipynb'}\n",
         encoding="utf-8",
     )
-    both = _workbench(["run-all", str(schedule)], tmp_path)
-    assert both.returncode == 1
-    assert "1 ok, 1 failed" in both.stdout
+    r = _workbench(["run-all", str(schedule)], tmp_path)
+    assert r.returncode == 1
+    assert "1 ok, 3 failed" in r.stdout
+    # One line for each entry that could not start, and nothing else on stderr.
+    errors = r.stderr.splitlines()
+    assert len(errors) == 2, r.stderr
+    assert errors[0] == f"error: notebook {tmp_path / 'notebooks' / 'missing.ipynb'} not found"
+    assert errors[1].startswith("error: marker.ipynb has no parameter no_such")
+    assert [line.split()[0] for line in r.stdout.splitlines()[:2]] == ["failed", "ok"]
+    # The two runs that started each left a report; the two that could not, nothing.
+    runs = sorted(p.name for p in (tmp_path / "reports").glob("2*/*.html"))
+    assert runs == ["fail.html", "marker.html"]

@@ -1,8 +1,13 @@
+"""Settings: precedence, validation, the project root, and what the kernel is handed."""
+
+from __future__ import annotations
+
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from workbench.config import DEV_SALT, load_settings
+from workbench.config import _KEYS, DEV_SALT, find_root, load_settings
 
 
 def test_defaults_are_under_the_root(tmp_path: Path) -> None:
@@ -53,6 +58,9 @@ def test_memory_warehouse_is_not_a_path(tmp_path: Path) -> None:
         ({"WORKBENCH_ENGINE": "postgres"}, "engine 'postgres'"),
         ({"WORKBENCH_LANG": "fr"}, "lang 'fr'"),
         ({"WORKBENCH_THREADS": "many"}, "threads 'many'"),
+        ({"WORKBENCH_TIMEZONE": "Mars/Olympus"}, "timezone 'Mars/Olympus'"),
+        ({"WORKBENCH_TIMEZONE": "Asia"}, "timezone 'Asia'"),
+        ({"WORKBENCH_TIMEZONE": "../etc/passwd"}, r"timezone '\.\./etc/passwd'"),
     ],
 )
 def test_bad_values_are_named(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -75,3 +83,122 @@ def test_with_resolves_relative_paths(tmp_path: Path) -> None:
     s = load_settings(root=tmp_path, env={}).with_(reports_dir="out", lang="en")
     assert s.reports_dir == tmp_path / "out"
     assert s.lang == "en"
+
+
+def test_time_zone_defaults_to_shanghai_and_can_be_set(tmp_path: Path) -> None:
+    s = load_settings(root=tmp_path, env={})
+    assert s.timezone == "Asia/Shanghai"
+    # Shanghai keeps UTC+8 all year.
+    assert datetime(2026, 7, 1, tzinfo=s.tzinfo).utcoffset().total_seconds() == 8 * 3600
+    (tmp_path / "workbench.toml").write_text('timezone = "Europe/Berlin"\n', encoding="utf-8")
+    assert load_settings(root=tmp_path, env={}).timezone == "Europe/Berlin"
+    s = load_settings(root=tmp_path, env={"WORKBENCH_TIMEZONE": "UTC"})
+    assert (s.timezone, s.source["timezone"]) == ("UTC", "env WORKBENCH_TIMEZONE")
+
+
+def test_a_bad_time_zone_in_the_file_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "workbench.toml").write_text('timezone = "Beijing"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"timezone 'Beijing' \(.*workbench\.toml\)"):
+        load_settings(root=tmp_path, env={})
+
+
+def _project(tmp_path: Path, marker: str = "pyproject.toml") -> Path:
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    (root / marker).write_text("", encoding="utf-8")
+    return root
+
+
+def test_root_is_the_project_seen_from_its_notebooks_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _project(tmp_path)
+    monkeypatch.chdir(root / "notebooks")
+    s = load_settings(env={})
+    assert s.root == root.resolve()
+    assert s.warehouse == root.resolve() / "data" / "warehouse.duckdb"
+    assert s.reports_dir == root.resolve() / "reports"
+
+
+def test_workbench_toml_marks_the_root_before_a_nearer_pyproject(tmp_path: Path) -> None:
+    root = _project(tmp_path, "workbench.toml")
+    inner = root / "tools" / "sub"
+    inner.mkdir(parents=True)
+    (root / "tools" / "pyproject.toml").write_text("", encoding="utf-8")
+    assert find_root(inner) == root.resolve()
+    assert find_root(root / "notebooks") == root.resolve()
+
+
+def test_root_from_the_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _project(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(root / "notebooks")
+    assert load_settings(env={"WORKBENCH_ROOT": str(elsewhere)}).root == elsewhere.resolve()
+
+
+def test_without_a_marker_the_root_is_the_current_directory(tmp_path: Path) -> None:
+    here = tmp_path.resolve()
+    if any((d / m).exists() for d in here.parents for m in ("workbench.toml", "pyproject.toml")):
+        pytest.skip("a folder above the temporary directory holds a project marker")
+    assert find_root(here) == here
+
+
+def test_reading_settings_and_a_missing_warehouse_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.engine import connect, open_duckdb
+    from workbench.unify import warehouse_status
+
+    root = _project(tmp_path)
+    monkeypatch.chdir(root / "notebooks")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    s = load_settings(env={})
+    assert warehouse_status(s) == "missing"
+    with pytest.raises(FileNotFoundError, match="does not exist yet"):
+        connect(s, read_only=True)
+    with pytest.raises(FileNotFoundError, match="does not exist yet"):
+        open_duckdb(s.warehouse, s, read_only=True)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_every_setting_goes_to_the_environment_and_comes_back(tmp_path: Path) -> None:
+    env = {
+        "WORKBENCH_DATA_DIR": "store",
+        "WORKBENCH_WAREHOUSE": str(tmp_path / "w" / "wh.duckdb"),
+        "WORKBENCH_REPORTS_DIR": "out",
+        "WORKBENCH_ENGINE": "spark",
+        "WORKBENCH_SPARK_MASTER": "local[3]",
+        "WORKBENCH_SALT": "pepper",
+        "WORKBENCH_LANG": "en",
+        "WORKBENCH_THREADS": "3",
+        "WORKBENCH_MEMORY_LIMIT": "1GB",
+        "WORKBENCH_LINK_THRESHOLD": "0.85",
+        "WORKBENCH_TIMEZONE": "Europe/Berlin",
+    }
+    assert set(env) == set(_KEYS.values())  # the test covers every setting there is
+    s = load_settings(root=tmp_path, env=env)
+    out = s.to_env()
+    assert set(out) == {"WORKBENCH_ROOT", *_KEYS.values()}
+    assert out["WORKBENCH_ROOT"] == str(tmp_path.resolve())
+    assert out["WORKBENCH_DATA_DIR"] == str(tmp_path.resolve() / "store")
+    assert out["WORKBENCH_THREADS"] == "3" and out["WORKBENCH_LINK_THRESHOLD"] == "0.85"
+    again = load_settings(env={k: v for k, v in out.items() if v is not None})
+    assert again == s
+
+
+def test_settings_left_to_the_backend_go_as_none(tmp_path: Path) -> None:
+    out = load_settings(root=tmp_path, env={}).to_env()
+    assert out["WORKBENCH_THREADS"] is None and out["WORKBENCH_MEMORY_LIMIT"] is None
+    assert out["WORKBENCH_TIMEZONE"] == "Asia/Shanghai"
+    assert out["WORKBENCH_SALT"] == DEV_SALT
+
+
+def test_the_example_file_loads_and_names_every_setting(tmp_path: Path) -> None:
+    example = Path(__file__).parents[1] / "workbench.toml.example"
+    text = example.read_text(encoding="utf-8")
+    (tmp_path / "workbench.toml").write_text(text, encoding="utf-8")
+    s = load_settings(root=tmp_path, env={})
+    assert (s.timezone, s.salt, s.engine) == ("Asia/Shanghai", "change-me", "duckdb")
+    for key in _KEYS:
+        assert f"{key} = " in text, key

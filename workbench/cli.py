@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -35,23 +37,38 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _fail(message: str) -> NoReturn:
+    """One line on stderr, exit 2: nothing was done."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
 def _not_built(what: str, issue: str) -> None:
     typer.echo(f"`workbench {what}` is not built yet ({issue}); nothing was done.", err=True)
     raise typer.Exit(2)
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: print the version and exit, before any command is looked for."""
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if version:
-        typer.echo(__version__)
-        raise typer.Exit(0)
 
 
 @app.command()
@@ -61,19 +78,10 @@ def config() -> None:
     Example: workbench config   (or WORKBENCH_ENGINE=spark workbench config)
     """
     s = _settings()
-    for key in (
-        "root",
-        "data_dir",
-        "warehouse",
-        "reports_dir",
-        "engine",
-        "spark_master",
-        "lang",
-        "threads",
-        "memory_limit",
-        "link_threshold",
-    ):
-        typer.echo(f"{key:14} {getattr(s, key)!s:50} {s.source.get(key, 'default')}")
+    for f in dataclasses.fields(s):
+        if f.name in ("salt", "source"):
+            continue
+        typer.echo(f"{f.name:14} {getattr(s, f.name)!s:50} {s.source.get(f.name, 'default')}")
     salt = "development default (set WORKBENCH_SALT for real data)" if s.uses_dev_salt else "set"
     typer.echo(f"{'salt':14} {salt:50} {s.source.get('salt', 'default')}")
 
@@ -159,9 +167,9 @@ def ingest(
     t0 = time.perf_counter()
     try:
         if mapping:
-            result = ingest_mapped(mapping, s, progress=_tty(), wait=wait)
+            result = ingest_mapped(mapping, s, progress=_progress(), wait=wait)
         else:
-            result = run_ingest(raw_dir, s, progress=_tty(), wait=wait)
+            result = run_ingest(raw_dir, s, progress=_progress(), wait=wait)
     except (FileNotFoundError, WorkbenchError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -199,20 +207,21 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _tty() -> bool:
-    import sys
-
-    return sys.stderr.isatty()
+def _progress() -> bool:
+    """Progress bars only on a terminal: none in cron mails, CI logs or piped output."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
 
 
 def parse_parameters(args: list[str]) -> dict[str, object]:
-    """``-p NAME VALUE`` pairs (as papermill takes them) to a dict; VALUE read as YAML.
+    """``-p NAME VALUE`` pairs (as papermill takes them) to a dict of text values.
+
+    Each VALUE stays text here; the run reads it by the type the notebook declares
+    for NAME (``-p link_threshold 0.95`` becomes a float), and refuses it with one
+    line naming the parameter when it cannot be read.
 
     Raises:
         typer.BadParameter: anything else, or a ``-p`` without NAME and VALUE.
     """
-    from workbench.report.runner import coerce
-
     params: dict[str, object] = {}
     i = 0
     while i < len(args):
@@ -222,7 +231,7 @@ def parse_parameters(args: list[str]) -> dict[str, object]:
             )
         if len(args) - i < 3:
             raise typer.BadParameter(f"{args[i]} needs a NAME and a VALUE")
-        params[args[i + 1]] = coerce(args[i + 2])
+        params[args[i + 1]] = args[i + 2]
         i += 3
     return params
 
@@ -237,18 +246,28 @@ def run(
 ) -> None:
     """Execute a notebook into reports/<run-id>/ (.ipynb, .html, parameters.json).
 
-    Parameters are given as -p NAME VALUE (repeatable); VALUE is read as YAML, so
-    0.9, true and [a, b] arrive as a number, a boolean and a list.
+    Parameters are given as -p NAME VALUE (repeatable); VALUE is read by the type
+    the notebook declares for NAME. Parameters not given take their setting
+    (lang, link_threshold), the data (as_of: the last order date) or the
+    notebook's default; `papermill --help-notebook NOTEBOOK` lists them.
 
-    Exits non-zero when a cell fails; the failed run's HTML is still written.
+    Exits 2 without running when the notebook is missing or a parameter is
+    unknown or has a value it does not accept (nothing is written); 1 when a
+    cell fails, and the failed run's HTML is still written.
 
-    Example: workbench run notebooks/01_unify.ipynb -p lang en -p link_threshold 0.9
+    Example: workbench run notebooks/01_unify.ipynb -p lang en -p link_threshold 0.95
     """
+    params = parse_parameters(list(ctx.args))
+    if not notebook.is_file():
+        _fail(f"notebook {notebook} not found")
+    s = _settings()
+    from workbench.errors import WorkbenchError
     from workbench.report import run_notebook
 
-    s = _settings()
-    params = parse_parameters(list(ctx.args))
-    result = run_notebook(notebook, params, s, show_code=show_code)
+    try:
+        result = run_notebook(notebook, params, s, show_code=show_code, progress=_progress())
+    except (FileNotFoundError, WorkbenchError) as exc:
+        _fail(str(exc))
     typer.echo(f"{result.status}: {result.html}")
     typer.echo(f"index: {s.reports_dir / 'index.html'}")
     if not result.ok:
@@ -264,20 +283,28 @@ def run_all_cmd(
 ) -> None:
     """Run every notebook of a schedule (for cron or Airflow); go on past failures.
 
-    Exits non-zero if any run failed.
+    An entry whose notebook is missing or whose parameters are refused counts as
+    failed, with one line on stderr, and the next entry runs. Exits 1 if any run
+    failed, 2 if the schedule itself cannot be read.
 
     Example: workbench run-all schedule.yaml
     """
-    from workbench.report import run_all
+    from workbench.report import RunResult, run_all
 
     s = _settings()
+
+    def show(r: RunResult) -> None:
+        if r.out_dir is None:  # it never started: say why in one line
+            reason = str((r.error or {}).get("evalue", ""))
+            where = "" if r.notebook.name in reason else f"{r.notebook.name}: "
+            typer.echo(f"error: {where}{reason}", err=True)
+        else:
+            typer.echo(f"{r.status:6} {r.notebook.name:20} {r.duration_s:6.1f} s  {r.html}")
+
     try:
-        results = run_all(schedule, s, show_code=show_code)
+        results = run_all(schedule, s, show_code=show_code, progress=_progress(), on_result=show)
     except (ValueError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    for r in results:
-        typer.echo(f"{r.status:6} {r.notebook.name:20} {r.duration_s:6.1f} s  {r.html}")
+        _fail(str(exc))
     failed = [r for r in results if not r.ok]
     typer.echo(
         f"{len(results) - len(failed)} ok, {len(failed)} failed; index: {s.reports_dir / 'index.html'}"
@@ -310,7 +337,7 @@ def demo(
     from workbench.errors import WorkbenchError
 
     try:
-        ingested = run_ingest(s.raw_dir, s, progress=_tty())
+        ingested = run_ingest(s.raw_dir, s, progress=_progress())
     except WorkbenchError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -327,7 +354,7 @@ def demo(
         params: dict[str, Any] = {}
         if name == "01_unify" and s.data_dir != s.root / "data":
             params = {"raw_dir": str(s.raw_dir), "truth_dir": str(s.truth_dir)}
-        result = run_notebook(nb, params, s)
+        result = run_notebook(nb, params, s, progress=_progress())
         failed += not result.ok
         typer.echo(f"{result.status:6} {name:12} {result.html}")
     typer.echo(f"\nopen {s.reports_dir / 'index.html'}")

@@ -1,25 +1,32 @@
-"""Settings: paths, engine, salt and language, read once from env and ``workbench.toml``.
+"""Settings: paths, engine, salt, language and time zone, read once from env and ``workbench.toml``.
 
 Precedence, highest first: environment variables (``WORKBENCH_*``), the
 ``[workbench]`` table of a ``workbench.toml`` file, built-in defaults.  The
 file is looked up as ``$WORKBENCH_CONFIG`` if set, else ``workbench.toml``
-in the project root (the current directory by default).
+in the project root.
 
-==========================  ======================  ==============================
-environment variable        ``workbench.toml`` key  default
-==========================  ======================  ==============================
-``WORKBENCH_ROOT``          (none)                  current directory
-``WORKBENCH_DATA_DIR``      ``data_dir``            ``<root>/data``
-``WORKBENCH_WAREHOUSE``     ``warehouse``           ``<data_dir>/warehouse.duckdb``
-``WORKBENCH_REPORTS_DIR``   ``reports_dir``         ``<root>/reports``
-``WORKBENCH_ENGINE``        ``engine``              ``duckdb`` (or ``spark``)
-``WORKBENCH_SPARK_MASTER``  ``spark_master``        ``local[2]``
-``WORKBENCH_SALT``          ``salt``                a fixed development salt
-``WORKBENCH_LANG``          ``lang``                ``zh`` (or ``en``)
-``WORKBENCH_THREADS``       ``threads``             DuckDB's default
-``WORKBENCH_MEMORY_LIMIT``  ``memory_limit``        DuckDB's default
-``WORKBENCH_LINK_THRESHOLD`` ``link_threshold``     ``0.9``
-==========================  ======================  ==============================
+The project root is ``$WORKBENCH_ROOT`` if set; else the nearest folder,
+from the current directory upwards, holding a ``workbench.toml``; else the
+nearest holding a ``pyproject.toml``; else the current directory.  So a
+notebook whose kernel starts in ``notebooks/`` finds the same data as the
+command run from the project folder.  Reading settings creates nothing.
+
+============================  ======================  ==============================
+environment variable          ``workbench.toml`` key  default
+============================  ======================  ==============================
+``WORKBENCH_ROOT``            (none)                  found as described above
+``WORKBENCH_DATA_DIR``        ``data_dir``            ``<root>/data``
+``WORKBENCH_WAREHOUSE``       ``warehouse``           ``<data_dir>/warehouse.duckdb``
+``WORKBENCH_REPORTS_DIR``     ``reports_dir``         ``<root>/reports``
+``WORKBENCH_ENGINE``          ``engine``              ``duckdb`` (or ``spark``)
+``WORKBENCH_SPARK_MASTER``    ``spark_master``        ``local[2]``
+``WORKBENCH_SALT``            ``salt``                a fixed development salt
+``WORKBENCH_LANG``            ``lang``                ``zh`` (or ``en``)
+``WORKBENCH_THREADS``         ``threads``             DuckDB's default
+``WORKBENCH_MEMORY_LIMIT``    ``memory_limit``        DuckDB's default
+``WORKBENCH_LINK_THRESHOLD``  ``link_threshold``      ``0.9``
+``WORKBENCH_TIMEZONE``        ``timezone``            ``Asia/Shanghai``
+============================  ======================  ==============================
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Engine = Literal["duckdb", "spark"]
 Lang = Literal["zh", "en"]
@@ -37,6 +45,7 @@ Lang = Literal["zh", "en"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 LANGS: tuple[str, ...] = ("zh", "en")
 DEV_SALT = "retail-workbench-development-salt"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 _KEYS = {
     "data_dir": "WORKBENCH_DATA_DIR",
@@ -49,7 +58,9 @@ _KEYS = {
     "threads": "WORKBENCH_THREADS",
     "memory_limit": "WORKBENCH_MEMORY_LIMIT",
     "link_threshold": "WORKBENCH_LINK_THRESHOLD",
+    "timezone": "WORKBENCH_TIMEZONE",
 }
+ROOT_MARKERS: tuple[str, ...] = ("workbench.toml", "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Settings:
         memory_limit: DuckDB memory limit such as ``"8GB"``, ``None`` for default.
         link_threshold: match probability above which ingestion links two accounts
             with only weak evidence (masked phone, name, address) into one person.
+        timezone: IANA time zone in which reports show times, such as ``Asia/Shanghai``.
         source: where each non-default value came from (for ``workbench --help``).
     """
 
@@ -83,6 +95,7 @@ class Settings:
     threads: int | None = None
     memory_limit: str | None = None
     link_threshold: float = 0.9
+    timezone: str = DEFAULT_TIMEZONE
     source: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -96,6 +109,29 @@ class Settings:
     @property
     def uses_dev_salt(self) -> bool:
         return self.salt == DEV_SALT
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        """The time zone of :attr:`timezone`."""
+        return ZoneInfo(self.timezone)
+
+    def to_env(self) -> dict[str, str | None]:
+        """Every setting as the environment variable that sets it, plus ``WORKBENCH_ROOT``.
+
+        Settings left to a backend's default (``threads``, ``memory_limit``) map to
+        ``None``. :func:`load_settings` on the non-``None`` variables gives these
+        settings back, which is how a notebook kernel receives them.
+
+        Example:
+            >>> s = load_settings(root="/tmp/project", env={})
+            >>> s.to_env()["WORKBENCH_LINK_THRESHOLD"], s.to_env()["WORKBENCH_THREADS"]
+            ('0.9', None)
+        """
+        env: dict[str, str | None] = {"WORKBENCH_ROOT": str(self.root)}
+        for key, var in _KEYS.items():
+            value = getattr(self, key)
+            env[var] = None if value is None else str(value)
+        return env
 
     def with_(self, **changes: Any) -> Settings:
         """Return a copy with some fields changed (paths are made absolute)."""
@@ -127,6 +163,24 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return dict(table)
 
 
+def find_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The project root seen from ``start`` (the current directory by default).
+
+    The nearest of ``start`` and its parents holding a ``workbench.toml``; else
+    the nearest holding a ``pyproject.toml``; else ``start`` itself.
+
+    Example:
+        >>> find_root("/tmp/project/notebooks")  # doctest: +SKIP
+        PosixPath('/tmp/project')
+    """
+    here = Path(start or Path.cwd()).expanduser().resolve()
+    for marker in ROOT_MARKERS:
+        for folder in (here, *here.parents):
+            if (folder / marker).is_file():
+                return folder
+    return here
+
+
 def load_settings(
     root: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -134,15 +188,15 @@ def load_settings(
     """Read settings from the environment and ``workbench.toml``.
 
     Parameters:
-        root: project root; defaults to ``$WORKBENCH_ROOT`` or the current directory.
+        root: project root; defaults to ``$WORKBENCH_ROOT``, else :func:`find_root`.
         env: environment mapping, ``os.environ`` by default (tests pass their own).
 
     Returns:
         A validated :class:`Settings`.
 
     Raises:
-        ValueError: an unknown engine or language, a non-integer thread count,
-            a link threshold outside (0, 1), or an unknown key in ``workbench.toml``.
+        ValueError: an unknown engine, language or time zone, a non-integer thread
+            count, a link threshold outside (0, 1), or an unknown key in ``workbench.toml``.
 
     Example:
         >>> s = load_settings(root="/tmp/project", env={"WORKBENCH_ENGINE": "duckdb"})
@@ -150,7 +204,7 @@ def load_settings(
         'warehouse.duckdb'
     """
     env = os.environ if env is None else env
-    root_path = Path(root or env.get("WORKBENCH_ROOT") or Path.cwd()).expanduser().resolve()
+    root_path = Path(root or env.get("WORKBENCH_ROOT") or find_root()).expanduser().resolve()
     config_file = Path(env.get("WORKBENCH_CONFIG") or root_path / "workbench.toml")
     file_values: dict[str, Any] = {}
     if config_file.is_file():
@@ -193,6 +247,15 @@ def load_settings(
                 "is not a probability between 0 and 1"
             )
 
+    timezone = str(values.get("timezone", DEFAULT_TIMEZONE))
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ValueError(
+            f"timezone {timezone!r} ({source['timezone']}) is not a known time zone; "
+            f"use an IANA name such as {DEFAULT_TIMEZONE!r} or 'Europe/Berlin'"
+        ) from exc
+
     data_dir = _resolve(root_path, values.get("data_dir", "data"))
     return Settings(
         root=root_path,
@@ -206,5 +269,6 @@ def load_settings(
         threads=threads,
         memory_limit=values.get("memory_limit"),
         link_threshold=link_threshold,
+        timezone=timezone,
         source=source,
     )

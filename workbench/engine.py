@@ -90,10 +90,12 @@ def open_duckdb(
         path: the database file; ``None`` for a scratch database in memory.
         settings: threads and memory limit (:func:`duckdb_config`).
         config: DuckDB options to use instead of those of ``settings``.
-        read_only: open the file read-only, so several readers can share it.
+        read_only: open the file read-only, so several readers can share it; a
+            reader creates neither the file nor its folder.
         wait: seconds to keep trying while another process holds the file.
 
     Raises:
+        FileNotFoundError: ``read_only`` and the file does not exist.
         WarehouseLocked: another process still holds the file after ``wait`` seconds;
             the message names that process and what to do.
     """
@@ -101,7 +103,12 @@ def open_duckdb(
     if path is None:
         con = duckdb.connect(config=config)
     else:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not Path(path).exists():
+            raise FileNotFoundError(
+                f"warehouse {path} does not exist yet; run `workbench ingest` first"
+            )
+        if not read_only:  # a reader creates nothing, not even the folder
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + wait
         while True:
             try:

@@ -225,6 +225,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "amount": ("金额", "amount"),
     "date": ("日期", "date"),
     "quantity": ("数量", "quantity"),
+    # runs and the index
+    "index_title": ("retail-workbench 报告", "retail-workbench reports"),
+    "times_in": ("时间为 {tz} 当地时间。", "Times are local to {tz}."),
+    "no_runs": ("还没有运行记录。", "No runs yet."),
 }
 
 

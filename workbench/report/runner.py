@@ -1,10 +1,13 @@
 """Run a notebook with papermill into ``reports/<run-id>/`` and render its report.
 
 Each run writes the executed ``.ipynb``, a self-contained ``.html`` and
-``parameters.json`` (parameters, timing, status, version, data fingerprint).
-A failed run still gets its HTML, and never replaces the last good report of
-the same notebook and parameters: ``reports/latest/`` is only updated on
-success, and ``reports/index.html`` lists every run.
+``parameters.json`` (effective parameters and where each came from, timing,
+status, version, data fingerprint). Parameters are checked and resolved
+before anything is written or a kernel starts: a value the notebook does not
+accept stops the run with one line and leaves ``reports/`` as it was. A
+failed run still gets its HTML, and never replaces the last good report of
+the same notebook, parameters and warehouse: ``reports/latest/`` is only
+updated on success, and ``reports/index.html`` lists every run.
 """
 
 from __future__ import annotations
@@ -16,34 +19,37 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import papermill as pm
 import yaml
 
 from workbench import __version__
 from workbench.config import Settings, load_settings
 from workbench.errors import WorkbenchError
-from workbench.report.html import export_html
-from workbench.report.index import write_index
+from workbench.report.params import check_parameters, declared_parameters, resolve_parameters
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunResult:
-    """What one notebook run produced."""
+    """What one notebook run produced.
+
+    A schedule entry that could not start (its notebook missing, a parameter
+    refused) is a failed result without files: ``out_dir``, ``html`` and
+    ``executed`` are ``None``.
+    """
 
     run_id: str
     notebook: Path
     status: str  # "ok" | "failed"
-    out_dir: Path
-    html: Path
-    executed: Path
+    out_dir: Path | None
+    html: Path | None
+    executed: Path | None
     duration_s: float
     parameters: dict[str, Any] = field(default_factory=dict)
     error: dict[str, str] | None = None
@@ -53,37 +59,93 @@ class RunResult:
         return self.status == "ok"
 
 
-def params_key(notebook: str | Path, parameters: Mapping[str, Any]) -> str:
-    """Stable name of a notebook + parameters pair, e.g. ``01_unify-3fa2c1``."""
-    blob = json.dumps(dict(parameters), sort_keys=True, ensure_ascii=False, default=str)
-    digest = hashlib.sha256(blob.encode()).hexdigest()[:6]
-    return f"{Path(notebook).stem}-{digest}"
+def params_key(
+    notebook: str | Path, parameters: Mapping[str, Any], settings: Settings | None = None
+) -> str:
+    """Stable name of a notebook and what its results depend on, e.g. ``01_unify-3fa2c1``.
 
+    Parameters:
+        notebook: the notebook's path; only its name counts.
+        parameters: the effective parameters of the run.
+        settings: adds the settings that change results without being parameters:
+            the engine and the warehouse file.
 
-def coerce(value: str) -> Any:
-    """Read a ``-p NAME VALUE`` string as YAML numbers, booleans and lists; else keep the text.
-
-    Dates stay text (``2026-11-20``), as the notebooks' parameters expect ISO strings.
+    Example:
+        >>> params_key("notebooks/01_unify.ipynb", {"lang": "en"})[:9]
+        '01_unify-'
     """
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
-    scalar = (bool, int, float, str)
-    if isinstance(parsed, scalar) or (
-        isinstance(parsed, list) and all(isinstance(x, scalar) for x in parsed)
-    ):
-        return parsed
-    return value
+    blob: dict[str, Any] = {"parameters": dict(parameters)}
+    if settings is not None:
+        blob["engine"] = settings.engine
+        blob["warehouse"] = str(settings.warehouse)
+    text = json.dumps(blob, sort_keys=True, ensure_ascii=False, default=str)
+    return f"{Path(notebook).stem}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+
+
+BOOKKEEPING_TABLES: frozenset[str] = frozenset({"ingest_log", "identity_runs", "warehouse_meta"})
+"""Tables that record runs rather than data (a leading ``_`` marks scratch tables)."""
+
+_FLOATS = ("DOUBLE", "FLOAT", "REAL")
+
+
+def is_data_table(name: str) -> bool:
+    """Whether table ``name`` holds data, not run bookkeeping nor scratch work.
+
+    Example:
+        >>> is_data_table("orders"), is_data_table("ingest_log"), is_data_table("_next_persons")
+        (True, False, False)
+    """
+    return name not in BOOKKEEPING_TABLES and not name.startswith("_")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_digests(con: Any) -> dict[str, tuple[int, str]]:
+    """Row count and an order-free content digest of each data table on a raw DuckDB connection.
+
+    The digest is the sum of DuckDB's ``hash`` of every row, so the order rows were
+    written in does not count; floating-point columns are rounded to 6 decimals
+    first, so neither do the last bits of a re-estimated weight.
+    """
+    columns: dict[str, list[str]] = {}
+    for table, column, kind in con.execute(
+        "SELECT c.table_name, c.column_name, c.data_type "
+        "FROM information_schema.columns c JOIN information_schema.tables t "
+        "USING (table_catalog, table_schema, table_name) "
+        "WHERE t.table_catalog = current_database() AND t.table_schema = 'main' "
+        "AND t.table_type = 'BASE TABLE' "
+        "ORDER BY c.table_name, c.ordinal_position"
+    ).fetchall():
+        if is_data_table(table):
+            quoted = _quote(column)
+            columns.setdefault(table, []).append(
+                f"round({quoted}, 6)" if str(kind).upper() in _FLOATS else quoted
+            )
+    out: dict[str, tuple[int, str]] = {}
+    for table, cols in sorted(columns.items()):
+        row = con.execute(
+            f"SELECT count(*), sum(hash({', '.join(cols)})) FROM {_quote(table)}"
+        ).fetchone()
+        out[table] = (int(row[0]), str(row[1] or 0)) if row else (0, "0")
+    return out
 
 
 def data_fingerprint(settings: Settings) -> dict[str, Any]:
-    """Row counts of the warehouse tables and a digest of them and of the raw files.
+    """A short digest of the warehouse's data tables, their row counts, and the raw files.
 
-    Two reports with the same digest were computed from the same data.
+    The digest covers the name, row count and content of every data table and
+    nothing that records runs (:data:`BOOKKEEPING_TABLES`, tables whose name
+    starts with ``_``): two reports with the same digest were computed from the
+    same data, and re-running ingestion or identity resolution on the same
+    exports keeps it. The raw files are counted beside it, not in it.
+
+    Returns:
+        ``{"digest": 12 hex digits, "tables": {name: rows}, "raw_files": n, "raw_bytes": n}``.
     """
-    tables: dict[str, int] = {}
-    if settings.warehouse.exists():
+    digests: dict[str, tuple[int, str]] = {}
+    if str(settings.warehouse) != ":memory:" and settings.warehouse.exists():
         import duckdb
 
         from workbench.engine import open_duckdb
@@ -93,16 +155,10 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
         except (duckdb.Error, WorkbenchError) as exc:  # locked by a writer, or not a DuckDB file
             log.warning("fingerprint: cannot open %s (%s)", settings.warehouse, exc)
         else:
-            names = [
-                r[0]
-                for r in con.execute(
-                    "select table_name from information_schema.tables order by 1"
-                ).fetchall()
-            ]
-            for name in names:
-                row = con.execute(f'select count(*) from "{name}"').fetchone()
-                tables[name] = int(row[0]) if row else 0
-            con.close()
+            try:
+                digests = table_digests(con)
+            finally:
+                con.close()
     raw: list[tuple[str, int]] = []
     if settings.raw_dir.exists():
         raw = sorted(
@@ -110,10 +166,10 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
             for p in settings.raw_dir.rglob("*")
             if p.is_file()
         )
-    digest = hashlib.sha256(json.dumps([tables, raw]).encode()).hexdigest()[:12]
+    blob = json.dumps(sorted(digests.items()))
     return {
-        "digest": digest,
-        "tables": tables,
+        "digest": hashlib.sha256(blob.encode()).hexdigest()[:12],
+        "tables": {name: rows for name, (rows, _) in digests.items()},
         "raw_files": len(raw),
         "raw_bytes": sum(size for _, size in raw),
     }
@@ -121,27 +177,118 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _kernel_env(settings: Settings) -> Iterator[None]:
-    """Hand the run's settings to the kernel, which reads them from its environment."""
-    values = {
-        "WORKBENCH_ROOT": str(settings.root),
-        "WORKBENCH_DATA_DIR": str(settings.data_dir),
-        "WORKBENCH_WAREHOUSE": str(settings.warehouse),
-        "WORKBENCH_REPORTS_DIR": str(settings.reports_dir),
-        "WORKBENCH_ENGINE": settings.engine,
-        "WORKBENCH_SPARK_MASTER": settings.spark_master,
-        "WORKBENCH_SALT": settings.salt,
-        "WORKBENCH_LANG": settings.lang,
-    }
+    """Hand the run's settings to the kernel, which reads them from its environment.
+
+    Every setting goes (:meth:`~workbench.config.Settings.to_env`); one left to a
+    backend's default is removed, so the caller's environment cannot set it.
+    """
+    values = settings.to_env()
     saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
+        for k, old in saved.items():
+            if old is None:
                 os.environ.pop(k, None)
             else:
-                os.environ[k] = v
+                os.environ[k] = old
+
+
+def _kernel_options() -> dict[str, Any]:
+    """papermill options that encrypt the kernel's sockets, where pyzmq can.
+
+    ipykernel writes "Kernel is running over TCP without encryption" to stderr
+    whenever its sockets are plain; given CurveZMQ keys by the kernel manager
+    (which it takes, as its kernelspec declares), it has nothing to say.
+    """
+    import zmq
+    from traitlets.config import Config
+
+    if not zmq.has("curve"):
+        return {}
+    return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A run's parameters, checked and resolved before anything is written.
+
+    Attributes:
+        values: every declared parameter with its effective value.
+        sources: where each value came from (see :func:`~workbench.report.params.resolve_parameters`).
+        data_range: first and last order dates in the warehouse, or ``None``.
+        inject: the values papermill injects: all but those the notebook itself sets.
+        lang: the report's language: the effective ``lang``, else the setting.
+    """
+
+    values: dict[str, Any]
+    sources: dict[str, str]
+    data_range: tuple[str, str] | None
+    inject: dict[str, Any]
+    lang: str
+
+
+def prepare_parameters(notebook: Path, given: Mapping[str, Any], settings: Settings) -> Prepared:
+    """Check the given values against the notebook's declaration and resolve every parameter.
+
+    Values given as text (``-p NAME VALUE``) are read by the declared type. A
+    parameter left at ``None`` takes the setting of the same name or, for
+    ``as_of``, the last order date in the warehouse, which is opened read-only
+    for its date range. A notebook that declares no parameters gets none.
+
+    Raises:
+        ParameterError: an unknown name or a value the parameter does not accept.
+        WorkbenchError: the notebook cannot be read.
+
+    Example:
+        >>> p = prepare_parameters(Path("notebooks/01_unify.ipynb"), {"lang": "en"}, load_settings())  # doctest: +SKIP
+        >>> p.values["lang"], p.sources["lang"]
+        ('en', 'given')
+    """
+    try:
+        declared = declared_parameters(notebook)
+        checked = check_parameters(notebook, given)
+    except WorkbenchError:
+        raise
+    except Exception as exc:  # not JSON, or not a notebook
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WorkbenchError(f"notebook {notebook} cannot be read: {first}") from None
+    values = {name: d.default for name, d in declared.items()}
+    values.update(checked)
+    con = _warehouse_reader(settings) if values else None
+    try:
+        resolved = resolve_parameters(values, settings, con, given=checked)
+    finally:
+        if con is not None:
+            con.disconnect()
+    inject = {k: v for k, v in resolved.values.items() if resolved.sources.get(k) != "notebook"}
+    return Prepared(
+        values=dict(resolved.values),
+        sources=dict(resolved.sources),
+        data_range=resolved.data_range,
+        inject=inject,
+        lang=str(resolved.values.get("lang") or settings.lang),
+    )
+
+
+def _warehouse_reader(settings: Settings) -> Any | None:
+    """The DuckDB warehouse opened read-only for its order dates; ``None`` if it cannot be."""
+    if str(settings.warehouse) == ":memory:" or not settings.warehouse.exists():
+        return None
+    import duckdb
+
+    from workbench.engine import duckdb_connect
+
+    try:
+        return duckdb_connect(settings.warehouse, settings, read_only=True)
+    except (duckdb.Error, WorkbenchError) as exc:  # the notebook says so in the report
+        log.warning("parameters: cannot open %s (%s)", settings.warehouse, exc)
+        return None
 
 
 def _error_of(nb_path: Path) -> dict[str, str]:
@@ -153,6 +300,10 @@ def _error_of(nb_path: Path) -> dict[str, str]:
     return {"ename": "Error", "evalue": "the notebook failed"}
 
 
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def run_notebook(
     notebook: str | Path,
     parameters: Mapping[str, Any] | None = None,
@@ -161,12 +312,12 @@ def run_notebook(
     progress: bool = True,
     timeout_s: int | None = None,
 ) -> RunResult:
-    """Execute ``notebook`` with papermill and render its report.
+    """Check the parameters, execute ``notebook`` with papermill and render its report.
 
     Parameters:
         notebook: path of the ``.ipynb``; its parameters cell is tagged ``parameters``.
-        parameters: values injected after the parameters cell.
-        settings: where reports go (``settings.reports_dir``).
+        parameters: values for the notebook's parameters, typed or as text.
+        settings: where reports go (``settings.reports_dir``), and what the kernel gets.
         show_code: keep input cells in the HTML.
         progress: show a progress bar while cells run.
         timeout_s: per-cell timeout; ``None`` for none.
@@ -174,6 +325,11 @@ def run_notebook(
     Returns:
         A :class:`RunResult`; ``status`` is ``"failed"`` when a cell raised, and the
         HTML is written either way.
+
+    Raises:
+        FileNotFoundError: the notebook does not exist.
+        ParameterError: a parameter the notebook does not declare or a value it does
+            not accept; nothing is written and no kernel starts.
 
     Example:
         >>> r = run_notebook("notebooks/01_unify.ipynb", {"lang": "en"})  # doctest: +SKIP
@@ -184,9 +340,15 @@ def run_notebook(
     nb_path = Path(notebook).resolve()
     if not nb_path.is_file():
         raise FileNotFoundError(f"notebook {notebook} not found")
-    params = dict(parameters or {})
-    started = datetime.now().astimezone()
-    key = params_key(nb_path, params)
+    prepared = prepare_parameters(nb_path, parameters or {}, settings)
+    # Loaded only now, so that a refused parameter is reported without waiting for them.
+    import papermill as pm
+
+    from workbench.report.html import export_html, report_title
+    from workbench.report.index import write_index
+
+    started = datetime.now(settings.tzinfo)
+    key = params_key(nb_path, prepared.values, settings)
     run_id = f"{started:%Y%m%dT%H%M%S}-{key}"
     out_dir = settings.reports_dir / run_id
     suffix = 1
@@ -204,11 +366,12 @@ def run_notebook(
             pm.execute_notebook(
                 str(nb_path),
                 str(executed),
-                parameters=params,
+                parameters=prepared.inject,
                 progress_bar=progress,
                 cwd=str(settings.root),
                 execution_timeout=timeout_s,
                 kernel_name="python3",
+                **_kernel_options(),
             )
         status = "ok"
     except pm.PapermillExecutionError as exc:
@@ -226,22 +389,26 @@ def run_notebook(
     meta: dict[str, Any] = {
         "run_id": out_dir.name,
         "key": key,
-        "notebook": str(nb_path.relative_to(settings.root))
-        if nb_path.is_relative_to(settings.root)
-        else str(nb_path),
-        "title": nb_path.stem,
-        "parameters": params,
+        "notebook": _relative(nb_path, settings.root),
+        "title": report_title(executed, prepared.lang),
+        "lang": prepared.lang,
+        "parameters": prepared.values,
+        "parameter_sources": prepared.sources,
+        "data_range": list(prepared.data_range) if prepared.data_range else None,
         "started": started.isoformat(timespec="seconds"),
+        "timezone": settings.timezone,
         "duration_s": round(duration, 2),
         "status": status,
         "version": __version__,
         "engine": settings.engine,
+        "warehouse": _relative(settings.warehouse, settings.root),
         "fingerprint": data_fingerprint(settings),
         "error": error,
         "html": html_path.name,
     }
-    lang = str(params.get("lang", settings.lang))
-    meta["html_bytes"] = export_html(executed, html_path, meta, show_code=show_code, lang=lang)
+    meta["html_bytes"] = export_html(
+        executed, html_path, meta, show_code=show_code, lang=prepared.lang
+    )
     (out_dir / "parameters.json").write_text(
         json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
     )
@@ -249,7 +416,7 @@ def run_notebook(
         latest = settings.reports_dir / "latest"
         latest.mkdir(exist_ok=True)
         shutil.copy(html_path, latest / f"{key}.html")
-    write_index(settings.reports_dir, lang=settings.lang)
+    write_index(settings.reports_dir, lang=settings.lang, timezone=settings.timezone)
     log.info("%s %s -> %s", status, nb_path.name, html_path)
     return RunResult(
         run_id=out_dir.name,
@@ -259,7 +426,7 @@ def run_notebook(
         html=html_path,
         executed=executed,
         duration_s=duration,
-        parameters=params,
+        parameters=prepared.values,
         error=error,
     )
 
@@ -298,8 +465,23 @@ def run_all(
     settings: Settings | None = None,
     show_code: bool = False,
     progress: bool = True,
+    on_result: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
-    """Run every entry of a schedule in order, going on past failures."""
+    """Run every entry of a schedule in order, going on past failures.
+
+    An entry that cannot start (its notebook missing, a parameter refused) is a
+    failed result with its reason in ``error`` and no files; the next entry runs.
+
+    Parameters:
+        schedule: the YAML file (:func:`read_schedule`).
+        settings: as for :func:`run_notebook`.
+        show_code: keep input cells in the HTML.
+        progress: show a progress bar while cells run.
+        on_result: called with each result as soon as it is known.
+
+    Raises:
+        ValueError: the schedule itself cannot be read (nothing runs).
+    """
     settings = settings or load_settings()
     results = []
     base = Path(schedule).resolve().parent
@@ -308,5 +490,21 @@ def run_all(
         if not nb.is_absolute():
             # Relative to the project root, or else to the schedule file.
             nb = settings.root / nb if (settings.root / nb).exists() else base / nb
-        results.append(run_notebook(nb, entry.parameters, settings, show_code, progress))
+        try:
+            result = run_notebook(nb, entry.parameters, settings, show_code, progress)
+        except (FileNotFoundError, WorkbenchError) as exc:
+            result = RunResult(
+                run_id="",
+                notebook=nb,
+                status="failed",
+                out_dir=None,
+                html=None,
+                executed=None,
+                duration_s=0.0,
+                parameters=dict(entry.parameters),
+                error={"ename": type(exc).__name__, "evalue": str(exc)},
+            )
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     return results
