@@ -156,6 +156,43 @@ def materialise(expr: ir.Table, name: str, con: BaseBackend | None = None) -> ir
     return backend.table(name)
 
 
+def replace_rows(con: BaseBackend, name: str, rows: ir.Table, column: str, value: Any) -> int:
+    """Replace the rows of table ``name`` whose ``column`` equals ``value`` by ``rows``.
+
+    The table is created from ``rows`` when missing. On DuckDB the new rows are
+    built aside and swapped in with one transaction, so a reader sees the old
+    rows or the new ones, never neither; rows of other values stay. Spark has no
+    transactions: the table is rewritten whole.
+
+    Returns:
+        The number of rows written.
+    """
+    aside = f"_next_{name}"
+    con.create_table(aside, rows, overwrite=True)
+    n = int(con.table(aside).count().execute())
+    if is_spark(con):
+        if name in con.list_tables():
+            kept = con.table(name).filter(con.table(name)[column] != value)
+            merged = kept.union(con.table(aside)).cache()
+            con.create_table(name, merged, overwrite=True)
+        else:
+            con.create_table(name, con.table(aside), overwrite=True)
+        con.drop_table(aside)
+        return n
+    raw = con.con
+    raw.execute("BEGIN TRANSACTION")
+    try:
+        raw.execute(f'CREATE TABLE IF NOT EXISTS "{name}" AS SELECT * FROM "{aside}" LIMIT 0')
+        raw.execute(f'DELETE FROM "{name}" WHERE "{column}" = ?', [value])
+        raw.execute(f'INSERT INTO "{name}" SELECT * FROM "{aside}"')
+        raw.execute(f'DROP TABLE "{aside}"')
+        raw.execute("COMMIT")
+    except BaseException:
+        raw.execute("ROLLBACK")
+        raise
+    return n
+
+
 def replace_tables(
     con: BaseBackend,
     tables: Mapping[str, ir.Table | pd.DataFrame],

@@ -187,11 +187,11 @@ def _source(text: str, lang: str) -> str:
     """Where a parameter's value came from, in words."""
     if text.startswith("setting"):
         detail = text[len("setting") :].strip(" ()")
-        if detail == "default":
-            detail = label("default", lang)
-        elif detail.startswith("env "):
-            detail = label("env", lang) + " " + detail[4:]
-        return label("from_setting", lang) + (f" ({detail})" if detail else "")
+        if detail in ("", "default"):
+            return label("setting_default", lang)
+        if detail.startswith("env "):
+            return label("setting_env", lang).format(var=detail[4:])
+        return label("setting_file", lang).format(file=Path(detail).name)
     keys = {
         "given": "given",
         "notebook": "notebook_default",

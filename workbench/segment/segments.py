@@ -17,8 +17,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import ibis.selectors as cs
-import pandas as pd
 
+from workbench.engine import replace_rows
 from workbench.segment.facts import Purchases, purchases
 from workbench.segment.lifecycle import Bounds, lifecycle
 from workbench.segment.rc import RcMethod, RepurchaseCycles, person_rc, repurchase_cycles
@@ -215,19 +215,5 @@ def write_segments(con: Any, snapshot: Snapshot) -> int:
     Parameters:
         con: an Ibis backend on the warehouse, opened for writing.
     """
-    as_of = snapshot.purchases.as_of
-    frame: pd.DataFrame = snapshot.table.to_pandas()
-    raw = con.con if hasattr(con, "con") else con
-    raw.register("_segments_new", frame)
-    try:
-        raw.execute("BEGIN TRANSACTION")
-        raw.execute("CREATE TABLE IF NOT EXISTS segments AS SELECT * FROM _segments_new LIMIT 0")
-        raw.execute("DELETE FROM segments WHERE as_of = ?", [as_of])
-        raw.execute("INSERT INTO segments SELECT * FROM _segments_new")
-        raw.execute("COMMIT")
-    except Exception:
-        raw.execute("ROLLBACK")
-        raise
-    finally:
-        raw.unregister("_segments_new")
-    return len(frame)
+    as_of = dt.date.fromisoformat(snapshot.purchases.as_of)
+    return replace_rows(con, "segments", snapshot.table, "as_of", as_of)
