@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import _KEYS, DEV_SALT, find_root, load_settings
+from workbench.config import _KEYS, DEV_SALT, SEGMENT_KEYS, find_root, load_settings
 
 
 def test_defaults_are_under_the_root(tmp_path: Path) -> None:
@@ -179,12 +179,33 @@ def test_every_setting_goes_to_the_environment_and_comes_back(tmp_path: Path) ->
     assert set(env) == set(_KEYS.values())  # the test covers every setting there is
     s = load_settings(root=tmp_path, env=env)
     out = s.to_env()
-    assert set(out) == {"WORKBENCH_ROOT", *_KEYS.values()}
+    assert set(out) == {"WORKBENCH_ROOT", *_KEYS.values(), *SEGMENT_KEYS.values()}
     assert out["WORKBENCH_ROOT"] == str(tmp_path.resolve())
     assert out["WORKBENCH_DATA_DIR"] == str(tmp_path.resolve() / "store")
     assert out["WORKBENCH_THREADS"] == "3" and out["WORKBENCH_LINK_THRESHOLD"] == "0.85"
     again = load_settings(env={k: v for k, v in out.items() if v is not None})
     assert again == s
+
+
+def test_segment_bounds_come_from_env_or_file_and_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "workbench.toml").write_text(
+        '[workbench.segment]\nactive_rc = 2.2\nrc_method = "usage"\n', encoding="utf-8"
+    )
+    s = load_settings(root=tmp_path, env={"WORKBENCH_SEGMENT_LOST_RC": "4"})
+    assert (s.segment.active_rc, s.segment.rc_method, s.segment.lost_rc) == (2.2, "usage", 4.0)
+    assert s.segment.awake_rc == 1.0  # untouched: the seed's default
+    assert s.source["segment.lost_rc"] == "env WORKBENCH_SEGMENT_LOST_RC"
+    again = load_settings(env={k: v for k, v in s.to_env().items() if v is not None})
+    assert again.segment == s.segment
+    with pytest.raises(ValueError, match="active_rc <= light_sleep_rc"):
+        load_settings(root=tmp_path, env={"WORKBENCH_SEGMENT_ACTIVE_RC": "2.6"})
+    with pytest.raises(ValueError, match="rc_method 'both'"):
+        load_settings(root=tmp_path, env={"WORKBENCH_SEGMENT_RC_METHOD": "both"})
+    with pytest.raises(ValueError, match="is not a number"):
+        load_settings(root=tmp_path, env={"WORKBENCH_SEGMENT_AWAKE_RC": "one"})
+    (tmp_path / "workbench.toml").write_text("[workbench.segment]\nactive = 2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown segment setting"):
+        load_settings(root=tmp_path, env={})
 
 
 def test_settings_left_to_the_backend_go_as_none(tmp_path: Path) -> None:

@@ -64,6 +64,113 @@ ROOT_MARKERS: tuple[str, ...] = ("workbench.toml", "pyproject.toml")
 
 
 @dataclass(frozen=True)
+class SegmentSettings:
+    """The bounds of segmentation (job 2), with the seed's defaults: their one source.
+
+    Set any of them in ``workbench.toml`` under ``[workbench.segment]`` (or
+    ``[segment]``), or as ``WORKBENCH_SEGMENT_<NAME>`` (``WORKBENCH_SEGMENT_ACTIVE_RC=2.5``).
+    A notebook parameter of the same name overrides them for one report.
+
+    Attributes:
+        rc_method: ``usage``, ``inductive`` or ``auto`` (inductive where enough
+            repeat customers back it).
+        min_repeaters: repeat customers ``auto`` needs before it uses the inductive RC.
+        awake_rc, active_rc, light_sleep_rc, lost_rc: lifecycle bounds in RC units:
+            highly awake up to 1, active up to 2, light sleep up to 2.5, lost beyond 3.
+        loyal_min_purchases: purchase days a loyal fan (忠粉) has at least.
+        loyal_aov_quantile: quantile of the active buyers' value per purchase a
+            loyal fan reaches at least.
+        new_member_days: planning scheme: a member who joined within this many days is new.
+        recovery_min_purchases: planning scheme: pre-churn persons with this many
+            purchase days or more are high-recovery.
+        rfm_reference: ``mean`` or ``median``: what high and low are judged against.
+        rfm_basis: ``score`` (the 1-5 scores) or ``raw`` (days, purchases, yuan).
+        promo_high_share: share of purchases on promotion from which a buyer is sensitive.
+        promo_low_share: share below which a buyer is indifferent.
+        promo_deep_discount: mean discount depth a fanatic reaches.
+        promo_fanatic_share: share of purchases on promotion a fanatic reaches.
+        promo_min_orders: purchases needed to judge promotion sensitivity at all.
+        brand: our brand in the product master; empty for the brand with the most lines.
+    """
+
+    rc_method: str = "auto"
+    min_repeaters: int = 100
+    awake_rc: float = 1.0
+    active_rc: float = 2.0
+    light_sleep_rc: float = 2.5
+    lost_rc: float = 3.0
+    loyal_min_purchases: int = 4
+    loyal_aov_quantile: float = 0.5
+    new_member_days: int = 90
+    recovery_min_purchases: int = 2
+    rfm_reference: str = "mean"
+    rfm_basis: str = "score"
+    promo_high_share: float = 0.6
+    promo_low_share: float = 0.2
+    promo_deep_discount: float = 0.2
+    promo_fanatic_share: float = 0.8
+    promo_min_orders: int = 2
+    brand: str = ""
+
+    def check(self) -> SegmentSettings:
+        """Raise ``ValueError`` naming the first setting out of its range."""
+        choices = {
+            "rc_method": ("usage", "inductive", "auto"),
+            "rfm_reference": ("mean", "median"),
+            "rfm_basis": ("score", "raw"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"segment {name} {getattr(self, name)!r} is not one of {allowed}")
+        chain = (self.awake_rc, self.active_rc, self.light_sleep_rc, self.lost_rc)
+        if not 0 < chain[0] <= chain[1] <= chain[2] <= chain[3]:
+            raise ValueError(
+                "segment bounds must satisfy 0 < awake_rc <= active_rc <= light_sleep_rc "
+                f"<= lost_rc; got {chain}"
+            )
+        shares: tuple[str, ...] = ("loyal_aov_quantile", "promo_high_share", "promo_low_share")
+        shares += ("promo_deep_discount", "promo_fanatic_share")
+        for name in shares:
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"segment {name} {getattr(self, name)} is not between 0 and 1")
+        return self
+
+
+SEGMENT_KEYS: dict[str, str] = {
+    name: f"WORKBENCH_SEGMENT_{name.upper()}" for name in SegmentSettings.__dataclass_fields__
+}
+
+
+def _segment_settings(
+    table: Mapping[str, Any], env: Mapping[str, str], config_file: Path, source: dict[str, str]
+) -> SegmentSettings:
+    unknown = sorted(set(table) - set(SEGMENT_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{config_file}: unknown segment setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(SEGMENT_KEYS)}"
+        )
+    defaults = SegmentSettings()
+    values: dict[str, Any] = {}
+    for name, var in SEGMENT_KEYS.items():
+        if env.get(var):
+            raw, where = env[var], f"env {var}"
+        elif name in table:
+            raw, where = table[name], str(config_file)
+        else:
+            continue
+        kind = type(getattr(defaults, name))
+        try:
+            values[name] = kind(raw) if kind is not int else int(str(raw))
+        except ValueError:
+            raise ValueError(
+                f"segment {name} {raw!r} ({where}) is not {'a number' if kind is not str else 'text'}"
+            ) from None
+        source[f"segment.{name}"] = where
+    return SegmentSettings(**values).check()
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved settings. Build one with :func:`load_settings`.
 
@@ -81,6 +188,7 @@ class Settings:
         link_threshold: match probability above which ingestion links two accounts
             with only weak evidence (masked phone, name, address) into one person.
         timezone: IANA time zone in which reports show times, such as ``Asia/Shanghai``.
+        segment: the bounds of segmentation (:class:`SegmentSettings`).
         source: where each non-default value came from (for ``workbench --help``).
     """
 
@@ -96,6 +204,7 @@ class Settings:
     memory_limit: str | None = None
     link_threshold: float = 0.9
     timezone: str = DEFAULT_TIMEZONE
+    segment: SegmentSettings = field(default_factory=SegmentSettings)
     source: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -131,6 +240,8 @@ class Settings:
         for key, var in _KEYS.items():
             value = getattr(self, key)
             env[var] = None if value is None else str(value)
+        for name, var in SEGMENT_KEYS.items():
+            env[var] = str(getattr(self.segment, name))
         return env
 
     def with_(self, **changes: Any) -> Settings:
@@ -155,7 +266,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML ({exc}); fix or remove the file") from exc
     table = doc.get("workbench", doc)
-    unknown = sorted(set(table) - set(_KEYS))
+    unknown = sorted(set(table) - set(_KEYS) - {"segment"})
     if unknown:
         raise ValueError(
             f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}"
@@ -270,5 +381,6 @@ def load_settings(
         memory_limit=values.get("memory_limit"),
         link_threshold=link_threshold,
         timezone=timezone,
+        segment=_segment_settings(file_values.get("segment") or {}, env, config_file, source),
         source=source,
     )

@@ -21,15 +21,19 @@ from __future__ import annotations
 import ast
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from workbench.config import LANGS, Settings
+from workbench.config import LANGS, SEGMENT_KEYS, Settings
 from workbench.errors import ParameterError
 
-SETTING_PARAMETERS: dict[str, str] = {"lang": "lang", "link_threshold": "link_threshold"}
-"""Parameters whose default is the setting of the same name."""
+SETTING_PARAMETERS: dict[str, str] = {
+    "lang": "lang",
+    "link_threshold": "link_threshold",
+    **{name: f"segment.{name}" for name in SEGMENT_KEYS},
+}
+"""Parameters whose default is the setting of the same name (a dotted path in Settings)."""
 
 DATE_PARAMETERS: tuple[str, ...] = ("as_of", "compare_as_of")
 
@@ -141,7 +145,33 @@ class Rule:
     accepts: str
 
 
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def read(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in allowed:
+            raise ValueError
+        return text
+
+    return read
+
+
+def _rc_multiple(value: Any) -> float:
+    x = _number(value)
+    if not 0.0 < x <= 20.0:
+        raise ValueError
+    return x
+
+
+RC_MULTIPLE = Rule(_rc_multiple, "a number of repurchase cycles above 0 (at most 20)")
+
 BY_NAME: dict[str, Rule] = {
+    "rc_method": Rule(_choice("usage", "inductive", "auto"), "usage, inductive or auto"),
+    "rfm_reference": Rule(_choice("mean", "median"), "mean or median"),
+    "rfm_basis": Rule(_choice("score", "raw"), "score or raw"),
+    "awake_rc": RC_MULTIPLE,
+    "active_rc": RC_MULTIPLE,
+    "light_sleep_rc": RC_MULTIPLE,
+    "lost_rc": RC_MULTIPLE,
     "as_of": Rule(_date, "a calendar date YYYY-MM-DD"),
     "compare_as_of": Rule(_date, "a calendar date YYYY-MM-DD"),
     "lang": Rule(_lang, "zh or en"),
@@ -270,10 +300,19 @@ def resolve_parameters(
             out[name], sources[name] = value, "given" if name in given else "notebook"
         elif name in SETTING_PARAMETERS:
             key = SETTING_PARAMETERS[name]
-            out[name] = getattr(settings, key)
+            value_of: Any = settings
+            for part in key.split("."):
+                value_of = getattr(value_of, part)
+            out[name] = value_of
             sources[name] = f"setting ({settings.source.get(key, 'default')})"
         elif name == "as_of" and data_range is not None:
             out[name], sources[name] = data_range[1], "last order date"
         else:
             out[name], sources[name] = None, "not set"
+    bounds = {k: v for k, v in out.items() if k in SEGMENT_KEYS and v is not None}
+    if bounds:
+        try:
+            replace(settings.segment, **bounds).check()
+        except ValueError as exc:
+            raise ParameterError(f"parameters: {exc}") from None
     return Resolved(out, sources, data_range)

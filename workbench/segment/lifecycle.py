@@ -28,10 +28,14 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from workbench.config import SegmentSettings
+
+_D = SegmentSettings()
+
 
 @dataclass(frozen=True)
 class Bounds:
-    """Every bound of the lifecycle rules, with the seed's defaults.
+    """Every bound of the lifecycle rules; defaults from :class:`~workbench.config.SegmentSettings`.
 
     Attributes:
         awake_rc: highly awake up to this many RC since the last purchase (1).
@@ -46,14 +50,14 @@ class Bounds:
             purchase days are high-recovery (2).
     """
 
-    awake_rc: float = 1.0
-    active_rc: float = 2.0
-    light_sleep_rc: float = 2.5
-    lost_rc: float = 3.0
-    loyal_min_purchases: int = 4
-    loyal_aov_quantile: float = 0.5
-    new_member_days: int = 90
-    recovery_min_purchases: int = 2
+    awake_rc: float = _D.awake_rc
+    active_rc: float = _D.active_rc
+    light_sleep_rc: float = _D.light_sleep_rc
+    lost_rc: float = _D.lost_rc
+    loyal_min_purchases: int = _D.loyal_min_purchases
+    loyal_aov_quantile: float = _D.loyal_aov_quantile
+    new_member_days: int = _D.new_member_days
+    recovery_min_purchases: int = _D.recovery_min_purchases
 
     def check(self) -> Bounds:
         """Raise ``ValueError`` unless 0 < awake <= active <= light sleep <= lost."""

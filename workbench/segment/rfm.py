@@ -33,6 +33,10 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
+from workbench.config import SegmentSettings
+
+_D = SegmentSettings()
+
 RFM_SEGMENTS: dict[tuple[bool, bool, bool], str] = {
     (True, True, True): "important_value",  # 重要价值
     (True, False, True): "important_develop",  # 重要发展
@@ -61,13 +65,13 @@ class RfmOptions:
         basis: ``score`` (default: the 1-5 scores) or ``raw`` (days, purchases, yuan).
     """
 
-    reference: Reference = "mean"
-    basis: Basis = "score"
+    reference: Reference = _D.rfm_reference  # type: ignore[assignment]
+    basis: Basis = _D.rfm_basis  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
 class SensitivityBounds:
-    """Bounds of the promotion-sensitivity classes, with the seed's defaults.
+    """Bounds of the promotion-sensitivity classes; defaults from ``SegmentSettings.promo_*``.
 
     Attributes:
         high_share: share of purchases on promotion from which a buyer is sensitive (0.6).
@@ -77,11 +81,11 @@ class SensitivityBounds:
         min_orders: purchases needed to classify at all (2).
     """
 
-    high_share: float = 0.6
-    low_share: float = 0.2
-    deep_discount: float = 0.2
-    fanatic_share: float = 0.8
-    min_orders: int = 2
+    high_share: float = _D.promo_high_share
+    low_share: float = _D.promo_low_share
+    deep_discount: float = _D.promo_deep_discount
+    fanatic_share: float = _D.promo_fanatic_share
+    min_orders: int = _D.promo_min_orders
 
 
 def _quintile(col: ir.NumericColumn, descending: bool = False) -> ir.IntegerValue:

@@ -11,13 +11,14 @@ rows of that as-of date, so several snapshots live side by side.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import ibis.selectors as cs
 
+from workbench.config import SegmentSettings
 from workbench.engine import replace_rows
 from workbench.segment.facts import Purchases, purchases
 from workbench.segment.lifecycle import Bounds, lifecycle
@@ -61,16 +62,49 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
 )
 
 
+_D = SegmentSettings()
+
+
 @dataclass(frozen=True)
 class Options:
-    """Everything a snapshot depends on besides the data, with the seed's defaults."""
+    """Everything a snapshot depends on besides the data; defaults from
+    :class:`~workbench.config.SegmentSettings`, their one source."""
 
-    rc_method: RcMethod = "auto"
-    min_repeaters: int = 100
+    rc_method: RcMethod = _D.rc_method  # type: ignore[assignment]
+    min_repeaters: int = _D.min_repeaters
     bounds: Bounds = field(default_factory=Bounds)
     rfm: RfmOptions = field(default_factory=RfmOptions)
     sensitivity: SensitivityBounds = field(default_factory=SensitivityBounds)
-    brand: str | None = None
+    brand: str | None = _D.brand or None
+
+    @classmethod
+    def from_settings(cls, s: SegmentSettings, **changes: Any) -> Options:
+        """The options a :class:`SegmentSettings` gives, with some of its fields changed
+        (``Options.from_settings(settings.segment, active_rc=2.5)``)."""
+        s = replace(s, **changes).check() if changes else s
+        return cls(
+            rc_method=s.rc_method,  # type: ignore[arg-type]
+            min_repeaters=s.min_repeaters,
+            bounds=Bounds(
+                awake_rc=s.awake_rc,
+                active_rc=s.active_rc,
+                light_sleep_rc=s.light_sleep_rc,
+                lost_rc=s.lost_rc,
+                loyal_min_purchases=s.loyal_min_purchases,
+                loyal_aov_quantile=s.loyal_aov_quantile,
+                new_member_days=s.new_member_days,
+                recovery_min_purchases=s.recovery_min_purchases,
+            ),
+            rfm=RfmOptions(reference=s.rfm_reference, basis=s.rfm_basis),  # type: ignore[arg-type]
+            sensitivity=SensitivityBounds(
+                high_share=s.promo_high_share,
+                low_share=s.promo_low_share,
+                deep_discount=s.promo_deep_discount,
+                fanatic_share=s.promo_fanatic_share,
+                min_orders=s.promo_min_orders,
+            ),
+            brand=s.brand or None,
+        )
 
 
 @dataclass(frozen=True)
