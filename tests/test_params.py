@@ -112,3 +112,15 @@ def test_defaults_come_from_settings_and_data(tmp_path: Path) -> None:
     assert given.sources["as_of"] == given.sources["lang"] == "given"
     # Without a warehouse there is no last order date: as_of stays unset.
     assert resolve_parameters({"as_of": None}, settings, None).values == {"as_of": None}
+
+
+def test_segment_bounds_default_to_the_settings_and_are_checked_together(tmp_path: Path) -> None:
+    settings = load_settings(root=tmp_path, env={"WORKBENCH_SEGMENT_LOST_RC": "3.5"})
+    r = resolve_parameters({"active_rc": None, "lost_rc": None, "rc_method": "usage"}, settings)
+    assert r.values == {"active_rc": 2.0, "lost_rc": 3.5, "rc_method": "usage"}
+    assert r.sources["lost_rc"] == "setting (env WORKBENCH_SEGMENT_LOST_RC)"
+    with pytest.raises(ParameterError, match="active_rc <= light_sleep_rc"):
+        resolve_parameters({"active_rc": 2.8, "lost_rc": None}, settings)
+    assert check_value("rc_method", "Inductive") == "inductive"
+    with pytest.raises(ParameterError, match="usage, inductive or auto"):
+        check_value("rc_method", "both")
