@@ -196,6 +196,7 @@ def _source(text: str, lang: str) -> str:
         "given": "given",
         "notebook": "notebook_default",
         "last order date": "last_order_date",
+        "90 days before as_of": "days_before_as_of",
         "not set": "not_set",
     }
     return label(keys[text], lang) if text in keys else text

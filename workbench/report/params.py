@@ -36,6 +36,8 @@ SETTING_PARAMETERS: dict[str, str] = {
 """Parameters whose default is the setting of the same name (a dotted path in Settings)."""
 
 DATE_PARAMETERS: tuple[str, ...] = ("as_of", "compare_as_of")
+COMPARE_DAYS = 90
+"""``compare_as_of`` defaults to this many days before ``as_of``."""
 
 
 @dataclass(frozen=True)
@@ -282,8 +284,9 @@ def resolve_parameters(
 
     A value that is not ``None`` is kept (``given`` names those passed to this run,
     the others are the notebook's own). ``None`` becomes the setting of the same
-    name (``lang``, ``link_threshold``) or, for ``as_of``, the last order date in
-    the warehouse.
+    name (``lang``, ``link_threshold``, the segment bounds) or, for ``as_of``, the
+    last order date in the warehouse, and for ``compare_as_of`` 90 days before
+    ``as_of``.
 
     Parameters:
         values: the notebook's defaults updated with the checked given values.
@@ -307,6 +310,9 @@ def resolve_parameters(
             sources[name] = f"setting ({settings.source.get(key, 'default')})"
         elif name == "as_of" and data_range is not None:
             out[name], sources[name] = data_range[1], "last order date"
+        elif name == "compare_as_of" and out.get("as_of"):
+            before = dt.date.fromisoformat(out["as_of"]) - dt.timedelta(days=COMPARE_DAYS)
+            out[name], sources[name] = before.isoformat(), "90 days before as_of"
         else:
             out[name], sources[name] = None, "not set"
     bounds = {k: v for k, v in out.items() if k in SEGMENT_KEYS and v is not None}

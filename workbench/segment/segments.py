@@ -78,9 +78,17 @@ class Options:
     brand: str | None = _D.brand or None
 
     @classmethod
-    def from_settings(cls, s: SegmentSettings, **changes: Any) -> Options:
-        """The options a :class:`SegmentSettings` gives, with some of its fields changed
-        (``Options.from_settings(settings.segment, active_rc=2.5)``)."""
+    def from_settings(cls, s: SegmentSettings, **values: Any) -> Options:
+        """The options a :class:`SegmentSettings` gives, with the fields named in
+        ``values`` changed; other names and ``None`` values are ignored, so a
+        notebook can pass all its parameters
+        (``Options.from_settings(settings.segment, active_rc=2.5, lang="zh")``).
+        """
+        changes = {
+            k: v
+            for k, v in values.items()
+            if k in SegmentSettings.__dataclass_fields__ and v is not None
+        }
         s = replace(s, **changes).check() if changes else s
         return cls(
             rc_method=s.rc_method,  # type: ignore[arg-type]
@@ -137,7 +145,9 @@ def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
     buyers = ours.group_by("person_id").agg(
         purchases=ours.day.nunique(),
         orders=ours.count(),
-        net_amount=ours.net_amount.sum(),
+        # Rounded to the cent: a parallel float sum may differ in its last bits from
+        # run to run, which would move a person across a bound.
+        net_amount=ours.net_amount.sum().round(2),
     )
     rc = person_rc(p, cycles)
     buyers = buyers.join(rc, "person_id")
@@ -162,7 +172,7 @@ def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
         purchases=t.purchases.fill_null(0),
         orders=t.orders.fill_null(0),
         net_amount=t.net_amount.fill_null(0.0),
-        aov=(t.net_amount / t.orders.nullif(0)),
+        aov=(t.net_amount / t.orders.nullif(0)).round(4),
         last_day=t.last_day,
         recency_days=recency,
         rc_days=t.rc_days,

@@ -1,0 +1,344 @@
+"""What the 02_segment report shows: the tables of :mod:`workbench.segment.summary`,
+labelled, formatted and drawn in the report's language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from workbench.report.format import count, fixed, money, pct
+from workbench.report.labels import label
+from workbench.report.theme import PALETTE, Table, table
+from workbench.report.views.common import Note, Strip, tip, title
+from workbench.segment.lifecycle import LEVEL1_ORDER, LEVEL2_ORDER, LEVEL3_ACTIVE, SCHEME_TWO
+from workbench.segment.rfm import QUADRANTS, RFM_SEGMENTS, SENSITIVITY
+from workbench.segment.segments import MEMBER_TIERS
+from workbench.segment.summary import NON_MEMBER, Intervals
+
+WIDTH = 520
+LEVEL1_COLORS = dict(
+    zip(LEVEL1_ORDER, ["#8c8c8c", PALETTE[2], PALETTE[1], PALETTE[3]], strict=True)
+)
+
+
+def summary(figures: Mapping[str, Any], lang: str = "zh") -> Strip:
+    """The headline strip (:func:`workbench.segment.summary.headline`)."""
+    return Strip(
+        [
+            (label("segment_persons", lang), count(figures["persons"], lang, short=True), ""),
+            (label("buyers_total", lang), count(figures["buyers"], lang, short=True), ""),
+            (label("active_share", lang), pct(figures["active_share"]), ""),
+            (label("lost_share", lang), pct(figures["lost_share"]), ""),
+            (label("loyal_fans", lang), count(figures["loyal"], lang, short=True), ""),
+            (label("active_net_amount", lang), money(figures["active_net_amount"], lang), ""),
+        ]
+    )
+
+
+def rc_table(rc: pd.DataFrame, lang: str = "zh") -> Table:
+    """RC per category by both methods, the one used and why
+    (:func:`workbench.segment.summary.rc_table`)."""
+    g = rc.copy()
+    g["category"] = g["category"].fillna(label("all_categories", lang))
+    g["method"] = g["method"].map(lambda m: label(m, lang))
+    g["reason"] = g["reason"].map(lambda r: label(r, lang))
+    g = g[
+        [
+            "category",
+            "rc_usage",
+            "rc_inductive",
+            "p90_interval",
+            "repeaters",
+            "rc_days",
+            "method",
+            "reason",
+        ]
+    ]
+    one = fixed(1)
+    return table(
+        g,
+        lang=lang,
+        formats={"rc_usage": one, "rc_inductive": one, "p90_interval": one, "rc_days": one},
+        name="repurchase_cycles",
+    )
+
+
+def interval_chart(iv: Intervals, lang: str = "zh") -> alt.LayerChart:
+    """Repeat customers by mean interval between purchase days, with the p90 line (3 RC)."""
+    bins = iv.bins.assign(end=iv.bins["start"] + iv.width)
+    what = iv.category or label("all_categories", lang)
+    bars = (
+        alt.Chart(bins, title=title("interval_title", lang, subtitle=what))
+        .mark_bar(color=PALETTE[0])
+        .encode(
+            x=alt.X("start:Q", bin="binned", title=label("mean_interval", lang)),
+            x2="end:Q",
+            y=alt.Y("repeaters:Q", title=label("repeaters", lang)),
+            tooltip=[
+                tip("start:Q", "mean_interval", lang),
+                tip("repeaters:Q", "repeaters", lang, ","),
+            ],
+        )
+        .properties(width=WIDTH, height=220)
+    )
+    if iv.p90 is None:
+        return bars + bars.mark_text()
+    line = pd.DataFrame({"x": [iv.p90], "text": [label("p90_label", lang).format(days=iv.p90)]})
+    rule = alt.Chart(line).mark_rule(color=PALETTE[3], strokeWidth=2).encode(x="x:Q")
+    text = (
+        alt.Chart(line)
+        .mark_text(align="left", dx=4, dy=-100, color=PALETTE[3], fontSize=11)
+        .encode(x="x:Q", text="text:N")
+    )
+    return bars + rule + text
+
+
+def tier_chart(sizes: pd.DataFrame, lang: str = "zh") -> alt.HConcatChart:
+    """Level-2 tiers, coloured by their level-1 tier: persons and net sales side by side
+    (:func:`workbench.segment.summary.tier_sizes`)."""
+    g = sizes[sizes["level"] == 2].copy()
+    g["tier_name"] = g["tier"].map(lambda t: label(t, lang))
+    g["parent_name"] = g["parent"].map(lambda t: label(t, lang))
+    order = [label(t, lang) for t in LEVEL2_ORDER]
+    color = alt.Color(
+        "parent_name:N",
+        title=label("parent", lang),
+        scale=alt.Scale(
+            domain=[label(t, lang) for t in LEVEL1_ORDER], range=list(LEVEL1_COLORS.values())
+        ),
+        legend=alt.Legend(orient="bottom"),
+    )
+    tooltip = [
+        tip("parent_name:N", "parent", lang),
+        tip("tier_name:N", "tier", lang),
+        tip("persons:Q", "persons", lang, ","),
+        tip("share:Q", "share", lang, ".1%"),
+        tip("net_amount:Q", "net_amount", lang, ",.0f"),
+    ]
+    base = alt.Chart(g).encode(
+        y=alt.Y("tier_name:N", sort=order, title=None), color=color, tooltip=tooltip
+    )
+    persons = base.mark_bar().encode(
+        x=alt.X("persons:Q", title=label("persons", lang), axis=alt.Axis(format="~s"))
+    )
+    persons = (
+        persons
+        + persons.mark_text(align="left", dx=3, fontSize=10).encode(
+            text=alt.Text("persons:Q", format=","), color=alt.value("#333")
+        )
+    ).properties(width=WIDTH // 2 - 20, height=alt.Step(22))
+    sales = (
+        base.mark_bar()
+        .encode(
+            x=alt.X("net_amount:Q", title=label("net_amount", lang), axis=alt.Axis(format="~s")),
+            y=alt.Y("tier_name:N", sort=order, title=None, axis=None),
+        )
+        .properties(width=WIDTH // 2 - 20, height=alt.Step(22))
+    )
+    return alt.hconcat(persons, sales, spacing=24, title=title("tier_sizes_title", lang))
+
+
+def tier_table(sizes: pd.DataFrame, lang: str = "zh") -> Table:
+    """Every tier at the three levels with persons, share and net sales."""
+    order = {t: i for i, t in enumerate((*LEVEL1_ORDER, *LEVEL2_ORDER, *LEVEL3_ACTIVE))}
+    g = sizes.copy()
+    g["_o"] = g["tier"].map(order).fillna(99)
+    g = g.sort_values(["level", "_o"]).drop(columns="_o")
+    g["parent"] = g["parent"].map(lambda t: label(t, lang))
+    g["tier"] = g["tier"].map(lambda t: label(t, lang))
+    g = g[["level", "parent", "tier", "persons", "share", "net_amount"]]
+    return table(
+        g,
+        lang=lang,
+        formats={"share": pct, "net_amount": lambda x: money(x, lang, short=False)},
+        name="tiers",
+    )
+
+
+def scheme_two_table(sizes: pd.DataFrame, lang: str = "zh") -> Table:
+    """The planning scheme's tiers (:func:`workbench.segment.summary.scheme_two_sizes`)."""
+    order = {r.tier: i for i, r in enumerate(SCHEME_TWO)}
+    g = sizes.sort_values("tier", key=lambda s: s.map(order)).copy()
+    g["tier"] = g["tier"].map(lambda t: label(t, lang))
+    return table(
+        g[["tier", "persons", "share", "net_amount"]],
+        lang=lang,
+        formats={"share": pct, "net_amount": lambda x: money(x, lang, short=False)},
+        name="planning_scheme",
+    )
+
+
+def member_cross_table(cross: pd.DataFrame, lang: str = "zh") -> Table:
+    """Level-1 tier x member tier: persons, with net sales in brackets
+    (:func:`workbench.segment.summary.lifecycle_by_member_tier`)."""
+    tiers = [t for t in (*MEMBER_TIERS, NON_MEMBER) if t in set(cross["member_tier"])]
+    tiers += sorted(set(cross["member_tier"]) - set(tiers))
+    cell = cross.assign(
+        text=[
+            f"{count(p, lang)} ({money(n, lang)})"
+            for p, n in zip(cross["persons"], cross["net_amount"], strict=True)
+        ]
+    )
+    wide = cell.pivot(index="tier_l1", columns="member_tier", values="text")
+    wide = wide.reindex(index=[t for t in LEVEL1_ORDER if t in wide.index], columns=tiers)
+    wide = wide.fillna("–")
+    wide.index = [label(t, lang) for t in wide.index]
+    wide.columns = [label(t, lang) for t in wide.columns]
+    wide.index.name = label("tier_l1", lang)
+    return table(wide.reset_index(), name="lifecycle_by_member_tier")
+
+
+def rfm_table(rfm: pd.DataFrame, lang: str = "zh") -> Table:
+    """The eight RFM segments (:func:`workbench.segment.summary.rfm_summary`)."""
+    order = {name: i for i, name in enumerate(RFM_SEGMENTS.values())}
+    g = rfm.sort_values("rfm_segment", key=lambda s: s.map(order)).copy()
+    g["rfm_segment"] = g["rfm_segment"].map(lambda t: label(t, lang))
+    g = g[
+        [
+            "rfm_segment",
+            "persons",
+            "share",
+            "recency_days",
+            "purchases",
+            "net_amount_mean",
+            "net_amount",
+        ]
+    ]
+    return table(
+        g,
+        lang=lang,
+        formats={
+            "share": pct,
+            "recency_days": fixed(0),
+            "purchases": fixed(1),
+            "net_amount_mean": lambda x: money(x, lang, short=False),
+            "net_amount": lambda x: money(x, lang, short=False),
+        },
+        name="rfm",
+    )
+
+
+def quadrant_chart(quads: pd.DataFrame, lang: str = "zh") -> alt.LayerChart:
+    """The four frequency x value quadrants as a 2 x 2 grid: buyers and their share
+    (:func:`workbench.segment.summary.quadrant_summary`)."""
+    g = quads.set_index("quadrant").reindex(list(QUADRANTS)).reset_index()
+    g["persons"] = g["persons"].fillna(0).astype("int64")
+    g["share"] = g["share"].fillna(0.0)
+    g["frequency"] = [label("high" if q.startswith("hf") else "low", lang) for q in g["quadrant"]]
+    g["value"] = [label("high" if q.endswith("hv") else "low", lang) for q in g["quadrant"]]
+    g["name"] = g["quadrant"].map(lambda q: label(q, lang))
+    g["text"] = [
+        f"{count(p, lang)} · {pct(s)}" for p, s in zip(g["persons"], g["share"], strict=True)
+    ]
+    hi_lo = [label("high", lang), label("low", lang)]
+    base = alt.Chart(g, title=title("quadrant_title", lang)).encode(
+        x=alt.X(
+            "frequency:N",
+            sort=hi_lo[::-1],
+            title=label("frequency", lang),
+            axis=alt.Axis(labelAngle=0),
+        ),
+        y=alt.Y("value:N", sort=hi_lo, title=label("aov", lang)),
+        tooltip=[
+            tip("name:N", "quadrant", lang),
+            tip("persons:Q", "persons", lang, ","),
+            tip("aov:Q", "aov", lang, ",.0f"),
+        ],
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color("share:Q", scale=alt.Scale(scheme="blues"), legend=None)
+    )
+    names = base.mark_text(dy=-8, fontSize=12, fontWeight="bold").encode(text="name:N")
+    figures = base.mark_text(dy=10, fontSize=12).encode(text="text:N")
+    return (cells + names + figures).properties(width=360, height=200)
+
+
+def sensitivity_table(sens: pd.DataFrame, lang: str = "zh") -> Table:
+    """Promotion-sensitivity classes (:func:`workbench.segment.summary.sensitivity_summary`)."""
+    order = {c: i for i, c in enumerate(SENSITIVITY)}
+    g = sens.sort_values("promo_sensitivity", key=lambda s: s.map(order)).copy()
+    g["promo_sensitivity"] = g["promo_sensitivity"].map(lambda t: label(t, lang))
+    g = g[["promo_sensitivity", "persons", "share", "promo_share", "discount_depth", "net_amount"]]
+    return table(
+        g,
+        lang=lang,
+        formats={
+            "share": pct,
+            "promo_share": pct,
+            "discount_depth": pct,
+            "net_amount": lambda x: money(x, lang, short=False),
+        },
+        name="promotion_sensitivity",
+    )
+
+
+def migration_chart(
+    moves: pd.DataFrame, before: str, after: str, lang: str = "zh"
+) -> alt.LayerChart:
+    """Transition matrix between two snapshots: each cell's persons, coloured by its share
+    of the row (:func:`workbench.segment.summary.migration`)."""
+    g = moves.copy()
+    g["from_name"] = g["from"].map(
+        lambda t: label(t, lang) if isinstance(t, str) else label("new_to_pool", lang)
+    )
+    g["to_name"] = g["to"].map(lambda t: label(t, lang))
+    order = [label(t, lang) for t in LEVEL2_ORDER]
+    base = alt.Chart(
+        g,
+        title=alt.TitleParams(
+            label("migration_title", lang).format(before=before, after=after), anchor="start"
+        ),
+    ).encode(
+        x=alt.X("to_name:N", sort=order, title=label("to", lang), axis=alt.Axis(labelAngle=-40)),
+        y=alt.Y(
+            "from_name:N", sort=[*order, label("new_to_pool", lang)], title=label("from", lang)
+        ),
+        tooltip=[
+            tip("from_name:N", "from", lang),
+            tip("to_name:N", "to", lang),
+            tip("persons:Q", "persons", lang, ","),
+            tip("row_share:Q", "row_share", lang, ".1%"),
+        ],
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "row_share:Q",
+            scale=alt.Scale(scheme="blues"),
+            title=label("row_share", lang),
+            legend=alt.Legend(format=".0%", orient="bottom"),
+        )
+    )
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text("persons:Q", format=","),
+        color=alt.condition("datum.row_share > 0.5", alt.value("white"), alt.value("#222")),
+    )
+    return (cells + text).properties(width=alt.Step(44), height=alt.Step(24))
+
+
+def alerts_table(alerts: pd.DataFrame, lang: str = "zh") -> Table | Note:
+    """Worsening transitions that grew against the period before
+    (:func:`workbench.segment.summary.migration_alerts`)."""
+    if alerts.empty:
+        return Note(label("no_alerts", lang))
+    g = alerts.copy()
+    g["from"] = g["from"].map(lambda t: label(t, lang))
+    g["to"] = g["to"].map(lambda t: label(t, lang))
+    g = g[["from", "to", "persons", "row_share", "persons_before", "row_share_before", "change"]]
+    return table(
+        g,
+        lang=lang,
+        formats={
+            "row_share": pct,
+            "row_share_before": pct,
+            "change": lambda x: f"{x * 100:+.1f} pp",
+        },
+        name="migration_alerts",
+    )
+
+
+def competitor_note(has_competitor_data: bool, lang: str = "zh") -> Note | None:
+    """Says so when the data hold no other brand's purchases (CDNOW, a single-brand shop)."""
+    return None if has_competitor_data else Note(label("no_competitor_data", lang), warning=True)
