@@ -14,6 +14,7 @@ import pytest
 
 from workbench.config import Settings, load_settings
 from workbench.report import run_notebook
+from workbench.report.html import report_title
 from workbench.synth import SynthResult
 from workbench.unify import ingest
 
@@ -105,15 +106,42 @@ def unify_project(tmp_path_factory: pytest.TempPathFactory, small_synth: SynthRe
 
 
 @pytest.fixture(scope="module")
-def unify_reports(unify_project: Settings) -> dict[str, Path]:
-    """01_unify rendered in Chinese and in English by the runner."""
+def reports(unify_project: Settings) -> dict[tuple[str, str], Path]:
+    """Every notebook rendered in Chinese and in English by the runner."""
     pages = {}
-    for lang in ("zh", "en"):
-        nb = unify_project.root / "notebooks" / "01_unify.ipynb"
-        r = run_notebook(nb, {"lang": lang}, unify_project, progress=False)
-        assert r.ok, r.error
-        pages[lang] = r.html
+    for path in NOTEBOOKS:
+        for lang in ("zh", "en"):
+            nb = unify_project.root / "notebooks" / path.name
+            r = run_notebook(nb, {"lang": lang}, unify_project, progress=False)
+            assert r.ok, r.error
+            pages[(path.stem, lang)] = r.html
     return pages
+
+
+@pytest.fixture(scope="module")
+def unify_reports(reports: dict[tuple[str, str], Path]) -> dict[str, Path]:
+    return {lang: reports[("01_unify", lang)] for lang in ("zh", "en")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_report_is_in_one_language(path: Path, reports: dict[tuple[str, str], Path]) -> None:
+    """No Chinese word in an English report, no English sentence in a Chinese one: in
+    headings, prose, labels, header, contents and charts (data cells aside)."""
+    en = reports[(path.stem, "en")].read_text(encoding="utf-8")
+    assert '<html lang="en">' in en
+    assert f"<title>{html.escape(report_title(path, 'en'))}</title>" in en
+    assert not CJK.search(words_of(en)), CJK.findall(words_of(en))[:20]
+    for spec in chart_specs(en):
+        assert not CJK.search(spec), CJK.findall(spec)[:20]
+    zh = reports[(path.stem, "zh")].read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in zh
+    assert f"<title>{html.escape(report_title(path, 'zh'))}</title>" in zh
+    assert not ENGLISH_RUN.search(words_of(zh)), ENGLISH_RUN.findall(words_of(zh))[:20]
+    for spec in chart_specs(zh):
+        titles = re.findall(r'"(?:title|text|subtitle)":\s*"([^"]*)"', spec)
+        assert titles and all(not ENGLISH_RUN.search(t) for t in titles), titles
+    assert "wb-strip" in zh and "wb-strip" in en
 
 
 @pytest.mark.slow

@@ -188,7 +188,7 @@ def member_cross_table(cross: pd.DataFrame, lang: str = "zh") -> Table:
     wide.index = [label(t, lang) for t in wide.index]
     wide.columns = [label(t, lang) for t in wide.columns]
     wide.index.name = label("tier_l1", lang)
-    return table(wide.reset_index(), name="lifecycle_by_member_tier")
+    return table(wide.reset_index(), lang=lang, name="lifecycle_by_member_tier")
 
 
 def rfm_table(rfm: pd.DataFrame, lang: str = "zh") -> Table:
