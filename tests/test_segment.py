@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from workbench.engine import duckdb_connect
+from workbench.schema import SEGMENTS
 from workbench.segment.facts import purchases
 from workbench.segment.rc import repurchase_cycles
 from workbench.segment.segments import Options, segment, write_segments
@@ -245,3 +246,39 @@ def test_snapshots_of_two_dates_live_side_by_side() -> None:
     assert stored.groupby("as_of").size().tolist() == [7, 7]
     p1 = stored[stored["person_id"] == "P1"].set_index("as_of")["recency_days"]
     assert p1.tolist() == [30, 26]  # the order of 2025-01-05 counts only in the later one
+
+
+def test_snapshot_columns_are_the_documented_segments_table() -> None:
+    s = segment(tiny_warehouse(), AS_OF, options=Options(rc_method="usage"))
+    assert s.table.schema() == SEGMENTS.schema
+
+
+def test_segment_command_stores_snapshots(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    path = tmp_path / "wh.duckdb"
+    con = tiny_warehouse()
+    file = duckdb_connect(path)
+    for name in con.list_tables():
+        file.create_table(name, con.table(name).to_pyarrow())
+    file.disconnect()
+    monkeypatch.setenv("WORKBENCH_ROOT", str(tmp_path))
+    monkeypatch.setenv("WORKBENCH_WAREHOUSE", str(path))
+    monkeypatch.setenv("WORKBENCH_SEGMENT_RC_METHOD", "usage")
+    runner = CliRunner()
+    out = runner.invoke(app, ["segment", "--as-of", AS_OF, "--as-of", "2025-01-31"])
+    assert out.exit_code == 0, out.output
+    # P1 and P4 active; P2 sleeping; P3 lost; P5, P6, P7 potential (see the tests above).
+    assert f"{AS_OF}: 7 persons (active 2, lost 1, potential 3, sleeping 1)" in out.output
+    again = runner.invoke(app, ["segment"])  # the last order date: 2025-01-05
+    assert again.exit_code == 0 and again.output.startswith("2025-01-05: 7 persons")
+    stored = duckdb_connect(path, read_only=True).table("segments").to_pandas()
+    assert sorted(stored["as_of"].astype(str).unique()) == [
+        "2024-12-31",
+        "2025-01-05",
+        "2025-01-31",
+    ]
+    bad = runner.invoke(app, ["segment", "--as-of", "2024-02-30"])
+    assert bad.exit_code == 2 and "as_of takes a calendar date" in bad.output

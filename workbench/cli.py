@@ -207,6 +207,64 @@ def ingest(
         raise typer.Exit(1)
 
 
+@app.command()
+def segment(
+    as_of: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--as-of",
+            help="Snapshot date YYYY-MM-DD (repeat for several); default: the last order date.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
+    ] = 0.0,
+) -> None:
+    """Segment every person at each as-of date and store the snapshots in `segments`.
+
+    Bounds come from the settings ([workbench.segment] in workbench.toml, or
+    WORKBENCH_SEGMENT_*). A date already stored is replaced; other dates stay.
+
+    Example: workbench segment --as-of 2026-06-30 --as-of 2026-09-30
+    """
+    import datetime as dt
+
+    import ibis
+
+    from workbench.engine import open_duckdb
+    from workbench.errors import WorkbenchError
+    from workbench.report.params import check_value, order_dates
+    from workbench.segment import Options, write_segments
+    from workbench.segment import segment as run_segment
+
+    s = _settings()
+    try:
+        dates = [check_value("as_of", d) for d in as_of or []]
+        if not s.warehouse.exists():
+            raise FileNotFoundError(
+                f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
+            )
+        con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
+        span = order_dates(con)
+        if span is None:
+            raise WorkbenchError("the warehouse holds no orders to segment")
+        options = Options.from_settings(s.segment)
+        for day in dates or [span[1]]:
+            t0 = time.perf_counter()
+            n = write_segments(con, run_segment(con, day, s.link_threshold, options))
+            seg = con.table("segments")
+            seg = seg.filter(seg.as_of == dt.date.fromisoformat(day))
+            tiers = seg.group_by("tier_l1").agg(n=seg.count()).order_by("tier_l1").to_pandas()
+            counts = ", ".join(
+                f"{t} {k:,}" for t, k in zip(tiers["tier_l1"], tiers["n"], strict=True)
+            )
+            typer.echo(f"{day}: {n:,} persons ({counts}) in {time.perf_counter() - t0:.1f} s")
+    except (FileNotFoundError, WorkbenchError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _progress() -> bool:
     """Progress bars only on a terminal: none in cron mails, CI logs or piped output."""
     return sys.stdout.isatty() and sys.stderr.isatty()

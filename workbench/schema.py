@@ -333,3 +333,41 @@ TABLES: dict[str, Table] = {
         WAREHOUSE_META,
     )
 }
+
+
+SEGMENTS = _t(
+    "segments",
+    ("person_id", "as_of"),
+    "Job 2's output: every person of the pool at an as-of date, in every segment; "
+    "several snapshots side by side (``workbench segment --as-of``).",
+    person_id="string",
+    as_of="date",
+    is_member="boolean",
+    member_tier="string",  # highest tier of the person's member records
+    purchases="int64",  # purchase days of our brand up to as_of
+    orders="int64",
+    net_amount="float64",
+    aov="float64",  # net amount per order
+    last_day="date",
+    recency_days="int64",
+    rc_days="float64",  # the person's repurchase cycle
+    rc_category="string",  # the category whose RC applies (NULL: the overall RC)
+    r_rc="float64",  # recency in RC units
+    tier_l1="string",  # potential | active | sleeping | lost
+    tier_l2="string",
+    tier_l3="string",
+    tier_s2="string",  # the planning scheme
+    r_score="int64",
+    f_score="int64",
+    m_score="int64",
+    rfm_segment="string",
+    quadrant="string",  # hf_hv | hf_lv | lf_hv | lf_lv
+    promo_share="float64",
+    discount_depth="float64",
+    promo_sensitivity="string",
+    propensity_7d="float64",
+    cluster="int64",
+)
+
+JOB_TABLES: dict[str, Table] = {t.name: t for t in (SEGMENTS,)}
+"""Tables the jobs write (not created at ingestion)."""
