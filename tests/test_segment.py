@@ -282,3 +282,29 @@ def test_segment_command_stores_snapshots(tmp_path: Any, monkeypatch: pytest.Mon
     ]
     bad = runner.invoke(app, ["segment", "--as-of", "2024-02-30"])
     assert bad.exit_code == 2 and "as_of takes a calendar date" in bad.output
+
+
+def test_explorer_retiers_in_memory_as_the_bounds_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.segment.lifecycle import Bounds
+    from workbench.segment.summary import recency_frame, retier, tier_sizes
+    from workbench.ui.explorer import tier_explorer
+
+    s = segment(tiny_warehouse(), AS_OF, options=Options(rc_method="usage"))
+    frame = recency_frame(s)
+    assert s.loyal_aov == pytest.approx(70.0)  # median of P1's 95 and P4's 45
+    key = ["level", "tier"]
+    same = retier(frame, Bounds(), s.loyal_aov).sort_values(key, ignore_index=True)
+    stored = tier_sizes(s.table).sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(same, stored, check_dtype=False)
+    # P2 is 2.53 RC past their last purchase: active once the bound is 2.6 RC.
+    moved = retier(frame, Bounds(active_rc=2.6, light_sleep_rc=2.8), s.loyal_aov)
+    level1 = moved[moved["level"] == 1].set_index("tier")["persons"]
+    assert level1.to_dict() == {"potential": 3, "active": 3, "lost": 1}
+    monkeypatch.setenv("WORKBENCH_HEADLESS", "1")
+    static = tier_explorer(frame, s.loyal_aov, Bounds(), "en").to_html()
+    assert "Highly awake" in static and "Download CSV" in static
+    monkeypatch.delenv("WORKBENCH_HEADLESS")
+    box = tier_explorer(frame, s.loyal_aov, Bounds(), "en")
+    sliders = box.children[0].children
+    assert [sl.value for sl in sliders] == [1.0, 2.0, 2.5, 3.0]
+    assert sliders[1].description == "Active up to (RC)"

@@ -175,14 +175,19 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
     }
 
 
+HEADLESS = "WORKBENCH_HEADLESS"
+
+
 @contextlib.contextmanager
 def _kernel_env(settings: Settings) -> Iterator[None]:
     """Hand the run's settings to the kernel, which reads them from its environment.
 
     Every setting goes (:meth:`~workbench.config.Settings.to_env`); one left to a
     backend's default is removed, so the caller's environment cannot set it.
+    ``WORKBENCH_HEADLESS`` tells interactive cells (explorers) that nobody will
+    move their controls, so they show their static table instead.
     """
-    values = settings.to_env()
+    values = {**settings.to_env(), HEADLESS: "1"}
     saved = {k: os.environ.get(k) for k in values}
     for k, v in values.items():
         if v is None:

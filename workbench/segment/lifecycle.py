@@ -135,6 +135,16 @@ def classify(t: ir.Table, rules: tuple[Rule, ...], bounds: Bounds) -> tuple[ir.V
     return tier, parent
 
 
+def loyal_threshold(t: ir.Table, bounds: Bounds | None = None) -> float:
+    """The value per purchase a loyal fan reaches: the ``loyal_aov_quantile`` of the
+    active buyers' (0 when nobody is active)."""
+    bounds = (bounds or Bounds()).check()
+    _, l1 = classify(t, SCHEME_ONE, bounds)
+    active = t.mutate(tier_l1=l1).filter(ibis._.tier_l1 == "active")
+    found = active.aov.quantile(bounds.loyal_aov_quantile).execute()
+    return float(found) if found is not None and found == found else 0.0
+
+
 def lifecycle(
     t: ir.Table, bounds: Bounds | None = None, loyal_aov: float | None = None
 ) -> ir.Table:
@@ -143,17 +153,15 @@ def lifecycle(
     Parameters:
         t: the person table described in the module doc.
         bounds: the rules' bounds (:class:`Bounds` defaults).
-        loyal_aov: value per purchase a loyal fan reaches; ``None`` takes the
-            ``loyal_aov_quantile`` of the active buyers' in ``t``.
+        loyal_aov: value per purchase a loyal fan reaches; ``None`` takes
+            :func:`loyal_threshold` of ``t``.
     """
     bounds = (bounds or Bounds()).check()
     l2, l1 = classify(t, SCHEME_ONE, bounds)
     s2, _ = classify(t, SCHEME_TWO, bounds)
     out = t.mutate(tier_l1=l1, tier_l2=l2, tier_s2=s2)
     if loyal_aov is None:
-        active = out.filter(out.tier_l1 == "active")
-        found = active.aov.quantile(bounds.loyal_aov_quantile).execute()
-        loyal_aov = float(found) if found is not None and found == found else 0.0
+        loyal_aov = loyal_threshold(t, bounds)
     l3 = ibis.cases(
         (out.tier_l1 != "active", out.tier_l2),
         (

@@ -21,7 +21,7 @@ import ibis.selectors as cs
 from workbench.config import SegmentSettings
 from workbench.engine import replace_rows
 from workbench.segment.facts import Purchases, purchases
-from workbench.segment.lifecycle import Bounds, lifecycle
+from workbench.segment.lifecycle import Bounds, lifecycle, loyal_threshold
 from workbench.segment.rc import RcMethod, RepurchaseCycles, person_rc, repurchase_cycles
 from workbench.segment.rfm import (
     RfmOptions,
@@ -126,12 +126,16 @@ class Snapshot:
         competitor_data: whether other brands' purchases were there to split
             competitor buyers and brand-lost persons (else they fall to
             category potential and category-lost).
+        facts: the per-person table the lifecycle rules read (recency, RC, ...).
+        loyal_aov: the value per purchase a loyal fan reached at this date.
     """
 
     table: ir.Table
     cycles: RepurchaseCycles
     purchases: Purchases
     options: Options
+    facts: ir.Table | None = None
+    loyal_aov: float | None = None
 
     @property
     def competitor_data(self) -> bool:
@@ -230,7 +234,9 @@ def segment(
     options = options or Options()
     p = purchases(con, as_of, threshold, options.brand)
     cycles = repurchase_cycles(p, options.rc_method, options.min_repeaters)
-    t = lifecycle(person_facts(p, cycles, con), options.bounds)
+    facts = person_facts(p, cycles, con)
+    loyal_aov = loyal_threshold(facts, options.bounds)
+    t = lifecycle(facts, options.bounds, loyal_aov)
     buyers = t.filter(t.purchases > 0)
     scored = quadrants(rfm(buyers, options.rfm)).select(
         "person_id", "r_score", "f_score", "m_score", "rfm_segment", "quadrant"
@@ -250,7 +256,7 @@ def segment(
         propensity_7d=ibis.null("float64"),
         cluster=ibis.null("int64"),
     )
-    return Snapshot(out.select(*SEGMENT_COLUMNS), cycles, p, options)
+    return Snapshot(out.select(*SEGMENT_COLUMNS), cycles, p, options, facts, loyal_aov)
 
 
 def write_segments(con: Any, snapshot: Snapshot) -> int:

@@ -8,7 +8,7 @@ returns a small frame, whatever the number of persons.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ibis
@@ -17,6 +17,7 @@ import pandas as pd
 
 from workbench.engine import materialise
 from workbench.segment.facts import Purchases
+from workbench.segment.lifecycle import Bounds, lifecycle
 from workbench.segment.rc import RC_MULTIPLE, RC_QUANTILE, purchase_intervals
 from workbench.segment.segments import Options, Snapshot, segment
 
@@ -34,7 +35,7 @@ def snapshot(
     """:func:`~workbench.segment.segments.segment`, its table computed once into a scratch
     table (temporary on DuckDB, so a read-only warehouse will do) for the summaries."""
     s = segment(con, as_of, threshold, options)
-    return Snapshot(materialise(s.table, name, con), s.cycles, s.purchases, s.options)
+    return replace(s, table=materialise(s.table, name, con))
 
 
 @dataclass(frozen=True)
@@ -276,3 +277,35 @@ def _worse(src: Any, dst: Any) -> bool:
     if src.startswith(("hf", "lf")):
         return False
     return src in ACTIVITY and dst in ACTIVITY and ACTIVITY[dst] > ACTIVITY[src]
+
+
+RECENCY_COLUMNS: tuple[str, ...] = (
+    "person_id",
+    "purchases",
+    "net_amount",
+    "aov",
+    "recency_days",
+    "rc_days",
+    "r_rc",
+    "other_brand_ever",
+    "other_brand_after",
+    "is_member",
+    "member_days",
+)
+
+
+def recency_frame(s: Snapshot) -> pd.DataFrame:
+    """The per-person table the lifecycle rules read, in memory: what an explorer
+    re-tiers as its bounds move, without going back to the warehouse."""
+    if s.facts is None:
+        raise ValueError("this snapshot keeps no per-person facts")
+    return s.facts.select(*RECENCY_COLUMNS).to_pandas()
+
+
+def retier(frame: pd.DataFrame, bounds: Bounds, loyal_aov: float) -> pd.DataFrame:
+    """:func:`tier_sizes` of an in-memory recency frame under other bounds: the same
+    rules, run by an in-memory DuckDB on the frame."""
+    from workbench.engine import duckdb_connect
+
+    con = duckdb_connect(":memory:")
+    return tier_sizes(lifecycle(con.create_table("_recency", frame), bounds, loyal_aov))
