@@ -268,12 +268,14 @@ def test_segment_command_stores_snapshots(tmp_path: Any, monkeypatch: pytest.Mon
     monkeypatch.setenv("WORKBENCH_WAREHOUSE", str(path))
     monkeypatch.setenv("WORKBENCH_SEGMENT_RC_METHOD", "usage")
     runner = CliRunner()
-    out = runner.invoke(app, ["segment", "--as-of", AS_OF, "--as-of", "2025-01-31"])
+    args = ["segment", "--no-propensity", "--as-of", AS_OF, "--as-of", "2025-01-31"]
+    out = runner.invoke(app, args)
     assert out.exit_code == 0, out.output
     # P1 and P4 active; P2 sleeping; P3 lost; P5, P6, P7 potential (see the tests above).
     assert f"{AS_OF}: 7 persons (active 2, lost 1, potential 3, sleeping 1)" in out.output
     again = runner.invoke(app, ["segment"])  # the last order date: 2025-01-05
-    assert again.exit_code == 0 and again.output.startswith("2025-01-05: 7 persons")
+    assert again.exit_code == 0 and "\n2025-01-05: 7 persons" in again.output
+    assert "7-day propensity" in again.output
     stored = duckdb_connect(path, read_only=True).table("segments").to_pandas()
     assert sorted(stored["as_of"].astype(str).unique()) == [
         "2024-12-31",
@@ -308,3 +310,26 @@ def test_explorer_retiers_in_memory_as_the_bounds_move(monkeypatch: pytest.Monke
     sliders = box.children[0].children
     assert [sl.value for sl in sliders] == [1.0, 2.0, 2.5, 3.0]
     assert sliders[1].description == "Active up to (RC)"
+
+
+def test_propensity_features_and_label_by_hand() -> None:
+    import datetime as dt
+
+    import numpy as np
+
+    from workbench.segment.propensity import features, top_decile_lift
+
+    p = purchases(tiny_warehouse(), AS_OF)
+    cycles = repurchase_cycles(p, "usage")
+    f = features(p, cycles, dt.date(2024, 11, 30)).to_pandas().set_index("person_id")
+    assert sorted(f.index) == ["P1", "P2", "P3", "P4"]  # P5 bought only the sister brand
+    # P1 and P4 bought on 2024-12-01, inside the week after the cutoff.
+    assert f["label"].to_dict() == {"P1": 1, "P2": 0, "P3": 0, "P4": 1}
+    # P1: three purchase days before the cutoff, the last on 2024-05-01 (213 days), 121
+    # days from first to last over two intervals, one discounted order of three.
+    p1 = f.loc["P1"]
+    assert (p1["purchases"], p1["recency_days"], p1["mean_interval"]) == (3, 213, 60.5)
+    assert p1["r_rc"] == pytest.approx(213 / 60) and p1["promo_share"] == pytest.approx(1 / 3)
+    assert f.loc["P3", "mean_interval"] == -1.0  # one purchase: no interval
+    assert f.loc["P4", ["days_30", "days_90", "days_365"]].tolist() == [1, 1, 1]
+    assert top_decile_lift(np.array([0, 1, 0, 0]), np.array([0.1, 0.9, 0.2, 0.3])) == 4.0

@@ -220,6 +220,10 @@ def segment(
         float,
         typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
     ] = 0.0,
+    propensity: Annotated[
+        bool,
+        typer.Option(help="Train the 7-day repurchase model and store each buyer's score."),
+    ] = True,
 ) -> None:
     """Segment every person at each as-of date and store the snapshots in `segments`.
 
@@ -252,7 +256,24 @@ def segment(
         options = Options.from_settings(s.segment)
         for day in dates or [span[1]]:
             t0 = time.perf_counter()
-            n = write_segments(con, run_segment(con, day, s.link_threshold, options))
+            snap = run_segment(con, day, s.link_threshold, options)
+            if propensity:
+                from dataclasses import replace
+
+                from workbench.segment import propensity as model
+
+                try:
+                    fitted = model.train(snap.purchases, snap.cycles)
+                except ValueError as exc:
+                    typer.echo(f"{day}: no 7-day propensity: {exc}")
+                else:
+                    scores = model.score(snap.purchases, snap.cycles, fitted)
+                    snap = replace(snap, table=model.with_scores(snap.table, scores))
+                    typer.echo(
+                        f"{day}: 7-day propensity AUC {fitted.auc:.3f} (recency alone "
+                        f"{fitted.baseline_auc:.3f}), top-decile lift {fitted.lift:.1f}"
+                    )
+            n = write_segments(con, snap)
             seg = con.table("segments")
             seg = seg.filter(seg.as_of == dt.date.fromisoformat(day))
             tiers = seg.group_by("tier_l1").agg(n=seg.count()).order_by("tier_l1").to_pandas()

@@ -338,6 +338,20 @@ LABELS: dict[str, tuple[str, str]] = {
         "The data hold no purchases of another brand: competitor buyers and brand-lost persons "
         "cannot be told apart, and fall to category potential and category-lost.",
     ),
+    "model": ("模型", "Model"),
+    "gradient_boosting": ("梯度提升模型", "Gradient boosting"),
+    "recency_baseline": ("仅按距上次购买（RC）排序", "Recency in RC alone"),
+    "auc": ("AUC", "AUC"),
+    "top_decile_lift": ("前 10% 提升度", "Top-decile lift"),
+    "decile": ("预测概率十分位", "Decile of predicted probability"),
+    "predicted": ("预测购买概率", "Predicted probability"),
+    "observed": ("实际购买比例", "Observed rate"),
+    "calibration_title": ("7 天复购模型的校准", "Calibration of the 7-day model"),
+    "propensity_note": (
+        "在 {train} 等 {weeks} 个周截点训练，在 {test} 之后的一周检验：{rows:,} 位购买者中 {rate} 在该周再次购买。",
+        "Trained at {weeks} weekly cutoffs ({train}), tested on the week after {test}: {rate} "
+        "of {rows:,} buyers bought again that week.",
+    ),
     "no_alerts": (
         "本期没有比上一期增长的恶化迁移。",
         "No worsening transition grew against the period before.",

@@ -342,3 +342,61 @@ def alerts_table(alerts: pd.DataFrame, lang: str = "zh") -> Table | Note:
 def competitor_note(has_competitor_data: bool, lang: str = "zh") -> Note | None:
     """Says so when the data hold no other brand's purchases (CDNOW, a single-brand shop)."""
     return None if has_competitor_data else Note(label("no_competitor_data", lang), warning=True)
+
+
+def propensity_table(model: Any, lang: str = "zh") -> Table:
+    """AUC and top-decile lift of the 7-day model beside the recency baseline, with the
+    weeks it was trained and tested on (:class:`workbench.segment.propensity.PropensityModel`)."""
+    g = model.quality()
+    g["model"] = g["model"].map(lambda m: label(m, lang))
+    caption = label("propensity_note", lang).format(
+        weeks=len(model.train_cutoffs),
+        train=f"{model.train_cutoffs[0]} – {model.train_cutoffs[-1]}",
+        test=model.test_cutoff,
+        rows=model.test_rows,
+        rate=pct(model.base_rate),
+    )
+    return table(
+        g,
+        caption=caption,
+        lang=lang,
+        formats={"auc": fixed(3), "top_decile_lift": fixed(1)},
+        name="propensity",
+    )
+
+
+def calibration_chart(model: Any, lang: str = "zh") -> alt.LayerChart:
+    """Mean predicted probability against the observed purchase rate per decile of the
+    test week, with the diagonal a calibrated model follows."""
+    g = model.calibration.copy()
+    top = float(max(g["predicted"].max(), g["observed"].max(), 0.01))
+    tooltip = [
+        tip("decile:O", "decile", lang),
+        tip("predicted:Q", "predicted", lang, ".2%"),
+        tip("observed:Q", "observed", lang, ".2%"),
+        tip("persons:Q", "persons", lang, ","),
+    ]
+    scale = alt.Scale(domain=[0, top])
+    points = (
+        alt.Chart(g, title=title("calibration_title", lang))
+        .mark_line(point=True, color=PALETTE[0])
+        .encode(
+            x=alt.X(
+                "predicted:Q",
+                title=label("predicted", lang),
+                scale=scale,
+                axis=alt.Axis(format="%"),
+            ),
+            y=alt.Y(
+                "observed:Q", title=label("observed", lang), scale=scale, axis=alt.Axis(format="%")
+            ),
+            tooltip=tooltip,
+        )
+        .properties(width=320, height=320)
+    )
+    diagonal = (
+        alt.Chart(pd.DataFrame({"x": [0.0, top], "y": [0.0, top]}))
+        .mark_line(color="#999", strokeDash=[4, 4])
+        .encode(x="x:Q", y="y:Q")
+    )
+    return diagonal + points
