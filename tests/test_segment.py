@@ -333,3 +333,34 @@ def test_propensity_features_and_label_by_hand() -> None:
     assert f.loc["P3", "mean_interval"] == -1.0  # one purchase: no interval
     assert f.loc["P4", ["days_30", "days_90", "days_365"]].tolist() == [1, 1, 1]
     assert top_decile_lift(np.array([0, 1, 0, 0]), np.array([0.1, 0.9, 0.2, 0.3])) == 4.0
+
+
+def test_clusters_find_two_planted_groups() -> None:
+    from workbench.segment.cluster import assign, fit
+
+    rng = __import__("numpy").random.default_rng(3)
+    n = 30
+    frame = pd.DataFrame(
+        {
+            "person_id": [f"p{i:02d}" for i in range(2 * n)],
+            # fans: recent, frequent, high spend, on promotion; drifters: the opposite
+            "recency_days": list(rng.integers(5, 15, n)) + list(rng.integers(400, 600, n)),
+            "purchases": list(rng.integers(8, 12, n)) + [1] * n,
+            "net_amount": list(rng.uniform(900, 1100, n)) + list(rng.uniform(40, 60, n)),
+            "aov": list(rng.uniform(90, 110, n)) + list(rng.uniform(40, 60, n)),
+            "promo_share": list(rng.uniform(0.8, 1.0, n)) + [0.0] * n,
+            "discount_depth": list(rng.uniform(0.2, 0.3, n)) + [0.0] * n,
+        }
+    )
+    table = duckdb_connect(":memory:").create_table("s", frame)
+    found = fit(table, ks=(2, 3, 4))
+    assert found.k == 2 and found.silhouettes[2] > found.silhouettes[3]
+    got = assign(table, found).set_index("person_id")["cluster"]
+    fans, drifters = got.iloc[:n], got.iloc[n:]
+    assert fans.nunique() == drifters.nunique() == 1 and fans.iat[0] != drifters.iat[0]
+    profile = found.profile.set_index("cluster")
+    assert ("purchases", "high") in profile.loc[fans.iat[0], "traits"] or (
+        "net_amount",
+        "high",
+    ) in profile.loc[fans.iat[0], "traits"]
+    assert profile["persons"].tolist() == [n, n]

@@ -224,6 +224,12 @@ def segment(
         bool,
         typer.Option(help="Train the 7-day repurchase model and store each buyer's score."),
     ] = True,
+    clusters: Annotated[
+        bool,
+        typer.Option(
+            help="Cluster the buyers (k-means, k by silhouette) and store each one's cluster."
+        ),
+    ] = True,
 ) -> None:
     """Segment every person at each as-of date and store the snapshots in `segments`.
 
@@ -272,6 +278,21 @@ def segment(
                     typer.echo(
                         f"{day}: 7-day propensity AUC {fitted.auc:.3f} (recency alone "
                         f"{fitted.baseline_auc:.3f}), top-decile lift {fitted.lift:.1f}"
+                    )
+            if clusters:
+                from dataclasses import replace as with_table
+
+                from workbench.segment import cluster
+
+                try:
+                    found = cluster.fit(snap.table)
+                except ValueError as exc:
+                    typer.echo(f"{day}: no clusters: {exc}")
+                else:
+                    assigned = cluster.assign(snap.table, found)
+                    snap = with_table(snap, table=cluster.with_clusters(snap.table, assigned))
+                    typer.echo(
+                        f"{day}: {found.k} clusters (silhouette {found.silhouettes[found.k]:.2f})"
                     )
             n = write_segments(con, snap)
             seg = con.table("segments")

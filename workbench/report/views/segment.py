@@ -400,3 +400,45 @@ def calibration_chart(model: Any, lang: str = "zh") -> alt.LayerChart:
         .encode(x="x:Q", y="y:Q")
     )
     return diagonal + points
+
+
+def cluster_table(clusters: Any, lang: str = "zh") -> Table:
+    """Each cluster's size, feature means and what sets it apart
+    (:class:`workbench.segment.cluster.Clusters`)."""
+    g = clusters.profile.copy()
+    sep = "、" if lang == "zh" else ", "
+    g["traits"] = [
+        sep.join(label(f"trait_{f}_{d}", lang) for f, d in t) or label("trait_none", lang)
+        for t in g["traits"]
+    ]
+    g["cluster"] = g["cluster"] + 1
+    g = g[
+        [
+            "cluster",
+            "traits",
+            "persons",
+            "share",
+            "recency_days",
+            "purchases",
+            "net_amount",
+            "aov",
+            "promo_share",
+            "discount_depth",
+        ]
+    ]
+    scores = ", ".join(f"k={k}: {v:.2f}" for k, v in sorted(clusters.silhouettes.items()))
+    return table(
+        g,
+        caption=label("cluster_note", lang).format(k=clusters.k, scores=scores),
+        lang=lang,
+        formats={
+            "share": pct,
+            "recency_days": fixed(0),
+            "purchases": fixed(1),
+            "net_amount": lambda x: money(x, lang, short=False),
+            "aov": lambda x: money(x, lang, short=False),
+            "promo_share": pct,
+            "discount_depth": pct,
+        },
+        name="clusters",
+    )
