@@ -102,6 +102,8 @@ def tiny_warehouse() -> Any:
                 {
                     "member_id": ["M1", "M6"],
                     "tier": ["VIP", "普通"],
+                    "city": ["北京市", "上海市"],
+                    "register_channel": ["天猫", "门店"],
                     "joined_at": pd.to_datetime(["2024-12-15", "2023-01-01"]).date,
                 }
             )
@@ -364,3 +366,47 @@ def test_clusters_find_two_planted_groups() -> None:
         "high",
     ) in profile.loc[fans.iat[0], "traits"]
     assert profile["persons"].tolist() == [n, n]
+
+
+def test_tags_and_an_audience_by_hand() -> None:
+    from workbench.segment.tags import audience, save_audience, tags
+
+    con = tiny_warehouse()
+    s = segment(con, AS_OF, options=Options(rc_method="usage"))
+    t = tags(con, s).to_pandas().set_index("person_id")
+    assert t.loc["P1", ["city", "register_channel", "member_tier"]].tolist() == [
+        "北京市",
+        "天猫",
+        "VIP",
+    ]
+    assert t.loc["P6", "city"] == "上海市" and pd.isna(t.loc["P7", "city"])
+    assert t.loc["P1", ["first_channel", "last_channel", "orders_ever"]].tolist() == [
+        "tmall",
+        "tmall",
+        4,
+    ]
+    # As of 2024-12-31: P1's o14 (Dec 1) falls in the last 30 days; P4's o41 (Nov 1, a
+    # member coupon) and o42 (Dec 1, discounted) in the last 90.
+    assert t.loc["P1", ["orders_7d", "orders_30d", "orders_90d", "orders_365d"]].tolist() == [
+        0,
+        1,
+        1,
+        4,
+    ]
+    assert t.loc["P4", ["orders_90d", "coupons_used_90d", "coupons_used_30d"]].tolist() == [2, 2, 1]
+    assert t.loc["P3", ["other_brand_orders_365d", "other_brand_orders_90d"]].tolist() == [1, 0]
+    assert t.loc["P4", "bought_handwash_90d"] and not t.loc["P4", "bought_handwash_30d"]
+    assert not t.loc["P4", "bought_laundry_365d"]
+    assert t.loc["P2", "bought_laundry_365d"] and not t.loc["P2", "bought_laundry_90d"]
+    assert (t["visits_90d"] == 0).all()  # no campaign touches in this warehouse
+    found = audience(con, tags(con, s), "beijing", "city = '北京市' AND orders_ever >= 1")
+    assert found.size == 1 and found.persons.to_pandas()["person_id"].tolist() == ["P1"]
+    assert save_audience(con, found, AS_OF) == 1
+    assert save_audience(con, found, AS_OF) == 1  # saving again replaces
+    stored = con.table("audiences").to_pandas()
+    assert stored[["audience", "where_sql", "persons"]].values.tolist() == [
+        ["beijing", "city = '北京市' AND orders_ever >= 1", 1]
+    ]
+    assert con.table("audience_members").to_pandas()["person_id"].tolist() == ["P1"]
+    with pytest.raises(ValueError, match="cannot use the filter"):
+        audience(con, tags(con, s), "bad", "no_such_tag > 1")

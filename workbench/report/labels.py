@@ -371,6 +371,11 @@ LABELS: dict[str, tuple[str, str]] = {
         "按轮廓系数选出 k = {k}（{scores}）。",
         "k = {k} chosen by silhouette ({scores}).",
     ),
+    "audience": ("人群包", "Audience"),
+    "audience_note": (
+        "人群包 {name}：{size:,} 人。筛选条件：{where}",
+        "Audience {name}: {size:,} persons. Filter: {where}",
+    ),
     "no_alerts": (
         "本期没有比上一期增长的恶化迁移。",
         "No worsening transition grew against the period before.",

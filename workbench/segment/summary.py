@@ -309,3 +309,11 @@ def retier(frame: pd.DataFrame, bounds: Bounds, loyal_aov: float) -> pd.DataFram
 
     con = duckdb_connect(":memory:")
     return tier_sizes(lifecycle(con.create_table("_recency", frame), bounds, loyal_aov))
+
+
+def audience_profile(persons: ir.Table, table: ir.Table) -> pd.DataFrame:
+    """An audience's persons per level-1 tier, with their net sales to date."""
+    j = persons.join(table, "person_id")
+    g = j.group_by("tier_l1").agg(persons=j.count(), net_amount=j.net_amount.sum()).to_pandas()
+    g["share"] = g["persons"] / g["persons"].sum() if len(g) else 0.0
+    return g

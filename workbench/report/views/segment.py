@@ -442,3 +442,22 @@ def cluster_table(clusters: Any, lang: str = "zh") -> Table:
         },
         name="clusters",
     )
+
+
+def audience_table(profile: pd.DataFrame, found: Any, lang: str = "zh") -> Table:
+    """An audience's size and filter, and its persons per level-1 tier
+    (:func:`workbench.segment.summary.audience_profile`)."""
+    g = profile.copy()
+    order = {t: i for i, t in enumerate(LEVEL1_ORDER)}
+    g = g.sort_values("tier_l1", key=lambda c: c.map(order))
+    g["tier_l1"] = g["tier_l1"].map(lambda t: label(t, lang))
+    caption = label("audience_note", lang).format(
+        name=found.name, size=found.size, where=found.where
+    )
+    return table(
+        g[["tier_l1", "persons", "share", "net_amount"]],
+        caption=caption,
+        lang=lang,
+        formats={"share": pct, "net_amount": lambda x: money(x, lang, short=False)},
+        name=f"audience_{found.name}",
+    )
