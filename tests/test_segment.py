@@ -385,15 +385,14 @@ def test_tags_and_an_audience_by_hand() -> None:
         "tmall",
         4,
     ]
-    # As of 2024-12-31: P1's o14 (Dec 1) falls in the last 30 days; P4's o41 (Nov 1, a
-    # member coupon) and o42 (Dec 1, discounted) in the last 90.
-    assert t.loc["P1", ["orders_7d", "orders_30d", "orders_90d", "orders_365d"]].tolist() == [
-        0,
-        1,
-        1,
-        4,
-    ]
-    assert t.loc["P4", ["orders_90d", "coupons_used_90d", "coupons_used_30d"]].tolist() == [2, 2, 1]
+    # A window of N days ends on the as-of date: the last 30 days are Dec 2-31, so P1's
+    # o14 (Dec 1) is in the last 90 but not the last 30, and o11 (2024-01-01) is exactly
+    # 365 days back, outside. P4's o41 (Nov 1, a member coupon) and o42 (Dec 1,
+    # discounted) are both in the last 90.
+    windows = ["orders_7d", "orders_30d", "orders_90d", "orders_365d"]
+    assert t.loc["P1", windows].tolist() == [0, 0, 1, 3]
+    coupons = ["orders_90d", "coupons_used_90d", "coupons_used_30d"]
+    assert t.loc["P4", coupons].tolist() == [2, 2, 0]
     assert t.loc["P3", ["other_brand_orders_365d", "other_brand_orders_90d"]].tolist() == [1, 0]
     assert t.loc["P4", "bought_handwash_90d"] and not t.loc["P4", "bought_handwash_30d"]
     assert not t.loc["P4", "bought_laundry_365d"]
