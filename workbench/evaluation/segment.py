@@ -180,9 +180,11 @@ def rc_recovery(
         >>> rc_recovery(segment(con, "2026-11-19"), "data/truth")  # doctest: +SKIP
     """
     planted = planted_categories(truth_dir)
-    snapshot = snapshot_or_cycles if isinstance(snapshot_or_cycles, Snapshot) else None
-    cycles = snapshot.cycles if snapshot else snapshot_or_cycles
-    assert isinstance(cycles, RepurchaseCycles)
+    snapshot: Snapshot | None
+    if isinstance(snapshot_or_cycles, Snapshot):
+        snapshot, cycles = snapshot_or_cycles, snapshot_or_cycles.cycles
+    else:
+        snapshot, cycles = None, snapshot_or_cycles
     found = cycles.table.dropna(subset=["category"]).copy()
     found["code"] = _category_code(found["category"], planted)
     found = found.dropna(subset=["code"])
