@@ -6,6 +6,8 @@ figures only where truth exists (synthetic data).
 Modules:
     identity: pairwise precision and recall of the resolved persons, the
         evidence ceiling, and the planted new-to-brand share.
+    segment: the repurchase cycle recovered per category and the promotion
+        sensitivity found, against the planted RC and promotion class.
 """
 
 from workbench.evaluation.identity import (
@@ -16,12 +18,24 @@ from workbench.evaluation.identity import (
     pairwise_scores,
     planted_new_share,
 )
+from workbench.evaluation.segment import (
+    SensitivityAgreement,
+    planted_categories,
+    rc_recovery,
+    sensitivity_confusion,
+    truth_cycles,
+)
 
 __all__ = [
+    "SensitivityAgreement",
     "account_people",
     "evidence_ceiling",
     "has_truth",
     "identity_accuracy",
     "pairwise_scores",
+    "planted_categories",
     "planted_new_share",
+    "rc_recovery",
+    "sensitivity_confusion",
+    "truth_cycles",
 ]
