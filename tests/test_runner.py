@@ -348,7 +348,9 @@ def test_kernel_gets_every_setting_and_latest_follows_them(
     a = run_notebook(nb, {"lang": "zh"}, s, progress=False)
     assert a.ok, a.error
     seen = _seen(a.executed)
-    assert seen["env"] == {k: v for k, v in s.to_env().items() if v is not None}
+    # Every setting, and the mark that nobody will move an explorer's controls.
+    expected = {k: v for k, v in s.to_env().items() if v is not None}
+    assert seen["env"] == {**expected, "WORKBENCH_HEADLESS": "1"}
     assert "WORKBENCH_THREADS" not in seen["env"] and seen["env"]["WORKBENCH_SALT"] == "pepper"
     assert seen["settings"] == {
         f.name: str(getattr(s, f.name)) for f in fields(s) if f.name != "source"

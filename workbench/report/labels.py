@@ -373,8 +373,8 @@ LABELS: dict[str, tuple[str, str]] = {
     ),
     "audience": ("人群包", "Audience"),
     "audience_note": (
-        "人群包 {name}：{size:,} 人。筛选条件：{where}",
-        "Audience {name}: {size:,} persons. Filter: {where}",
+        "人群包 {name}：{size:,} 人，筛选条件如下。",
+        "Audience {name}: {size:,} persons, selected by the filter below.",
     ),
     "no_alerts": (
         "本期没有比上一期增长的恶化迁移。",

@@ -51,6 +51,26 @@ class Note:
         return f'<p class="wb-note" style="{style}">{mark}{html.escape(self.text)}</p>'
 
 
+@dataclass(frozen=True)
+class Code:
+    """A line of code or a filter, shown as written (escaped)."""
+
+    text: str
+
+    def _repr_html_(self) -> str:
+        return f'<pre class="wb-code"><code>{html.escape(self.text)}</code></pre>'
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Several outputs of one view, one under the other."""
+
+    parts: Sequence[Any]
+
+    def _repr_html_(self) -> str:
+        return "".join(p._repr_html_() for p in self.parts if p is not None)
+
+
 def title(key: str, lang: str, subtitle: str | None = None) -> alt.TitleParams:
     """A chart title inside the chart, so a saved image stands on its own."""
     if subtitle:

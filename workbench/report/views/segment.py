@@ -12,7 +12,7 @@ import pandas as pd
 from workbench.report.format import count, fixed, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
-from workbench.report.views.common import Note, Strip, tip, title
+from workbench.report.views.common import Code, Note, Stack, Strip, tip, title
 from workbench.segment.lifecycle import LEVEL1_ORDER, LEVEL2_ORDER, LEVEL3_ACTIVE, SCHEME_TWO
 from workbench.segment.rfm import QUADRANTS, RFM_SEGMENTS, SENSITIVITY
 from workbench.segment.segments import MEMBER_TIERS
@@ -444,20 +444,18 @@ def cluster_table(clusters: Any, lang: str = "zh") -> Table:
     )
 
 
-def audience_table(profile: pd.DataFrame, found: Any, lang: str = "zh") -> Table:
+def audience_table(profile: pd.DataFrame, found: Any, lang: str = "zh") -> Stack:
     """An audience's size and filter, and its persons per level-1 tier
     (:func:`workbench.segment.summary.audience_profile`)."""
     g = profile.copy()
     order = {t: i for i, t in enumerate(LEVEL1_ORDER)}
     g = g.sort_values("tier_l1", key=lambda c: c.map(order))
     g["tier_l1"] = g["tier_l1"].map(lambda t: label(t, lang))
-    caption = label("audience_note", lang).format(
-        name=found.name, size=found.size, where=found.where
-    )
-    return table(
+    note = Note(label("audience_note", lang).format(name=found.name, size=found.size))
+    shown = table(
         g[["tier_l1", "persons", "share", "net_amount"]],
-        caption=caption,
         lang=lang,
         formats={"share": pct, "net_amount": lambda x: money(x, lang, short=False)},
         name=f"audience_{found.name}",
     )
+    return Stack([note, Code(found.where), shown])
