@@ -312,6 +312,13 @@ def test_explorer_retiers_in_memory_as_the_bounds_move(monkeypatch: pytest.Monke
     sliders = box.children[0].children
     assert [sl.value for sl in sliders] == [1.0, 2.0, 2.5, 3.0]
     assert sliders[1].description == "Active up to (RC)"
+    shown = box.children[1].outputs[0]["data"]["text/html"]
+    assert "Deep sleep" in shown and "Moderately awake" not in shown
+    sliders[2].value = 2.8  # the table redraws: P2 (2.53 RC) falls in light sleep
+    shown = box.children[1].outputs[0]["data"]["text/html"]
+    assert "Light sleep" in shown and "Deep sleep" not in shown
+    sliders[1].value = 2.6  # and, active up to 2.6 RC, becomes moderately awake
+    assert "Moderately awake" in box.children[1].outputs[0]["data"]["text/html"]
 
 
 def test_propensity_features_and_label_by_hand() -> None:

@@ -40,7 +40,6 @@ def tier_explorer(frame: pd.DataFrame, loyal_aov: float, bounds: Bounds, lang: s
     if headless():
         return tier_table(retier(frame, bounds, loyal_aov), lang)
     import ipywidgets as widgets
-    from IPython.display import display
 
     sliders = {
         name: widgets.FloatSlider(
@@ -58,12 +57,19 @@ def tier_explorer(frame: pd.DataFrame, loyal_aov: float, bounds: Bounds, lang: s
 
     def redraw(_: Any = None) -> None:
         chosen = replace(bounds, **{k: s.value for k, s in sliders.items()})
-        with out:
-            out.clear_output(wait=True)
-            try:
-                display(tier_table(retier(frame, chosen, loyal_aov), lang))
-            except ValueError as exc:  # bounds out of order
-                display(Note(str(exc), warning=True))
+        try:
+            shown: Any = tier_table(retier(frame, chosen, loyal_aov), lang)
+        except ValueError as exc:  # bounds out of order
+            shown = Note(str(exc), warning=True)
+        # Set the output's content directly: capturing with ``with out:`` waits on a
+        # front end, which a kernel run without one never answers.
+        out.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {"text/html": shown._repr_html_()},
+                "metadata": {},
+            },
+        )
 
     for slider in sliders.values():
         slider.observe(redraw, names="value")
