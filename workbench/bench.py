@@ -1478,6 +1478,7 @@ def run_benchmark(
         other = summaries.get(ref, {})
         if "wall_s" in ours and "wall_s" in other and other["wall_s"] > 0:
             ratios[f"ours/{ref}"] = round(ours["wall_s"] / other["wall_s"], 3)
+            ratios[f"ours/{ref} cpu"] = round(ours["cpu_s"] / max(other["cpu_s"], 1e-9), 3)
     first = next(iter(results.values()), None)
     report: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
@@ -1541,11 +1542,20 @@ def format_report(report: dict[str, Any]) -> str:
         status = s["status"] if s["status"] == "ok" else f"{s['status']}: {s.get('error', '')}"
         lines.append(f"{step:8} {wall} {cpu} {peak}  {status}")
     targets = report.get("targets", {})
-    for name, value in report["ratios"].items():
-        target = targets.get(name)
-        want = f"  (target <= {target:.2f})" if target is not None else ""
-        lines.append(f"{name:12} {value:6.2f}{want}")
+    ratios = report["ratios"]
     ours = report["steps"].get("ours", {})
+    for ref in ("pandas", "sql"):
+        name = f"ours/{ref}"
+        if name in ratios:
+            target = targets.get(name)
+            want = f"  (target <= {target:.2f})" if target is not None else ""
+            lines.append(
+                f"{name:12} {ratios[name]:6.2f} wall, {ratios[name + ' cpu']:6.2f} cpu{want}"
+            )
+    if "ours_peak_gb" in targets and "peak_rss_mb" in ours:
+        lines.append(
+            f"ours peak {ours['peak_rss_mb'] / 1e3:.2f} GB (target < {targets['ours_peak_gb']:.0f} GB)"
+        )
     trips = [t for t in ours.get("round_trips", []) if t["call"] == "execute"]
     if trips:
         lines.append(
