@@ -45,8 +45,9 @@ pytest: $(STAMP)
 lab: $(STAMP)
 	WORKBENCH_ROOT=$(CURDIR) $(BIN)/jupyter lab notebooks/
 
+# The segment benchmark on 1M persons; e.g. make bench BENCH_ARGS="--persons 10000000 --repeat 3"
 bench: $(STAMP)
-	$(BIN)/workbench bench
+	$(BIN)/workbench bench $(BENCH_ARGS)
 
 # Re-resolve the pinned versions after changing dependencies in pyproject.toml.
 lock: $(STAMP)

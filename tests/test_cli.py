@@ -1,4 +1,4 @@
-"""The `workbench` command: help, examples, honest 'not built yet', exit codes."""
+"""The `workbench` command: help, examples, exit codes."""
 
 from __future__ import annotations
 
@@ -34,13 +34,6 @@ def test_each_command_has_help_with_an_example(cmd: str) -> None:
     result = runner.invoke(app, [cmd, "--help"])
     assert result.exit_code == 0
     assert "Example: workbench " in result.output
-
-
-@pytest.mark.parametrize("cmd", ["bench"])
-def test_unbuilt_commands_say_so_and_fail(cmd: str) -> None:
-    result = runner.invoke(app, [cmd])
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
 
 
 def test_version_prints_and_exits_0() -> None:

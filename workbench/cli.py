@@ -464,15 +464,62 @@ def demo(
 
 @app.command()
 def bench(
-    customers: Annotated[
-        int, typer.Option("--customers", "-n", help="Persons to generate.")
-    ] = 100_000,
+    persons: Annotated[
+        int, typer.Option("--persons", "-n", min=10, help="Persons to generate.")
+    ] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder of the results (default: <root>/bench/results).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keep the generated data here and reuse it on the next run with the same "
+            "persons and seed (default: a temporary folder, removed afterwards)."
+        ),
+    ] = None,
+    steps: Annotated[
+        str, typer.Option(help="Which steps to run, comma-separated: ours, pandas, sql.")
+    ] = "ours,pandas,sql",
+    repeat: Annotated[
+        int, typer.Option(min=1, help="Runs of each step, in turn; the fastest is reported.")
+    ] = 1,
+    memory_cap: Annotated[
+        float | None,
+        typer.Option(help="GB a step may use before it is stopped (default: 80% of the RAM)."),
+    ] = None,
 ) -> None:
-    """Time each stage and the peak memory against a plain-pandas reference.
+    """Time the segment step against plain pandas and one hand-written DuckDB query.
 
-    Example: workbench bench --customers 1000000
+    Generates N persons' purchases straight into Parquet and a DuckDB warehouse,
+    runs each step in a fresh process on the same data, checks that the three
+    give the same tier, RFM, quadrant and sensitivity counts, prints wall time,
+    CPU time and peak memory with the ratios, and writes
+    bench/results/<date>-<N>.json. Exits 1 when the counts differ or a step fails.
+
+    Example: workbench bench --persons 1000000 --seed 42 --repeat 3
     """
-    _not_built("bench", "the benchmark comes with the segmentation job")
+    from workbench import bench as benchmark
+
+    s = _settings()
+    chosen = tuple(x.strip() for x in steps.split(",") if x.strip())
+    try:
+        report = benchmark.run_benchmark(
+            persons,
+            seed,
+            out or s.root / "bench" / "results",
+            data=data,
+            steps=chosen,
+            repeat=repeat,
+            memory_cap_gb=memory_cap,
+            progress=_progress(),
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(benchmark.format_report(report))
+    failed = [k for k, v in report["steps"].items() if v["status"] == "failed"]
+    if report["mismatches"] or failed:
+        raise typer.Exit(1)
 
 
 def entry() -> None:

@@ -1,0 +1,185 @@
+"""The segment benchmark on a few thousand persons: it runs, writes its JSON, and our
+segment step, the pandas reference and the hand-written SQL agree. Nothing is timed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from workbench import bench
+from workbench.cli import app
+from workbench.engine import duckdb_connect
+from workbench.segment.segments import segment
+
+PERSONS = 3000
+SEED = 5
+ARGS = ["bench", "--persons", str(PERSONS), "--seed", str(SEED)]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> bench.Generated:
+    return bench.generate(PERSONS, SEED, tmp_path_factory.mktemp("bench") / "data")
+
+
+def test_generated_tables_hold_what_segmentation_reads(data: bench.Generated) -> None:
+    assert data.rows["persons"] == PERSONS
+    con = duckdb.connect(str(data.warehouse), read_only=True)
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    assert tables == set(bench.TABLES)
+    for name in bench.TABLES:
+        n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()
+        assert n == (data.rows[name],)
+        assert pq.read_metadata(data.parquet / f"{name}.parquet").num_rows == data.rows[name]
+    # One shop account per person, and a CRM account per member record.
+    per_person = con.execute(
+        "SELECT count(*) FILTER (platform <> 'crm'), count(DISTINCT person_id) FROM accounts"
+    ).fetchone()
+    assert per_person == (PERSONS, PERSONS)
+    crm = con.execute("SELECT count(*) FROM accounts WHERE platform = 'crm'").fetchone()
+    assert crm == (data.rows["members"],)
+    # Orders run past the as-of date, some carry no lines, some a SKU the master lacks.
+    late, no_lines, unknown = con.execute(
+        f"""SELECT
+            (SELECT count(*) FROM orders WHERE ordered_at >= DATE '{bench.AS_OF}' + 1),
+            (SELECT count(*) FROM orders o WHERE NOT EXISTS
+                (SELECT 1 FROM order_lines l WHERE l.order_key = o.order_key)),
+            (SELECT count(*) FROM order_lines WHERE sku NOT IN (SELECT sku FROM products))"""
+    ).fetchone()
+    assert late > 0 and no_lines > 0 and unknown > 0
+
+
+def test_the_same_seed_gives_the_same_data(data: bench.Generated, tmp_path: Path) -> None:
+    again = bench.generate(PERSONS, SEED, tmp_path / "again")
+    other = bench.generate(PERSONS, SEED + 1, tmp_path / "other")
+    for name in ("orders", "order_lines", "members"):
+        first = pq.read_table(data.parquet / f"{name}.parquet")
+        assert pq.read_table(again.parquet / f"{name}.parquet").equals(first)
+        assert not pq.read_table(other.parquet / f"{name}.parquet").equals(first)
+
+
+def test_a_kept_data_folder_is_reused(data: bench.Generated) -> None:
+    before = (data.warehouse).stat().st_mtime_ns
+    assert bench.generate(PERSONS, SEED, data.root).rows == data.rows
+    assert data.warehouse.stat().st_mtime_ns == before
+
+
+def _by_person(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.set_index("person_id").sort_index()
+    for col in ("last_day", "as_of"):
+        df[col] = pd.to_datetime(df[col])
+    return df
+
+
+def test_the_three_agree_person_by_person(data: bench.Generated, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(data.warehouse.read_bytes())
+    con = duckdb_connect(warehouse)
+    ours = _by_person(segment(con, bench.AS_OF).table.to_pandas())
+    sql = _by_person(con.con.execute(bench.segment_sql(bench.AS_OF)).df())
+    pandas = _by_person(bench.segment_pandas(data.parquet, bench.AS_OF))
+    assert len(ours) == PERSONS
+    for name, other in (("sql", sql), ("pandas", pandas)):
+        assert list(other.index) == list(ours.index), name
+        for col in ours.columns:
+            a, b = ours[col], other[col]
+            if col in ("propensity_7d", "cluster"):
+                assert a.isna().all() and b.isna().all()
+                continue
+            both_missing = a.isna() & b.isna()
+            if a.dtype.kind in "fiu" or b.dtype.kind in "fiu":
+                close = np.isclose(a.astype(float), b.astype(float), rtol=1e-12, atol=1e-12)
+                same = both_missing | close
+            else:
+                same = both_missing | (a.astype(object) == b.astype(object))
+            assert same.all(), f"{name}: {col} differs for {int((~same).sum())} persons"
+
+
+def test_compare_reports_every_difference() -> None:
+    a = {
+        "counts": {"tier_l1": {"active": 3, "lost": 1}},
+        "totals": {"persons": 4},
+        "rc": {"laundry": 60.0},
+    }
+    b = {
+        "counts": {"tier_l1": {"active": 2, "lost": 1, "sleeping": 1}},
+        "totals": {"persons": 4},
+        "rc": {"laundry": 60.5},
+    }
+    assert bench.compare({"ours": a, "sql": a}) == []
+    assert bench.compare({"ours": a, "sql": b}) == [
+        "tier_l1 = active: ours 3, sql 2",
+        "tier_l1 = sleeping: ours 0, sql 1",
+        "rc_days of laundry: ours 60.0, sql 60.5",
+    ]
+
+
+def test_workbench_bench_runs_writes_its_json_and_the_three_agree(
+    data: bench.Generated, tmp_path: Path
+) -> None:
+    out = tmp_path / "results"
+    result = CliRunner().invoke(
+        app,
+        [*ARGS, "--out", str(out), "--data", str(data.root)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "MISMATCH" not in result.output
+    assert "ours/pandas" in result.output and "ours/sql" in result.output
+    files = list(out.glob(f"*-{PERSONS}.json"))
+    assert len(files) == 1
+    report = json.loads(files[0].read_text(encoding="utf-8"))
+    assert report["agree"] and report["mismatches"] == []
+    assert report["compared"] == ["ours", "pandas", "sql"]
+    assert set(report["machine"]) >= {"cpus", "ram_gb", "platform"}
+    assert set(report["versions"]) >= {"duckdb", "ibis-framework", "pandas", "python"}
+    for step in ("ours", "pandas", "sql"):
+        s = report["steps"][step]
+        assert s["status"] == "ok"
+        assert s["wall_s"] > 0 and s["cpu_s"] >= 0
+        assert s["peak_rss_mb"] >= s["baseline_rss_mb"] > 0
+    counts = report["counts"]
+    assert set(counts) == set(bench.COUNTED)
+    # Every person is counted once per column; buyers alone have an RFM segment.
+    for col, values in counts.items():
+        assert sum(values.values()) == PERSONS, col
+    assert PERSONS - counts["rfm_segment"]["null"] == report["totals"]["buyers"]
+    assert set(report["ratios"]) == {"ours/pandas", "ours/sql", "ours/pandas cpu", "ours/sql cpu"}
+    # The warehouse is left as it was found.
+    con = duckdb.connect(str(data.warehouse), read_only=True)
+    assert {r[0] for r in con.execute("SHOW TABLES").fetchall()} == set(bench.TABLES)
+
+
+def test_a_mismatch_fails_loudly(
+    data: bench.Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake(step: str, root: Path, as_of: str, cap_mb: float) -> bench.StepRun:
+        loyal = 10 if step == "ours" else 11
+        result = {
+            "counts": {"tier_l3": {"loyal": loyal, "new": 5}},
+            "totals": {"persons": 15},
+            "rc": {"laundry": 60.0},
+        }
+        return bench.StepRun(step, "ok", 1.0, 1.0, 300.0, 200.0, 2.0, result)
+
+    monkeypatch.setattr(bench, "measure", fake)
+    result = CliRunner().invoke(
+        app,
+        [*ARGS, "--out", str(tmp_path), "--data", str(data.root), "--steps", "ours,sql"],
+    )
+    assert result.exit_code == 1, result.output
+    assert "MISMATCH" in result.output
+    assert "tier_l3 = loyal: ours 10, sql 11" in result.output
+    report = json.loads(next(tmp_path.glob("*.json")).read_text(encoding="utf-8"))
+    assert not report["agree"]
+
+
+def test_unknown_steps_are_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["bench", "-n", "100", "--steps", "ours,spark"])
+    assert result.exit_code == 2
+    assert "steps must be some of ours, pandas, sql" in result.output
