@@ -593,7 +593,7 @@ rc_all AS (
 ),
 buyers AS (
     SELECT person_id, count(DISTINCT day) AS purchases, count(*) AS orders,
-           sum(net_amount) AS net_amount, max(day) AS last_day,
+           round(sum(net_amount), 2) AS net_amount, max(day) AS last_day,
            avg(CAST(promo OR coupon AS INTEGER)) AS promo_share,
            coalesce(avg(greatest(1 - paid_amount / nullif(list_value, 0), 0)), 0)
                AS discount_depth
@@ -619,7 +619,7 @@ member AS (
 facts AS (
     SELECT p.person_id, m.person_id IS NOT NULL AS is_member, m.member_tier,
            coalesce(b.purchases, 0) AS purchases, coalesce(b.orders, 0) AS orders,
-           coalesce(b.net_amount, 0) AS net_amount, b.net_amount / b.orders AS aov, b.last_day,
+           coalesce(b.net_amount, 0) AS net_amount, round(b.net_amount / b.orders, 4) AS aov, b.last_day,
            DATE '{as_of}' - b.last_day AS recency_days,
            CASE WHEN b.person_id IS NOT NULL
                 THEN coalesce(r.rc_days, (SELECT rc_days FROM rc_all)) END AS rc_days,
@@ -758,6 +758,12 @@ def _ntile5(position: pd.Series, n: int) -> pd.Series:
         ),
         index=position.index,
     )
+
+
+def _round(x: pd.Series, digits: int) -> pd.Series:
+    """Round half away from zero, as DuckDB's ``round`` does (pandas rounds half to even)."""
+    scale = 10.0**digits
+    return np.sign(x) * np.floor(np.abs(x) * scale + 0.5) / scale
 
 
 def _quintile_score(col: pd.Series, descending: bool = False) -> pd.Series:
@@ -909,7 +915,10 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     t = persons[["person_id"]].merge(member, on="person_id", how="left")
     t = t.merge(buyers, on="person_id", how="left").merge(last_other, on="person_id", how="left")
     t["is_member"] = t["joined_at"].notna() | t["member_tier"].notna()
-    t["aov"] = t["net_amount"] / t["orders"]
+    # Cents and four decimals, as the segment step rounds them (a float sum's last bits
+    # would otherwise move persons across bounds from run to run).
+    t["net_amount"] = _round(t["net_amount"], 2)
+    t["aov"] = _round(t["net_amount"] / t["orders"], 4)
     for col in ("purchases", "orders"):
         t[col] = t[col].fillna(0).astype("int64")
     t["net_amount"] = t["net_amount"].fillna(0.0)
