@@ -53,6 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from workbench.segment.segments import SEGMENT_COLUMNS
 from workbench.synth.world import CATEGORIES, OUR_BRAND, PROMO_CLASSES, SISTER_BRAND, promotions
 
 log = logging.getLogger(__name__)
@@ -1016,35 +1017,7 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     return t[_SEGMENT_COLUMNS]
 
 
-_SEGMENT_COLUMNS = [
-    "person_id",
-    "as_of",
-    "is_member",
-    "member_tier",
-    "purchases",
-    "orders",
-    "net_amount",
-    "aov",
-    "last_day",
-    "recency_days",
-    "rc_days",
-    "rc_category",
-    "r_rc",
-    "tier_l1",
-    "tier_l2",
-    "tier_l3",
-    "tier_s2",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_segment",
-    "quadrant",
-    "promo_share",
-    "discount_depth",
-    "promo_sensitivity",
-    "propensity_7d",
-    "cluster",
-]
+_SEGMENT_COLUMNS = list(SEGMENT_COLUMNS)
 
 
 # ---------------------------------------------------------------------------
