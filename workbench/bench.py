@@ -1097,6 +1097,14 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _engine_settings(raw: Any) -> dict[str, str]:
+    """DuckDB's threads and memory limit as the step runs with them."""
+    threads, memory = raw.execute(
+        "SELECT current_setting('threads'), current_setting('memory_limit')"
+    ).fetchone()
+    return {"threads": str(threads), "memory_limit": str(memory)}
+
+
 def _clean(raw: Any) -> None:
     """Drop what an earlier step left in the warehouse, so every run starts alike."""
     for name in _DROP:
@@ -1108,13 +1116,15 @@ def _run_ours(root: Path, as_of: str) -> dict[str, Any]:
     """``segment(con, as_of)`` written by ``write_segments``; engine round trips recorded."""
     import traceback
 
+    from workbench.config import load_settings
     from workbench.engine import duckdb_connect
     from workbench.segment.segments import segment, write_segments
 
-    con = duckdb_connect(root / "warehouse.duckdb")
+    con = duckdb_connect(root / "warehouse.duckdb", load_settings())
     raw = con.con
     raw.execute("SET enable_progress_bar = false")
     _clean(raw)
+    engine = _engine_settings(raw)
     trips: list[dict[str, Any]] = []
 
     def record(name: str) -> None:
@@ -1154,6 +1164,7 @@ def _run_ours(root: Path, as_of: str) -> dict[str, Any]:
         "cpu_s": cpu,
         "baseline_rss_mb": base,
         "rows": rows,
+        "engine": engine,
         "round_trips": trips,
         **out,
     }
@@ -1163,9 +1174,13 @@ def _run_sql(root: Path, as_of: str) -> dict[str, Any]:
     """:data:`SEGMENT_SQL` materialised as a table of the warehouse."""
     import duckdb
 
-    raw = duckdb.connect(str(root / "warehouse.duckdb"))
+    from workbench.config import load_settings
+    from workbench.engine import duckdb_config
+
+    raw = duckdb.connect(str(root / "warehouse.duckdb"), config=duckdb_config(load_settings()))
     raw.execute("SET enable_progress_bar = false")
     _clean(raw)
+    engine = _engine_settings(raw)
     query = segment_sql(as_of)
     base = _rss_mb()
     t0, c0 = time.perf_counter(), _cpu_s()
@@ -1175,7 +1190,14 @@ def _run_sql(root: Path, as_of: str) -> dict[str, Any]:
     rows = out["totals"]["persons"]
     _clean(raw)
     raw.close()
-    return {"wall_s": wall, "cpu_s": cpu, "baseline_rss_mb": base, "rows": rows, **out}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "baseline_rss_mb": base,
+        "rows": rows,
+        "engine": engine,
+        **out,
+    }
 
 
 def _run_pandas(root: Path, as_of: str) -> dict[str, Any]:
@@ -1415,7 +1437,8 @@ def run_benchmark(
         repeat: runs of each step, taken in turn; the fastest is reported, every
             run kept in the JSON.
         memory_cap_gb: a step whose resident set passes this is stopped and reported
-            as such (default: 80% of the machine's memory).
+            as such (default: 90% of the machine's memory). DuckDB's own limit is the
+            ``memory_limit`` setting (``WORKBENCH_MEMORY_LIMIT``; by default 80% of RAM).
         as_of: the as-of date.
         progress: a progress bar while generating.
 
@@ -1429,7 +1452,7 @@ def run_benchmark(
         raise ValueError(f"persons must be at least 10; got {persons}")
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1; got {repeat}")
-    cap_mb = (memory_cap_gb * 1e3) if memory_cap_gb else 0.8 * _total_ram_bytes() / 1e6
+    cap_mb = (memory_cap_gb * 1e3) if memory_cap_gb else 0.9 * _total_ram_bytes() / 1e6
     started = dt.datetime.now().astimezone()
     load_start = _load()
     with _data_folder(data) as root:
@@ -1452,6 +1475,8 @@ def run_benchmark(
     mismatches = compare(results) + consistency
     summaries = {s: _summary(r) for s, r in runs.items()}
     for s, summary in summaries.items():
+        if s in results and "engine" in results[s]:
+            summary["engine"] = results[s]["engine"]
         if s == "ours" and s in results:
             summary["round_trips"] = results[s].get("round_trips", [])
     ratios: dict[str, float] = {}
@@ -1517,6 +1542,11 @@ def format_report(report: dict[str, Any]) -> str:
         f"best of {report['repeat']}",
         f"{'step':8} {'wall s':>8} {'cpu s':>8} {'peak GB':>8}  status",
     ]
+    engine = next((s["engine"] for s in report["steps"].values() if "engine" in s), None)
+    if engine:
+        lines.insert(
+            1, f"DuckDB: {engine['threads']} threads, memory_limit {engine['memory_limit']}"
+        )
     for step, s in report["steps"].items():
         wall = f"{s['wall_s']:8.2f}" if "wall_s" in s else f"{'-':>8}"
         cpu = f"{s['cpu_s']:8.2f}" if "cpu_s" in s else f"{'-':>8}"

@@ -486,7 +486,10 @@ def bench(
     ] = 1,
     memory_cap: Annotated[
         float | None,
-        typer.Option(help="GB a step may use before it is stopped (default: 80% of the RAM)."),
+        typer.Option(
+            help="GB a step may use before it is stopped (default: 90% of the RAM). DuckDB "
+            "itself keeps to the memory_limit setting (WORKBENCH_MEMORY_LIMIT)."
+        ),
     ] = None,
 ) -> None:
     """Time the segment step against plain pandas and one hand-written DuckDB query.
@@ -496,8 +499,10 @@ def bench(
     give the same tier, RFM, quadrant and sensitivity counts, prints wall time,
     CPU time and peak memory with the ratios, and writes
     bench/results/<date>-<N>.json. Exits 1 when the counts differ or a step fails.
+    The DuckDB steps run with the threads and memory_limit settings.
 
-    Example: workbench bench --persons 1000000 --seed 42 --repeat 3
+    Example: workbench bench --persons 1000000 --repeat 3   (or, under 6 GB of DuckDB memory:
+    WORKBENCH_MEMORY_LIMIT=6GB workbench bench --persons 10000000)
     """
     from workbench import bench as benchmark
 
