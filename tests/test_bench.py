@@ -158,7 +158,7 @@ def test_workbench_bench_runs_writes_its_json_and_the_three_agree(
 def test_a_mismatch_fails_loudly(
     data: bench.Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fake(step: str, root: Path, as_of: str, cap_mb: float) -> bench.StepRun:
+    def fake(step: str, root: Path, as_of: str, cap_mb: float, temp: float) -> bench.StepRun:
         loyal = 10 if step == "ours" else 11
         result = {
             "counts": {"tier_l3": {"loyal": loyal, "new": 5}},

@@ -1097,12 +1097,19 @@ def _cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _engine_settings(raw: Any) -> dict[str, str]:
-    """DuckDB's threads and memory limit as the step runs with them."""
-    threads, memory = raw.execute(
-        "SELECT current_setting('threads'), current_setting('memory_limit')"
+TEMP_CAP_GB = 20.0
+"""What a DuckDB step may spill to disk; past it the step fails rather than fill the disk
+(DuckDB's own default is 90% of the free space)."""
+
+
+def _engine_settings(raw: Any, temp_cap_gb: float) -> dict[str, str]:
+    """Cap the spill, and return DuckDB's threads, memory limit and spill cap."""
+    raw.execute(f"SET max_temp_directory_size = '{float(temp_cap_gb)}GB'")
+    threads, memory, temp = raw.execute(
+        "SELECT current_setting('threads'), current_setting('memory_limit'), "
+        "current_setting('max_temp_directory_size')"
     ).fetchone()
-    return {"threads": str(threads), "memory_limit": str(memory)}
+    return {"threads": str(threads), "memory_limit": str(memory), "max_temp": str(temp)}
 
 
 def _clean(raw: Any) -> None:
@@ -1112,7 +1119,7 @@ def _clean(raw: Any) -> None:
     raw.execute("CHECKPOINT")
 
 
-def _run_ours(root: Path, as_of: str) -> dict[str, Any]:
+def _run_ours(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
     """``segment(con, as_of)`` written by ``write_segments``; engine round trips recorded."""
     import traceback
 
@@ -1124,7 +1131,7 @@ def _run_ours(root: Path, as_of: str) -> dict[str, Any]:
     raw = con.con
     raw.execute("SET enable_progress_bar = false")
     _clean(raw)
-    engine = _engine_settings(raw)
+    engine = _engine_settings(raw, temp_cap_gb)
     trips: list[dict[str, Any]] = []
 
     def record(name: str) -> None:
@@ -1170,7 +1177,7 @@ def _run_ours(root: Path, as_of: str) -> dict[str, Any]:
     }
 
 
-def _run_sql(root: Path, as_of: str) -> dict[str, Any]:
+def _run_sql(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
     """:data:`SEGMENT_SQL` materialised as a table of the warehouse."""
     import duckdb
 
@@ -1180,7 +1187,7 @@ def _run_sql(root: Path, as_of: str) -> dict[str, Any]:
     raw = duckdb.connect(str(root / "warehouse.duckdb"), config=duckdb_config(load_settings()))
     raw.execute("SET enable_progress_bar = false")
     _clean(raw)
-    engine = _engine_settings(raw)
+    engine = _engine_settings(raw, temp_cap_gb)
     query = segment_sql(as_of)
     base = _rss_mb()
     t0, c0 = time.perf_counter(), _cpu_s()
@@ -1200,7 +1207,7 @@ def _run_sql(root: Path, as_of: str) -> dict[str, Any]:
     }
 
 
-def _run_pandas(root: Path, as_of: str) -> dict[str, Any]:
+def _run_pandas(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
     """:func:`segment_pandas` from the Parquet files; the result stays in memory."""
     base = _rss_mb()
     t0, c0 = time.perf_counter(), _cpu_s()
@@ -1215,7 +1222,7 @@ def _run_pandas(root: Path, as_of: str) -> dict[str, Any]:
     }
 
 
-_RUNNERS: dict[str, Callable[[Path, str], dict[str, Any]]] = {
+_RUNNERS: dict[str, Callable[[Path, str, float], dict[str, Any]]] = {
     "ours": _run_ours,
     "pandas": _run_pandas,
     "sql": _run_sql,
@@ -1223,9 +1230,9 @@ _RUNNERS: dict[str, Callable[[Path, str], dict[str, Any]]] = {
 
 
 def _child(argv: list[str]) -> int:
-    """Entry point of a step's process: ``STEP DATA_DIR AS_OF RESULT_JSON``."""
-    step, root, as_of, result = argv
-    out = _RUNNERS[step](Path(root), as_of)
+    """Entry point of a step's process: ``STEP DATA_DIR AS_OF TEMP_CAP_GB RESULT_JSON``."""
+    step, root, as_of, temp_cap_gb, result = argv
+    out = _RUNNERS[step](Path(root), as_of, float(temp_cap_gb))
     Path(result).write_text(json.dumps(out), encoding="utf-8")
     return 0
 
@@ -1273,12 +1280,20 @@ def _watch(pid: int, cap_mb: float, hit: threading.Event, done: threading.Event)
             return
 
 
-def measure(step: str, root: Path, as_of: str, cap_mb: float) -> StepRun:
-    """Run ``step`` in a fresh Python process; its peak RSS comes from ``os.wait4``."""
+def measure(
+    step: str, root: Path, as_of: str, cap_mb: float, temp_cap_gb: float = TEMP_CAP_GB
+) -> StepRun:
+    """Run ``step`` in a fresh Python process; its peak RSS comes from ``os.wait4``.
+
+    Parameters:
+        cap_mb: the resident set at which the process is stopped.
+        temp_cap_gb: what a DuckDB step may spill to disk before it fails.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.json"
         err = Path(tmp) / "stderr"
-        cmd = [sys.executable, "-m", "workbench.bench", step, str(root), as_of, str(result)]
+        cmd = [sys.executable, "-m", "workbench.bench", step, str(root), as_of]
+        cmd += [str(temp_cap_gb), str(result)]
         t0 = time.perf_counter()
         with open(err, "wb") as err_f:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_f)
@@ -1422,6 +1437,7 @@ def run_benchmark(
     steps: tuple[str, ...] = STEPS,
     repeat: int = 1,
     memory_cap_gb: float | None = None,
+    temp_cap_gb: float = TEMP_CAP_GB,
     as_of: str = AS_OF,
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -1439,6 +1455,7 @@ def run_benchmark(
         memory_cap_gb: a step whose resident set passes this is stopped and reported
             as such (default: 90% of the machine's memory). DuckDB's own limit is the
             ``memory_limit`` setting (``WORKBENCH_MEMORY_LIMIT``; by default 80% of RAM).
+        temp_cap_gb: what a DuckDB step may spill to disk; past it the step fails.
         as_of: the as-of date.
         progress: a progress bar while generating.
 
@@ -1461,7 +1478,7 @@ def run_benchmark(
         for _ in range(repeat):
             for step in steps:
                 log.info("bench: running %s", step)
-                runs[step].append(measure(step, gen.root, as_of, cap_mb))
+                runs[step].append(measure(step, gen.root, as_of, cap_mb, temp_cap_gb))
     results: dict[str, dict[str, Any]] = {}
     consistency: list[str] = []
     for step, step_runs in runs.items():
@@ -1545,7 +1562,9 @@ def format_report(report: dict[str, Any]) -> str:
     engine = next((s["engine"] for s in report["steps"].values() if "engine" in s), None)
     if engine:
         lines.insert(
-            1, f"DuckDB: {engine['threads']} threads, memory_limit {engine['memory_limit']}"
+            1,
+            f"DuckDB: {engine['threads']} threads, memory_limit {engine['memory_limit']}, "
+            f"spill cap {engine.get('max_temp', '-')}",
         )
     for step, s in report["steps"].items():
         wall = f"{s['wall_s']:8.2f}" if "wall_s" in s else f"{'-':>8}"

@@ -484,6 +484,9 @@ def bench(
     repeat: Annotated[
         int, typer.Option(min=1, help="Runs of each step, in turn; the fastest is reported.")
     ] = 1,
+    temp_cap: Annotated[
+        float, typer.Option(help="GB a DuckDB step may spill to disk before it fails.")
+    ] = 20.0,
     memory_cap: Annotated[
         float | None,
         typer.Option(
@@ -517,6 +520,7 @@ def bench(
             steps=chosen,
             repeat=repeat,
             memory_cap_gb=memory_cap,
+            temp_cap_gb=temp_cap,
             progress=_progress(),
         )
     except ValueError as exc:
