@@ -9,6 +9,7 @@ Backend differences that the jobs need stay inside this module.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 import time
@@ -156,21 +157,29 @@ def materialise(expr: ir.Table, name: str, con: BaseBackend | None = None) -> ir
     return backend.table(name)
 
 
+def scratch_name(kind: str, *key: object) -> str:
+    """The name of a scratch table of ``kind`` for ``key``: the same key, the same name,
+    so computing a thing again replaces its table instead of adding one."""
+    digest = hashlib.sha1(repr(key).encode("utf-8")).hexdigest()[:10]
+    return f"_wb_{kind}_{digest}"
+
+
 def replace_rows(con: BaseBackend, name: str, rows: ir.Table, column: str, value: Any) -> int:
     """Replace the rows of table ``name`` whose ``column`` equals ``value`` by ``rows``.
 
-    The table is created from ``rows`` when missing. On DuckDB the new rows are
-    built aside and swapped in with one transaction, so a reader sees the old
-    rows or the new ones, never neither; rows of other values stay. Spark has no
-    transactions: the table is rewritten whole.
+    The table is created from ``rows`` when missing. On DuckDB the old rows are
+    deleted and the new ones inserted straight from the expression in one
+    transaction, so a reader sees the old rows or the new ones, never neither;
+    rows of other values stay. Spark has no transactions: the table is
+    rewritten whole.
 
     Returns:
         The number of rows written.
     """
-    aside = f"_next_{name}"
-    con.create_table(aside, rows, overwrite=True)
-    n = int(con.table(aside).count().execute())
     if is_spark(con):
+        aside = f"_next_{name}"
+        con.create_table(aside, rows, overwrite=True)
+        n = int(con.table(aside).count().execute())
         if name in con.list_tables():
             kept = con.table(name).filter(con.table(name)[column] != value)
             merged = kept.union(con.table(aside)).cache()
@@ -179,18 +188,19 @@ def replace_rows(con: BaseBackend, name: str, rows: ir.Table, column: str, value
             con.create_table(name, con.table(aside), overwrite=True)
         con.drop_table(aside)
         return n
+    if name not in con.list_tables():
+        con.create_table(name, schema=rows.schema())
     raw = con.con
     raw.execute("BEGIN TRANSACTION")
     try:
-        raw.execute(f'CREATE TABLE IF NOT EXISTS "{name}" AS SELECT * FROM "{aside}" LIMIT 0')
         raw.execute(f'DELETE FROM "{name}" WHERE "{column}" = ?', [value])
-        raw.execute(f'INSERT INTO "{name}" SELECT * FROM "{aside}"')
-        raw.execute(f'DROP TABLE "{aside}"')
+        con.insert(name, rows)
         raw.execute("COMMIT")
     except BaseException:
         raw.execute("ROLLBACK")
         raise
-    return n
+    t = con.table(name)
+    return int(t.filter(t[column] == value).count().execute())
 
 
 def replace_tables(
@@ -263,8 +273,6 @@ def spark_session(master: str = "local[2]", warehouse_dir: str = "data/spark-war
 
 def hmac_pads(salt: str) -> tuple[str, str]:
     """The HMAC-SHA256 inner and outer key pads of ``salt``, hex-encoded."""
-    import hashlib
-
     key = salt.encode("utf-8")
     if len(key) > 64:
         key = hashlib.sha256(key).digest()

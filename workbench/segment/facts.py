@@ -17,6 +17,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from workbench.engine import materialise, scratch_name
+from workbench.segment.rfm import promotion_measures
 from workbench.unify.channels import orders_until
 from workbench.unify.identity import accounts_at
 
@@ -24,6 +26,10 @@ from workbench.unify.identity import accounts_at
 @dataclass(frozen=True)
 class Purchases:
     """The purchase tables of one as-of date.
+
+    The three purchase tables are computed once into scratch tables (temporary on
+    DuckDB, so a read-only warehouse will do): every step of a snapshot reads
+    them several times.
 
     Attributes:
         orders: one row per purchase: ``person_id``, ``order_key``, ``day``,
@@ -35,6 +41,12 @@ class Purchases:
             ``day``, ``category``, ``ours``, ``units`` (uses bought),
             ``daily_uses``.
         persons: every resolved person (the pool), ``person_id`` only.
+        per_person: one row per person with any purchase (ours or another
+            brand's): of our brand ``purchases`` (purchase days), ``orders``,
+            ``net_amount`` (to the cent), ``first_day``, ``last_day`` and the
+            :func:`~workbench.segment.rfm.promotion_measures`, all ``None`` or
+            0 for a person who bought only other brands; ``last_other`` (the
+            last day with another brand's product, ``None`` if never).
         as_of: the as-of date.
         brand: our brand (``None`` when the product master names none).
         has_other_brands: whether any purchase holds another brand's product:
@@ -44,6 +56,7 @@ class Purchases:
     orders: ir.Table
     categories: ir.Table
     persons: ir.Table
+    per_person: ir.Table
     as_of: str
     brand: str | None
     has_other_brands: bool
@@ -133,22 +146,36 @@ def purchases(
         units=cat_lines.units.sum(),
         daily_uses=cat_lines.daily_uses.max(),
     )
-    categories = o.join(per_cat, o.order_key == per_cat.order_key).select(
-        o.person_id,
-        o.order_key,
-        o.day,
-        per_cat.category,
-        per_cat.ours,
-        per_cat.units,
-        per_cat.daily_uses,
+    key = (as_of, threshold, brand)
+    orders_out = materialise(orders_out, scratch_name("purchase_orders", *key), con)
+    categories = orders_out.join(per_cat, "order_key").select(
+        "person_id", "order_key", "day", "category", per_cat.ours, "units", "daily_uses"
     )
-    other = bool(orders_out.other_brand.any().execute())
+    categories = materialise(categories, scratch_name("purchase_categories", *key), con)
+    per_person = materialise(_per_person(orders_out), scratch_name("purchase_persons", *key), con)
+    other = bool(per_person.last_other.notnull().any().execute())
     persons = (
         con.table("persons").select("person_id")
         if "persons" in con.list_tables()
         else (o.select("person_id").distinct())
     )
-    return Purchases(orders_out, categories, persons, as_of, brand, other)
+    return Purchases(orders_out, categories, persons, per_person, as_of, brand, other)
+
+
+def _per_person(orders: ir.Table) -> ir.Table:
+    """:attr:`Purchases.per_person` from :attr:`Purchases.orders`."""
+    ours = orders.ours
+    return orders.group_by("person_id").agg(
+        purchases=orders.day.nunique(where=ours),
+        orders=orders.count(where=ours),
+        # Rounded to the cent: a parallel float sum may differ in its last bits from
+        # run to run, which would move a person across a bound.
+        net_amount=orders.net_amount.sum(where=ours).round(2),
+        first_day=orders.day.min(where=ours),
+        last_day=orders.day.max(where=ours),
+        last_other=orders.day.max(where=orders.other_brand),
+        **promotion_measures(orders, where=ours),
+    )
 
 
 def _in_promotion(con: Any, day: ir.DateValue) -> ir.BooleanValue:

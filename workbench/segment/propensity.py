@@ -90,17 +90,7 @@ def features(p: Purchases, cycles: RepurchaseCycles, cutoff: dt.date) -> ir.Tabl
 def _rc_at(p: Purchases, cycles: RepurchaseCycles, before: ir.Table) -> ir.Table:
     """Each buyer's RC from the purchases before the cutoff (the as-of RCs per category)."""
     last = before.group_by("person_id").agg(last_day=before.day.max())
-    cut = Purchases(
-        orders=before,
-        categories=p.categories.join(last, "person_id")
-        .filter(lambda t: t.day <= t.last_day)
-        .drop("last_day"),
-        persons=p.persons,
-        as_of=p.as_of,
-        brand=p.brand,
-        has_other_brands=p.has_other_brands,
-    )
-    return person_rc(cut, cycles).select("person_id", "rc_days")
+    return person_rc(last, p.categories, cycles).select("person_id", "rc_days")
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,15 @@ def purchase_intervals(days: ir.Table, by: tuple[str, ...] = ()) -> ir.Table:
     return g.select(*keys, "purchase_days", mean_interval=span / (g.purchase_days - 1))
 
 
+def repeat_customers(per_person: ir.Table) -> ir.Table:
+    """:func:`purchase_intervals` of our brand's purchases, from
+    :attr:`~workbench.segment.facts.Purchases.per_person` (which holds each
+    person's purchase days, first and last)."""
+    r = per_person.filter(per_person.purchases >= 2)
+    span = r.last_day.delta(r.first_day, unit="day")
+    return r.select("person_id", purchase_days=r.purchases, mean_interval=span / (r.purchases - 1))
+
+
 @dataclass(frozen=True)
 class RepurchaseCycles:
     """RC per category and overall by both methods, and the one chosen.
@@ -101,25 +110,16 @@ def repurchase_cycles(
     if method not in RC_METHODS:
         raise ValueError(f"rc_method {method!r} is not one of {', '.join(RC_METHODS)}")
     cats = p.categories.filter(p.categories.ours)
-    ours = p.orders.filter(p.orders.ours)
 
-    def inductive(days: ir.Table, by: tuple[str, ...]) -> pd.DataFrame:
-        iv = purchase_intervals(days, by)
-        q = (
-            iv.group_by(list(by)).agg(
-                p90_interval=iv.mean_interval.quantile(RC_QUANTILE), repeaters=iv.count()
-            )
-            if by
-            else iv.aggregate(
-                p90_interval=iv.mean_interval.quantile(RC_QUANTILE), repeaters=iv.count()
-            )
-        )
-        return q.to_pandas()
+    def p90(iv: ir.Table) -> dict[str, ir.Scalar]:
+        return {"p90_interval": iv.mean_interval.quantile(RC_QUANTILE), "repeaters": iv.count()}
 
-    per_cat = inductive(cats, ("category",))
-    overall = inductive(ours, ())
-    overall["category"] = None
-    ind = pd.concat([per_cat, overall], ignore_index=True)
+    iv = purchase_intervals(cats, ("category",))
+    per_cat = iv.group_by("category").agg(**p90(iv)).to_pandas()
+    repeaters = repeat_customers(p.per_person)
+    overall_row = repeaters.aggregate(**p90(repeaters)).to_pandas()
+    overall_row["category"] = None
+    ind = pd.concat([per_cat, overall_row], ignore_index=True)
     ind["rc_inductive"] = ind["p90_interval"] / RC_MULTIPLE
 
     covered = cats.filter(cats.daily_uses > 0)
@@ -178,26 +178,32 @@ def _choose(row: Any, method: str, min_repeaters: int) -> tuple[str, str]:
     return "inductive", "no_usage_data"
 
 
-def person_rc(p: Purchases, cycles: RepurchaseCycles) -> ir.Table:
-    """Each buyer's RC (see the module doc): ``person_id``, ``last_day``, ``rc_days``,
-    ``rc_category`` (the category whose RC applies; ``None`` for the overall RC)."""
-    ours = p.orders.filter(p.orders.ours)
-    last = ours.group_by("person_id").agg(last_day=ours.day.max())
+def person_rc(last: ir.Table, categories: ir.Table, cycles: RepurchaseCycles) -> ir.Table:
+    """Each buyer's RC (see the module doc).
+
+    Parameters:
+        last: ``person_id`` and ``last_day``, their last purchase day of our brand.
+        categories: :attr:`~workbench.segment.facts.Purchases.categories`.
+
+    Returns:
+        ``person_id``, ``last_day``, ``rc_days``, ``rc_category`` (the category
+        whose RC applies; ``None`` for the overall RC).
+    """
     rc = cycles.table.dropna(subset=["category"])[["category", "rc_days"]]
-    cats = p.categories.filter(p.categories.ours)
-    j = cats.join(last, (cats.person_id == last.person_id) & (cats.day == last.last_day))
+    # Categories by preference: the longest RC first, then by name.
+    rc = rc.sort_values(["rc_days", "category"], ascending=[False, True], ignore_index=True)
     rc_t = ibis.memtable(
-        rc.rename(columns={"rc_days": "cat_rc"}),
-        schema={"category": "string", "cat_rc": "float64"},
+        rc.rename(columns={"rc_days": "cat_rc"}).assign(preference=range(len(rc))),
+        schema={"category": "string", "cat_rc": "float64", "preference": "int64"},
     )
-    j = j.join(rc_t, "category").select(cats.person_id, cats.category, "cat_rc")
-    rank = ibis.row_number().over(group_by="person_id", order_by=[ibis.desc("cat_rc"), "category"])
-    longest = (
-        j.mutate(rank=rank)
-        .filter(ibis._.rank == 0)
-        .select("person_id", rc_category="category", cat_rc="cat_rc")
+    cats = categories.filter(categories.ours)
+    j = cats.join(last, (cats.person_id == last.person_id) & (cats.day == last.last_day))
+    j = j.join(rc_t, cats.category == rc_t.category).select(cats.person_id, rc_t.preference)
+    best = j.group_by("person_id").agg(preference=j.preference.min())
+    best = best.join(rc_t, "preference").select(
+        "person_id", rc_category="category", cat_rc="cat_rc"
     )
-    out = last.left_join(longest, "person_id")
+    out = last.left_join(best, "person_id")
     return out.select(
         "person_id",
         "last_day",

@@ -88,41 +88,53 @@ class SensitivityBounds:
     min_orders: int = _D.promo_min_orders
 
 
-def _quintile(col: ir.NumericColumn, descending: bool = False) -> ir.IntegerValue:
-    """1-5 by quintile of ``col`` (5: highest, or lowest when ``descending``); ties share."""
-    order = col.desc() if descending else col.asc()
-    return (ibis.ntile(5).over(order_by=order) + 1).cast("int64")
+def _quintile(rank: ir.IntegerValue, n: ir.IntegerValue) -> ir.IntegerValue:
+    """1-5: NTILE(5)'s bucket, plus one, of the row at 0-based position ``rank`` of ``n``.
+
+    NTILE(5) over ``n`` rows puts the first ``n mod 5`` buckets one row larger
+    than the rest. Given a value's rank (the position of its first row), equal
+    values share a score.
+    """
+    size = n // 5
+    extra = n % 5
+    big = extra * (size + 1)
+    bucket = ibis.cases(
+        (rank < big, rank // (size + 1)), else_=extra + (rank - big) // size.nullif(0)
+    )
+    return (bucket + 1).cast("int64")
 
 
 def rfm(buyers: ir.Table, options: RfmOptions | None = None) -> ir.Table:
     """Add ``r_score``, ``f_score``, ``m_score`` and ``rfm_segment`` to a buyers table.
+
+    One expression: the quintiles come from ranks and the references are
+    aggregates over the whole table, computed with it, not fetched first.
 
     Parameters:
         buyers: one row per buyer with ``recency_days``, ``purchases``, ``net_amount``.
         options: the reference high/low is judged against.
     """
     options = options or RfmOptions()
-    # Equal values share a score: the score of a value is that of its first row.
-    scored = buyers
-    for col, name, desc in (
-        ("recency_days", "r_score", True),
-        ("purchases", "f_score", False),
-        ("net_amount", "m_score", False),
-    ):
-        ranked = scored.mutate(_q=_quintile(scored[col], descending=desc))
-        first = ranked.group_by(col).agg(**{name: ranked._q.min()})
-        scored = scored.join(first, col)
+    ranked = buyers.mutate(
+        _n=buyers.person_id.count().over(ibis.window()),
+        _r=ibis.rank().over(order_by=buyers.recency_days.desc()),
+        _f=ibis.rank().over(order_by=buyers.purchases.asc()),
+        _m=ibis.rank().over(order_by=buyers.net_amount.asc()),
+    )
+    scored = ranked.mutate(
+        r_score=_quintile(ranked._r, ranked._n),
+        f_score=_quintile(ranked._f, ranked._n),
+        m_score=_quintile(ranked._m, ranked._n),
+    ).drop("_n", "_r", "_f", "_m")
     pairs = (("recency_days", "r_score"), ("purchases", "f_score"), ("net_amount", "m_score"))
-    highs = []
+    highs = {}
     for raw, score in pairs:
         col = scored[score] if options.basis == "score" else scored[raw]
         ref = col.mean() if options.reference == "mean" else col.median()
-        ref_value = scored.aggregate(ref=ref).execute()["ref"].iat[0]
-        if options.basis == "raw" and raw == "recency_days":
-            highs.append(col <= ref_value)  # recent is high
-        else:
-            highs.append(col >= ref_value)
-    r_hi, f_hi, m_hi = highs
+        recent = options.basis == "raw" and raw == "recency_days"
+        highs[f"_{score}_high"] = col <= ref if recent else col >= ref
+    flagged = scored.mutate(**highs)
+    r_hi, f_hi, m_hi = (flagged[name] for name in highs)
     segment = ibis.cases(
         *(
             ((r_hi if r else ~r_hi) & (f_hi if f else ~f_hi) & (m_hi if m else ~m_hi), name)
@@ -130,48 +142,49 @@ def rfm(buyers: ir.Table, options: RfmOptions | None = None) -> ir.Table:
         ),
         else_="general_retain",
     )
-    return scored.mutate(rfm_segment=segment)
+    return flagged.mutate(rfm_segment=segment).drop(*highs)
 
 
 def quadrants(buyers: ir.Table) -> ir.Table:
     """Add ``quadrant``: high/low frequency (purchase days, high above the buyers' median)
     x value (amount per purchase, high at or above the median)."""
-    medians = buyers.aggregate(f=buyers.purchases.median(), v=buyers.aov.median()).execute()
-    f_med, v_med = float(medians["f"].iat[0]), float(medians["v"].iat[0])
-    hf = buyers.purchases > f_med
-    hv = buyers.aov >= v_med
+    t = buyers.mutate(
+        _hf=buyers.purchases > buyers.purchases.median(), _hv=buyers.aov >= buyers.aov.median()
+    )
+    hf, hv = t._hf, t._hv
     q = ibis.cases((hf & hv, "hf_hv"), (hf & ~hv, "hf_lv"), (~hf & hv, "lf_hv"), else_="lf_lv")
-    return buyers.mutate(quadrant=q)
+    return t.mutate(quadrant=q).drop("_hf", "_hv")
 
 
-def sensitivity(orders: ir.Table, bounds: SensitivityBounds | None = None) -> ir.Table:
-    """Each buyer's promotion sensitivity from their purchases of our brand.
+def promotion_measures(
+    orders: ir.Table, where: ir.BooleanValue | None = None
+) -> dict[str, ir.Scalar]:
+    """The aggregates promotion sensitivity reads, for a ``group_by("person_id").agg()``
+    over :attr:`workbench.segment.facts.Purchases.orders` (those ``where`` holds:
+    our brand's): ``promo_share`` (share of purchases in a burst or with a
+    discount or coupon) and ``discount_depth`` (mean of 1 - paid / list price,
+    over purchases with a list price)."""
+    on_promo = (orders.promo | orders.coupon).cast("int64")
+    depth = ibis.greatest(1 - orders.paid_amount / orders.list_value.nullif(0), 0)
+    return {"promo_share": on_promo.mean(where=where), "discount_depth": depth.mean(where=where)}
+
+
+def sensitivity(t: ir.Table, bounds: SensitivityBounds | None = None) -> ir.StringValue:
+    """Each person's promotion sensitivity (``None`` for those who never bought).
 
     Parameters:
-        orders: :attr:`workbench.segment.facts.Purchases.orders`.
-
-    Returns:
-        ``person_id``, ``promo_share`` (share of purchases in a burst or with a
-        discount or coupon), ``discount_depth`` (mean of 1 - paid / list price,
-        over purchases with a list price) and ``promo_sensitivity``.
+        t: one row per person with ``orders`` (purchases of our brand) and the
+            :func:`promotion_measures`.
     """
     b = bounds or SensitivityBounds()
-    o = orders.filter(orders.ours)
-    on_promo = (o.promo | o.coupon).cast("int64")
-    depth = ibis.greatest(1 - o.paid_amount / o.list_value.nullif(0), 0)
-    g = o.group_by("person_id").agg(
-        orders=o.count(),
-        promo_share=on_promo.mean(),
-        discount_depth=depth.mean().fill_null(0.0),
-    )
-    cls = ibis.cases(
-        (g.orders < b.min_orders, "unknown"),
+    return ibis.cases(
+        (t.orders == 0, ibis.null("string")),
+        (t.orders < b.min_orders, "unknown"),
         (
-            (g.promo_share >= b.fanatic_share) & (g.discount_depth >= b.deep_discount),
+            (t.promo_share >= b.fanatic_share) & (t.discount_depth >= b.deep_discount),
             "fanatic",
         ),
-        (g.promo_share >= b.high_share, "sensitive"),
-        (g.promo_share < b.low_share, "indifferent"),
+        (t.promo_share >= b.high_share, "sensitive"),
+        (t.promo_share < b.low_share, "indifferent"),
         else_="neutral",
     )
-    return g.select("person_id", "promo_share", "discount_depth", promo_sensitivity=cls)

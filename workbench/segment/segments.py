@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import ibis.selectors as cs
 
 from workbench.config import SegmentSettings
-from workbench.engine import replace_rows
+from workbench.engine import materialise, replace_rows, scratch_name
 from workbench.segment.facts import Purchases, purchases
 from workbench.segment.lifecycle import Bounds, lifecycle, loyal_threshold
 from workbench.segment.rc import RcMethod, RepurchaseCycles, person_rc, repurchase_cycles
@@ -145,28 +145,20 @@ class Snapshot:
 def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
     """The per-person table the rules read (see :mod:`workbench.segment.lifecycle`)."""
     as_of = dt.date.fromisoformat(p.as_of)
-    ours = p.orders.filter(p.orders.ours)
-    buyers = ours.group_by("person_id").agg(
-        purchases=ours.day.nunique(),
-        orders=ours.count(),
-        # Rounded to the cent: a parallel float sum may differ in its last bits from
-        # run to run, which would move a person across a bound.
-        net_amount=ours.net_amount.sum().round(2),
-    )
-    rc = person_rc(p, cycles)
-    buyers = buyers.join(rc, "person_id")
-    other = p.orders.filter(p.orders.other_brand).select("person_id", other_day=ibis._.day)
-    last_other = other.group_by("person_id").agg(last_other=other.other_day.max())
+    bought = p.per_person
+    ours = bought.filter(bought.purchases > 0)
+    rc = person_rc(ours.select("person_id", "last_day"), p.categories, cycles)
     members = _member_of_person(con)
     pool = p.persons.left_join(members, "person_id").select(
         "person_id", "is_member", "member_tier", "joined_at"
     )
     t = (
-        pool.left_join(buyers, "person_id")
+        pool.left_join(bought, "person_id")
         .select(~cs.endswith("_right"))
-        .left_join(last_other, "person_id")
+        .left_join(rc.drop("last_day"), "person_id")
         .select(~cs.endswith("_right"))
     )
+    buyer = t.purchases > 0
     recency = ibis.literal(as_of).delta(t.last_day, unit="day")
     member_days = ibis.literal(as_of).delta(t.joined_at, unit="day")
     return t.select(
@@ -182,6 +174,8 @@ def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
         rc_days=t.rc_days,
         rc_category=t.rc_category,
         r_rc=recency / t.rc_days,
+        promo_share=t.promo_share,
+        discount_depth=ibis.ifelse(buyer, t.discount_depth.fill_null(0.0), ibis.null("float64")),
         other_brand_ever=t.last_other.notnull(),
         other_brand_after=t.last_other.notnull() & (t.last_other > t.last_day),
         member_days=member_days,
@@ -234,25 +228,18 @@ def segment(
     options = options or Options()
     p = purchases(con, as_of, threshold, options.brand)
     cycles = repurchase_cycles(p, options.rc_method, options.min_repeaters)
-    facts = person_facts(p, cycles, con)
+    key = (as_of, threshold, p.brand, options.rc_method, options.min_repeaters)
+    facts = materialise(person_facts(p, cycles, con), scratch_name("person_facts", *key), con)
     loyal_aov = loyal_threshold(facts, options.bounds)
     t = lifecycle(facts, options.bounds, loyal_aov)
     buyers = t.filter(t.purchases > 0)
     scored = quadrants(rfm(buyers, options.rfm)).select(
         "person_id", "r_score", "f_score", "m_score", "rfm_segment", "quadrant"
     )
-    sens = sensitivity(p.orders, options.sensitivity)
-    out = (
-        t.left_join(scored, "person_id")
-        .select(~cs.endswith("_right"))
-        .left_join(sens, "person_id")
-        .select(~cs.endswith("_right"))
-    )
+    out = t.left_join(scored, "person_id").select(~cs.endswith("_right"))
     out = out.mutate(
         as_of=ibis.literal(dt.date.fromisoformat(as_of)),
-        promo_sensitivity=out.promo_sensitivity.fill_null(
-            ibis.cases((out.purchases > 0, "unknown"), else_=ibis.null("string"))
-        ),
+        promo_sensitivity=sensitivity(out, options.sensitivity),
         propensity_7d=ibis.null("float64"),
         cluster=ibis.null("int64"),
     )
