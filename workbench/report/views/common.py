@@ -83,3 +83,21 @@ def tip(field: str, key: str, lang: str, fmt: str | None = None) -> Any:
     if fmt:
         return alt.Tooltip(field, title=label(key, lang), format=fmt)
     return alt.Tooltip(field, title=label(key, lang))
+
+
+LARGE_NUMBER_UNITS: dict[str, tuple[tuple[float, str], ...]] = {
+    "zh": ((1e8, "亿"), (1e4, "万")),
+    "en": ((1e9, "B"), (1e6, "M"), (1e3, "K")),
+}
+"""Units an axis writes large numbers in, largest first: 万 and 亿 in Chinese."""
+
+
+def number_axis(lang: str, **kwargs: Any) -> alt.Axis:
+    """An axis whose labels write large numbers in the language's units (50万, 500K)."""
+    expr = "format(datum.value, ',')"
+    for size, unit in reversed(LARGE_NUMBER_UNITS[lang]):
+        expr = (
+            f"abs(datum.value) >= {size:.0f} ? "
+            f"format(datum.value / {size:.0f}, '~g') + '{unit}' : {expr}"
+        )
+    return alt.Axis(labelExpr=expr, **kwargs)

@@ -12,7 +12,7 @@ import pandas as pd
 from workbench.report.format import count, fixed, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
-from workbench.report.views.common import Code, Note, Stack, Strip, tip, title
+from workbench.report.views.common import Code, Note, Stack, Strip, number_axis, tip, title
 from workbench.segment.lifecycle import LEVEL1_ORDER, LEVEL2_ORDER, LEVEL3_ACTIVE, SCHEME_TWO
 from workbench.segment.rfm import QUADRANTS, RFM_SEGMENTS, SENSITIVITY
 from workbench.segment.segments import MEMBER_TIERS
@@ -122,7 +122,7 @@ def tier_chart(sizes: pd.DataFrame, lang: str = "zh") -> alt.HConcatChart:
         y=alt.Y("tier_name:N", sort=order, title=None), color=color, tooltip=tooltip
     )
     persons = base.mark_bar().encode(
-        x=alt.X("persons:Q", title=label("persons", lang), axis=alt.Axis(format="~s"))
+        x=alt.X("persons:Q", title=label("persons", lang), axis=number_axis(lang))
     )
     persons = (
         persons
@@ -133,7 +133,7 @@ def tier_chart(sizes: pd.DataFrame, lang: str = "zh") -> alt.HConcatChart:
     sales = (
         base.mark_bar()
         .encode(
-            x=alt.X("net_amount:Q", title=label("net_amount", lang), axis=alt.Axis(format="~s")),
+            x=alt.X("net_amount:Q", title=label("net_amount", lang), axis=number_axis(lang)),
             y=alt.Y("tier_name:N", sort=order, title=None, axis=None),
         )
         .properties(width=WIDTH // 2 - 20, height=alt.Step(22))
