@@ -40,3 +40,14 @@ def test_strip_external_drops_network_resources_only() -> None:
     out = strip_external(page)
     assert "cdn.example" not in out and "fonts.example" not in out
     assert "var inline = 1;" in out
+
+
+def test_an_audience_filter_shows_one_condition_per_line() -> None:
+    from workbench.report.views.segment import condition_lines
+
+    where = "city = '北京市 AND 天津' AND (a = 1 OR b = 2) or visits_90d >= 3"
+    assert condition_lines(where).split("\n") == [
+        "city = '北京市 AND 天津'",
+        "AND (a = 1 OR b = 2)",
+        "or visits_90d >= 3",
+    ]

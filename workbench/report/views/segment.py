@@ -458,4 +458,37 @@ def audience_table(profile: pd.DataFrame, found: Any, lang: str = "zh") -> Stack
         formats={"share": pct, "net_amount": lambda x: money(x, lang, short=False)},
         name=f"audience_{found.name}",
     )
-    return Stack([note, Code(found.where), shown])
+    return Stack([note, Code(condition_lines(found.where)), shown])
+
+
+def condition_lines(where: str) -> str:
+    """A filter with each top-level ``AND``/``OR`` starting a line (quoted text untouched).
+
+    Example:
+        >>> print(condition_lines("city = 'a AND b' AND visits_90d >= 3"))
+        city = 'a AND b'
+        AND visits_90d >= 3
+    """
+    out: list[str] = []
+    quoted = False
+    depth = 0
+    i = 0
+    while i < len(where):
+        ch = where[i]
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif not quoted and depth == 0 and ch == " ":
+            for word in (" AND ", " OR "):
+                if where[i : i + len(word)].upper() == word:
+                    out.append("\n" + where[i + 1 : i + len(word)])
+                    i += len(word)
+                    break
+            else:
+                out.append(ch)
+                i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
