@@ -157,6 +157,23 @@ def materialise(expr: ir.Table, name: str, con: BaseBackend | None = None) -> ir
     return backend.table(name)
 
 
+def round_to(value: ir.NumericValue, digits: int) -> ir.FloatingValue:
+    """``value`` rounded to ``digits`` decimals, halves away from zero, the same on every backend.
+
+    The value is scaled by ``10**digits``, rounded to a whole number and scaled
+    back, which is how DuckDB's ``round`` treats a double. Spark's ``round``
+    rounds the shortest decimal form instead, so the two differ where a double
+    lies just below a half: DuckDB rounds 1.005 (in binary 1.00499999...) to
+    1.0, Spark to 1.01; 0.25375, an amount of 2.03 over eight orders, to 0.2537
+    and 0.2538. Scaled first, both round the same double.
+    """
+    scale = 10**digits
+    # Whole numbers as doubles: a literal 0 would make Ibis cast the result to an
+    # integer, which fails on NaN.
+    whole = (value * scale).round(ibis.literal(0).cast("int32"))
+    return whole / scale
+
+
 def scratch_name(kind: str, *key: object) -> str:
     """The name of a scratch table of ``kind`` for ``key``: the same key, the same name,
     so computing a thing again replaces its table instead of adding one."""
@@ -171,7 +188,8 @@ def replace_rows(con: BaseBackend, name: str, rows: ir.Table, column: str, value
     deleted and the new ones inserted straight from the expression in one
     transaction, so a reader sees the old rows or the new ones, never neither;
     rows of other values stay. Spark has no transactions: the table is
-    rewritten whole.
+    rewritten whole, from a copy beside it (``_next_<name>``: the new rows and
+    the kept ones), because Spark cannot overwrite a table a query reads.
 
     Returns:
         The number of rows written.
@@ -181,11 +199,9 @@ def replace_rows(con: BaseBackend, name: str, rows: ir.Table, column: str, value
         con.create_table(aside, rows, overwrite=True)
         n = int(con.table(aside).count().execute())
         if name in con.list_tables():
-            kept = con.table(name).filter(con.table(name)[column] != value)
-            merged = kept.union(con.table(aside)).cache()
-            con.create_table(name, merged, overwrite=True)
-        else:
-            con.create_table(name, con.table(aside), overwrite=True)
+            old = con.table(name)
+            con.insert(aside, old.filter(~old[column].identical_to(value)))
+        con.create_table(name, con.table(aside), overwrite=True)
         con.drop_table(aside)
         return n
     if name not in con.list_tables():

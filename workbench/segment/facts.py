@@ -17,7 +17,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from workbench.engine import materialise, scratch_name
+from workbench.engine import materialise, round_to, scratch_name
 from workbench.segment.rfm import promotion_measures
 from workbench.unify.channels import orders_until
 from workbench.unify.identity import accounts_at
@@ -170,7 +170,7 @@ def _per_person(orders: ir.Table) -> ir.Table:
         orders=orders.count(where=ours),
         # Rounded to the cent: a parallel float sum may differ in its last bits from
         # run to run, which would move a person across a bound.
-        net_amount=orders.net_amount.sum(where=ours).round(2),
+        net_amount=round_to(orders.net_amount.sum(where=ours), 2),
         first_day=orders.day.min(where=ours),
         last_day=orders.day.max(where=ours),
         last_other=orders.day.max(where=orders.other_brand),

@@ -192,8 +192,11 @@ def person_rc(last: ir.Table, categories: ir.Table, cycles: RepurchaseCycles) ->
     rc = cycles.table.dropna(subset=["category"])[["category", "rc_days"]]
     # Categories by preference: the longest RC first, then by name.
     rc = rc.sort_values(["rc_days", "category"], ascending=[False, True], ignore_index=True)
+    # A category without an RC goes in as None: Spark keeps a pandas NaN as a number,
+    # which fill_null below would not replace (DuckDB reads it as NULL).
+    cat_rc = rc["rc_days"].astype(object).where(rc["rc_days"].notna(), None)
     rc_t = ibis.memtable(
-        rc.rename(columns={"rc_days": "cat_rc"}).assign(preference=range(len(rc))),
+        pd.DataFrame({"category": rc["category"], "cat_rc": cat_rc, "preference": range(len(rc))}),
         schema={"category": "string", "cat_rc": "float64", "preference": "int64"},
     )
     cats = categories.filter(categories.ours)

@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import ibis.selectors as cs
 
 from workbench.config import SegmentSettings
-from workbench.engine import materialise, replace_rows, scratch_name
+from workbench.engine import materialise, replace_rows, round_to, scratch_name
 from workbench.segment.facts import Purchases, purchases
 from workbench.segment.lifecycle import Bounds, lifecycle, loyal_threshold
 from workbench.segment.rc import RcMethod, RepurchaseCycles, person_rc, repurchase_cycles
@@ -168,7 +168,7 @@ def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
         purchases=t.purchases.fill_null(0),
         orders=t.orders.fill_null(0),
         net_amount=t.net_amount.fill_null(0.0),
-        aov=(t.net_amount / t.orders.nullif(0)).round(4),
+        aov=round_to(t.net_amount / t.orders.nullif(0), 4),
         last_day=t.last_day,
         recency_days=recency,
         rc_days=t.rc_days,
