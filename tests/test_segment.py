@@ -237,6 +237,26 @@ def test_quadrants_and_sensitivity_by_hand(snapshot: pd.DataFrame) -> None:
     assert snapshot.loc["P1", "member_tier"] == "VIP" and snapshot.loc["P6", "is_member"]
 
 
+def test_discount_depth_leaves_out_orders_without_a_list_price() -> None:
+    con = tiny_warehouse()
+    # P2 gets a third order whose lines are missing: no list price to measure against.
+    extra = (
+        con.table("orders")
+        .filter(ibis._.order_key == "o22")
+        .mutate(
+            order_key=ibis.literal("o23"),
+            ordered_at=ibis.literal(pd.Timestamp("2024-08-15 10:00")),
+            paid_amount=ibis.literal(30.0),
+            net_amount=ibis.literal(30.0),
+        )
+    )
+    con.insert("orders", extra)
+    got = segment(con, AS_OF).table.to_pandas().set_index("person_id").loc["P2"]
+    # Depth over o21 and o22 only (80 of list 100, twice): 0.2, not (0.2 + 0.2 + 0) / 3.
+    assert got["discount_depth"] == pytest.approx(0.2)
+    assert got["orders"] == 3 and got["promo_share"] == 0.0
+
+
 def test_snapshots_of_two_dates_live_side_by_side() -> None:
     con = tiny_warehouse()
     first = segment(con, AS_OF, options=Options(rc_method="usage"))

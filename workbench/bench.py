@@ -596,7 +596,8 @@ buyers AS (
     SELECT person_id, count(DISTINCT day) AS purchases, count(*) AS orders,
            round(sum(net_amount), 2) AS net_amount, max(day) AS last_day,
            avg(CAST(promo OR coupon AS INTEGER)) AS promo_share,
-           coalesce(avg(greatest(1 - paid_amount / nullif(list_value, 0), 0)), 0)
+           coalesce(avg(CASE WHEN list_value > 0
+                             THEN greatest(1 - paid_amount / list_value, 0) END), 0)
                AS discount_depth
     FROM purchases WHERE ours GROUP BY person_id
 ),
@@ -877,11 +878,12 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
 
     # Buyers: purchase days, orders, amount, last purchase, promotion share and depth.
     on_promo = (ours["promo"] | ours["coupon"]).astype("int64")
-    depth = (1 - ours["paid_amount"] / ours["list_value"].where(ours["list_value"] != 0)).clip(
+    # Depth over the orders with a list price (NaN without one; the mean skips them).
+    depth = (1 - ours["paid_amount"] / ours["list_value"].where(ours["list_value"] > 0)).clip(
         lower=0
     )
     buyers = (
-        ours.assign(on_promo=on_promo, depth=depth.fillna(0.0))
+        ours.assign(on_promo=on_promo, depth=depth)
         .groupby("person_id")
         .agg(
             purchases=("day", "nunique"),
@@ -892,6 +894,7 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
             discount_depth=("depth", "mean"),
         )
     )
+    buyers["discount_depth"] = buyers["discount_depth"].fillna(0.0)
     # A buyer's RC: the longest of the categories of their last purchase, else overall.
     last = cat.merge(
         buyers["last_day"].reset_index(),

@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from workbench.engine import round_to
 from workbench.segment.facts import Purchases
 from workbench.segment.rc import RepurchaseCycles, person_rc
 
@@ -55,7 +56,7 @@ def features(p: Purchases, cycles: RepurchaseCycles, cutoff: dt.date) -> ir.Tabl
     g = before.group_by("person_id").agg(
         purchases=before.day.nunique(),
         orders=before.count(),
-        net_amount=before.net_amount.sum().round(2),
+        net_amount=round_to(before.net_amount.sum(), 2),
         first=before.day.min(),
         last=before.day.max(),
         days_30=within(30),
@@ -76,7 +77,7 @@ def features(p: Purchases, cycles: RepurchaseCycles, cutoff: dt.date) -> ir.Tabl
         purchases=j.purchases,
         orders=j.orders,
         net_amount=j.net_amount,
-        aov=(j.net_amount / j.orders).round(4),
+        aov=round_to(j.net_amount / j.orders, 4),
         tenure_days=c.delta(j["first"], unit="day"),
         mean_interval=(span / (j.purchases - 1).nullif(0)).fill_null(-1.0),
         days_30=j.days_30,

@@ -165,7 +165,10 @@ def promotion_measures(
     discount or coupon) and ``discount_depth`` (mean of 1 - paid / list price,
     over purchases with a list price)."""
     on_promo = (orders.promo | orders.coupon).cast("int64")
-    depth = ibis.greatest(1 - orders.paid_amount / orders.list_value.nullif(0), 0)
+    listed = orders.list_value > 0
+    depth = ibis.ifelse(
+        listed, ibis.greatest(1 - orders.paid_amount / orders.list_value, 0), ibis.null("float64")
+    )
     return {"promo_share": on_promo.mean(where=where), "discount_depth": depth.mean(where=where)}
 
 
