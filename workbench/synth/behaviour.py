@@ -47,9 +47,9 @@ def natural_events(
                 {
                     "row": sel.index.to_numpy(),
                     "category": cat.code,
-                    # Nobody uses a pack up in under a third of the usual time.
-                    "rc": cat.rc_days
-                    * np.maximum(np.exp(rng.normal(0, planted.rc_sigma, len(sel))), 1 / 3),
+                    "rc": sel[f"rc_{cat.code}"].to_numpy(),
+                    "churn": sel[f"churn_{cat.code}"].to_numpy(),
+                    "end": sel[f"category_end_{cat.code}"].to_numpy(),
                 }
             )
         )
@@ -66,8 +66,8 @@ def natural_events(
         rng.uniform(0, 1, len(pr)) * rc,
         acq + np.where(is_first, 0.0, rng.uniform(0, 1, len(pr)) * rc),
     )
-    churn = per["churn_t"].to_numpy()
-    cat_end = np.where(per["switches"].to_numpy(), per["category_end_t"].to_numpy(), churn)
+    churn = pr["churn"].to_numpy()
+    cat_end = pr["end"].to_numpy()
     brand_type = per["brand_type"].to_numpy()
     cls = per["promo_class"].to_numpy()
     p_wait = np.array([_CLASS[c].p_wait for c in cls])

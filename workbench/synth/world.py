@@ -171,7 +171,9 @@ class Planted:
         default_factory=lambda: {"ours": 0.80, "sister_only": 0.10, "mixed": 0.10}
     )
     share_one_off: float = 0.55  # buy once and never again (triers)
-    mean_lifetime_days: float = 450.0
+    # Repurchases a repeat customer makes before leaving the brand: an exponential
+    # lifetime counted in the person's own cycles (days = cycles * person RC).
+    mean_lifetime_cycles: float = 6.0
     p_switch_on_churn: float = 0.35  # churned from our brand but kept buying the sister brand
     category_share: dict[str, float] = field(
         default_factory=lambda: {"laundry": 0.70, "dishwasher": 0.35, "handwash": 0.45}
