@@ -146,9 +146,7 @@ def make_persons(rng: np.random.Generator, offset: int, n: int, planted: Planted
         cycle = p[f"rc_{cat.code}"].to_numpy()
         churn = np.where(one_off, acq + 1.0, begin + life * cycle)
         p[f"churn_{cat.code}"] = churn
-        p[f"category_end_{cat.code}"] = np.where(
-            p["switches"], churn + sister_life * cycle, churn
-        )
+        p[f"category_end_{cat.code}"] = np.where(p["switches"], churn + sister_life * cycle, churn)
     p["churn_t"] = p[[f"churn_{c.code}" for c in world.CATEGORIES]].max(axis=1)
 
     p_member = np.array([planted.p_member_by_channel[c] for c in p["primary"]])
