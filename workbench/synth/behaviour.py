@@ -229,11 +229,18 @@ def build_orders(
     ev["line_amount"] = np.round(ev["unit_price"] * ev["qty"] * (1 - ev["discount_rate"]), 2)
     orders["goods_amount"] = ev.groupby("order_seq")["line_amount"].sum().round(2)
     orders["list_amount"] = (ev["unit_price"] * ev["qty"]).groupby(ev["order_seq"]).sum().round(2)
-    use_coupon = rng.random(n) < np.where(promo, p_coupon, p_coupon * 0.15)
-    face = np.where(
-        orders["goods_amount"] >= 150, 20.0, np.where(orders["goods_amount"] >= 60, 10.0, 5.0)
+    # In a burst the price is cut and a coupon may come on top; outside, an order on an
+    # everyday deal shows its discount in the shop's discount field (店铺优惠).
+    goods = orders["goods_amount"].to_numpy()
+    use_coupon = promo & (rng.random(n) < p_coupon)
+    face = np.where(goods >= 150, 20.0, np.where(goods >= 60, 10.0, 5.0))
+    deal = ~promo & (rng.random(n) < np.array([_CLASS[c].p_deal for c in cls]))
+    depth = np.array([_CLASS[c].deal_depth for c in cls]) * rng.uniform(0.6, 1.4, n)
+    orders["shop_coupon"] = np.select(
+        [use_coupon & (goods > face), deal & (goods > 2)],
+        [face, np.maximum(np.round(goods * depth), 1.0)],
+        0.0,
     )
-    orders["shop_coupon"] = np.where(use_coupon & (orders["goods_amount"] > face), face, 0.0)
     orders["campaign_coupon"] = 0.0
 
     # Time of day: evenings, and the midnight rush on the first burst day.
