@@ -36,8 +36,9 @@ def natural_events(
     pack lasts them, drawn in :func:`~workbench.synth.people.make_persons`): single
     intervals are gamma around it and scaled by the units bought (two packs last
     twice as long, a small pack less); a purchase due shortly before a promotion is
-    held back for it with the person's class probability, bridged from stock, so
-    the next one is due as if it had not been; buying stops at churn, or goes on
+    held back for it with the person's class probability, bridged from stock (so
+    for no longer than the person's cycle), and the next one is due as if it had
+    not been; buying stops at churn, or goes on
     with the sister brand for those who switch.
     """
     window = (planted.end - planted.start).days
@@ -88,9 +89,9 @@ def natural_events(
         has_next = k < len(b_start)
         kk = np.minimum(k, len(b_start) - 1)
         gap = np.where(has_next, b_start[kk] - due, np.inf)
-        wait = (
-            (gap > 0) & (gap <= planted.promo_wait_days) & (rng.random(len(alive)) < p_wait[alive])
-        )
+        # Stock bridges the wait, so nobody waits longer than their own cycle.
+        reach = np.minimum(planted.promo_wait_days, rc[alive])
+        wait = (gap > 0) & (gap <= reach) & (rng.random(len(alive)) < p_wait[alive])
         moved = b_start[kk] + rng.uniform(0, 1, len(alive)) * (b_end[kk] - b_start[kk] + 1)
         ti = np.where(wait, moved, due)
         # Bursts are promotional whether or not the purchase was held back.

@@ -70,6 +70,7 @@ PRODUCTS: tuple[Product, ...] = (
     Product("QX-DW-30", "dishwasher", OUR_BRAND, "清溪 洗碗机专用洗涤块 30粒", 30, 99.0),
     Product("LQ-DW-50", "dishwasher", SISTER_BRAND, "蓝泉 洗碗块 50粒", 50, 129.0),
     Product("QX-HW-500", "handwash", OUR_BRAND, "清溪 抑菌洗手液 500ml", 225, 39.9),
+    Product("QX-HW-300", "handwash", OUR_BRAND, "清溪 抑菌洗手液 补充装 300ml", 135, 25.9),
     Product("LQ-HW-500", "handwash", SISTER_BRAND, "蓝泉 泡沫洗手液 500ml", 225, 32.9),
 )
 SAMPLE = Product("QX-GIFT-01", "sample", OUR_BRAND, "清溪 旅行装小样(赠品)", 0, 0.0)
