@@ -24,8 +24,7 @@ from workbench.evaluation.segment import (
     truth_cycles,
 )
 from workbench.segment.rc import RepurchaseCycles
-from workbench.segment.rfm import SensitivityBounds
-from workbench.segment.segments import Options, Snapshot, segment
+from workbench.segment.segments import Snapshot, segment
 from workbench.synth import SynthResult
 from workbench.unify import ingest
 
@@ -228,11 +227,29 @@ def test_usage_rc_is_the_planted_rc(recovery: pd.DataFrame) -> None:
     assert recovery["rc_usage"].tolist() == recovery["rc_planted"].tolist() == [60, 100, 45]
 
 
-CHURN_CENSORS_LONG_CYCLES = (
-    "measured on the fixture: inductive RC 64.7 days vs planted 100 (-35%). The generator's "
-    "churn (exponential lifetime, mean 450 days) ends long cycles before a second purchase: "
-    "the planted person RC of the 200 true repeat customers has p90/3 = 67.4, not 100. The "
-    "inductive method applied to the true buyers gives 60.3; see rc_recovery's columns"
+# The planted RC is what a main pack lasts the median person; person cycles are
+# spread so that their 90th percentile is 3 RC, and a customer leaves after a
+# number of their own cycles, so that with every purchase seen the method gives
+# the planted RC: on persons acquired in the first eight years of a world that
+# runs on to 2060, +1% (laundry), +1% (dishwasher), +2% (hand wash). The world's
+# window (2023-01 to 2026-11) cuts long cycles short at its end, and a growing
+# brand has most of its new customers late in it: on 21,000 persons (three seeds)
+# the method on our brand's planted purchases gives -9%, -18.5% and -2%. Then
+# refunds, campaign win-backs and gifts add long intervals.
+
+DATA_END_CENSORS_LONG_CYCLES = (
+    "measured on the fixture: 82.5 days vs planted 100 (-17.5%); on 20,000 persons (seed "
+    "42) 93.0 (-7.0%). New customers acquired late in the window cannot show a long cycle before "
+    "it ends: the planted RC of the fixture's 329 true repeat customers has p90/3 = 76.0, "
+    "and the method on their purchases gives 80.5. A larger world or a method that "
+    "accounts for the time each customer was observed is what closes it"
+)
+GIFTS_AND_WIN_BACKS_LENGTHEN_LAUNDRY = (
+    "measured on the fixture: 71.9 days vs planted 60 (+19.8%); on 20,000 persons (seed "
+    "42) 67.9 (+13.2%). The method on the true buyers gives 60.7 (59.5): their planted RC "
+    "is cut by the window's end (p90/3 54.2) and campaign win-backs of one-off buyers add "
+    "back +10%; gift orders, which the warehouse gives to the receiver, add the rest: "
+    "without them the warehouse gives 60.8 (61.2), see the next test"
 )
 
 
@@ -240,9 +257,13 @@ CHURN_CENSORS_LONG_CYCLES = (
 @pytest.mark.parametrize(
     "code",
     [
-        "laundry",
         pytest.param(
-            "dishwasher", marks=pytest.mark.xfail(strict=True, reason=CHURN_CENSORS_LONG_CYCLES)
+            "laundry",
+            marks=pytest.mark.xfail(strict=True, reason=GIFTS_AND_WIN_BACKS_LENGTHEN_LAUNDRY),
+        ),
+        pytest.param(
+            "dishwasher",
+            marks=pytest.mark.xfail(strict=True, reason=DATA_END_CENSORS_LONG_CYCLES),
         ),
         "handwash",
     ],
@@ -255,11 +276,12 @@ def test_inductive_rc_is_within_ten_percent_of_the_planted_rc(
 
 
 GIFTS_LENGTHEN_INTERVALS = (
-    "measured on the fixture: 59.4 days vs 52.9 on the true buyers (+12.4%). About 3% of "
-    "orders are gifts that the warehouse (rightly, by their evidence) gives to the receiver: "
-    "a one-time buyer who also received a gift becomes a repeat customer with a long mean "
-    "interval; left out, the warehouse gives 55.5; store walk-ins without an account make "
-    "the rest"
+    "measured on the fixture: 71.9 days vs 60.7 on the true buyers (+18.4%); on 20,000 "
+    "persons (seed 42) 67.9 vs 59.5 (+14.2%). About 3% of orders are gifts that the "
+    "warehouse (rightly, by their evidence) gives to the receiver: a one-time buyer who "
+    "also received a gift becomes a repeat customer with a long mean interval, and laundry, "
+    "which most persons buy, takes most of them; with the gift orders left out the "
+    "warehouse gives 60.8 (61.2)"
 )
 
 
@@ -283,47 +305,24 @@ def test_inductive_rc_is_within_ten_percent_of_the_method_on_the_true_buyers(
     assert abs(row["error_vs_true"]) <= 0.10, row.to_dict()
 
 
-# Kappa above 0.1: with about 900 classified persons, kappa's standard error under
-# no association is about 0.02, so 0.1 is five of them above chance; and a
-# gradient-boosting classifier trained on the planted classes themselves (5-fold,
-# 20,000 persons) reaches only 0.23, the most these purchases tell.
-KAPPA_ABOVE_CHANCE = 0.1
+# With about 1,200 classified persons, kappa's standard error under no association
+# is about 0.02: 0.3 is fifteen of them above chance. Measured with the default
+# bounds: 0.43 on the fixture, 0.42 on 20,000 persons (seed 42). Where a person's
+# few orders fall is chance, so a class is often missed by one step: fanatic
+# found as sensitive, neutral as indifferent.
+KAPPA_ABOVE_CHANCE = 0.3
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "measured on the fixture with the default bounds (share 0.6 / 0.2, fanatic 0.8 and "
-        "depth 0.2): kappa 0.048, agreement 0.331 vs 0.298 by chance. Planted classes put "
-        "0.09 (indifferent) to 0.3 (fanatic) of their purchases on promotion, so almost "
-        "everyone falls below the 0.2 share and is indifferent or neutral"
-    ),
-)
 def test_sensitivity_agrees_with_the_planted_class_above_chance(
     snapshot: Snapshot, synthetic: tuple[Any, Path, str]
 ) -> None:
     con, truth, _ = synthetic
     s = sensitivity_confusion(snapshot.table, con, truth)
     assert s.kappa > KAPPA_ABOVE_CHANCE, (s.kappa, s.matrix)
-
-
-PROPOSED_SENSITIVITY = SensitivityBounds(
-    high_share=0.2, low_share=0.1, deep_discount=0.05, fanatic_share=0.4
-)
-"""Bounds chosen on a 20,000-person warehouse of another seed (kappa 0.174 there)."""
-
-
-@pytest.mark.slow
-def test_proposed_sensitivity_bounds_agree_above_chance(
-    synthetic: tuple[Any, Path, str],
-) -> None:
-    con, truth, as_of = synthetic
-    snap = segment(con, as_of, options=Options(sensitivity=PROPOSED_SENSITIVITY))
-    s = sensitivity_confusion(snap.table, con, truth)
-    assert s.kappa > KAPPA_ABOVE_CHANCE, (s.kappa, s.matrix)
-    # Fanatics are found as fanatic or sensitive more often than indifferent persons are.
-    rate = s.matrix[["fanatic", "sensitive"]].sum(axis=1) / s.matrix.drop(columns="unknown").sum(
-        axis=1
-    )
+    # The more sensitive the planted class, the more often it is found fanatic or sensitive.
+    found = s.matrix.drop(columns="unknown")
+    rate = found[["fanatic", "sensitive"]].sum(axis=1) / found.sum(axis=1)
     assert rate["fanatic"] > rate["sensitive"] > rate["neutral"] > rate["indifferent"]
+    # And a planted fanatic is found fanatic more often than anything else.
+    assert found.loc["fanatic"].idxmax() == "fanatic", found

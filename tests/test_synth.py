@@ -238,3 +238,28 @@ def test_planted_parameters_are_recorded_and_realised(small_synth: SynthResult) 
     shares = persons["promo_class"].value_counts(normalize=True)
     for c in params["promo_classes"]:
         assert shares[c["code"]] == pytest.approx(c["share"], abs=0.03)
+
+
+def test_customers_leave_after_a_number_of_their_own_cycles(small_synth: SynthResult) -> None:
+    truth = small_synth.truth_dir
+    start = pd.Timestamp(json.loads((truth / "parameters.json").read_text("utf-8"))["start"])
+    persons = pd.read_parquet(truth / "persons")
+    prc = pd.read_parquet(truth / "person_rc").merge(
+        persons[["person_id", "existing", "one_off", "acquisition_date"]], on="person_id"
+    )
+    rc = {c.code: c.rc_days for c in CATEGORIES}
+    # New customers who are not one-off buyers, acquired in the window's first year.
+    new = prc[
+        ~prc["existing"]
+        & ~prc["one_off"]
+        & (prc["acquisition_date"] < start + pd.Timedelta(365, "D"))
+    ]
+    # In units of each person's own cycle, the lifetime does not depend on the cycle's
+    # length: the longest and the shortest quarter of person cycles (each in units of
+    # its category's RC) live about as many cycles. A lifetime in days whatever the
+    # cycle would give the longest quarter about a seventh of the shortest's.
+    cycles = (new["churn_date"] - new["acquisition_date"]).dt.days / new["rc_days"]
+    rel = new["rc_days"] / new["category"].map(rc)
+    short, long = rel <= rel.quantile(0.25), rel >= rel.quantile(0.75)
+    ratio = cycles[long].median() / cycles[short].median()
+    assert 0.75 < ratio < 1.33, ratio

@@ -85,10 +85,13 @@ class SegmentSettings:
             purchase days or more are high-recovery.
         rfm_reference: ``mean`` or ``median``: what high and low are judged against.
         rfm_basis: ``score`` (the 1-5 scores) or ``raw`` (days, purchases, yuan).
-        promo_high_share: share of purchases on promotion from which a buyer is sensitive.
-        promo_low_share: share below which a buyer is indifferent.
-        promo_deep_discount: mean discount depth a fanatic reaches.
-        promo_fanatic_share: share of purchases on promotion a fanatic reaches.
+        promo_high_share: share of purchases on promotion (in a burst, or with a
+            discount or coupon) from which a buyer is sensitive: most of them.
+        promo_low_share: share below which a buyer is indifferent; 618 and Double 11
+            alone take about one purchase in twelve of a buyer who ignores them.
+        promo_deep_discount: mean discount depth (1 - paid / list price) a fanatic
+            reaches: a fifth off on average, beyond what an everyday coupon gives.
+        promo_fanatic_share: share of purchases on promotion a fanatic reaches: four in five.
         promo_min_orders: purchases needed to judge promotion sensitivity at all.
         brand: our brand in the product master; empty for the brand with the most lines.
     """

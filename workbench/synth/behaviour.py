@@ -13,7 +13,8 @@ from workbench.synth.world import Planted, Promotion
 _PRODUCTS = pd.DataFrame([p.__dict__ for p in world.PRODUCTS])
 _CLASS = {c.code: c for c in world.PROMO_CLASSES}
 _CAT_RC = {c.code: c.rc_days for c in world.CATEGORIES}
-_MAIN_PACK = {c.code: c.pack_units for c in world.CATEGORIES}
+_MAIN_PACK = pd.Series({c.code: c.pack_units for c in world.CATEGORIES})
+_PACK_UNITS = _PRODUCTS.set_index("sku")["pack_units"]
 
 
 def _t(start: date, d: date) -> int:
@@ -31,11 +32,14 @@ def natural_events(
 ) -> pd.DataFrame:
     """Purchase events (one per person, category and purchase) over the window.
 
-    Each person buys each of their categories on a personal cycle: mean interval
-    ``RC * lognormal(0, rc_sigma)``, single intervals gamma around it and scaled by
-    the packs bought; a purchase due shortly before a promotion is held back for it
-    with the person's class probability; buying stops at churn, or goes on with the
-    sister brand for those who switch.
+    Each person buys each of their categories on a personal cycle (the days a main
+    pack lasts them, drawn in :func:`~workbench.synth.people.make_persons`): single
+    intervals are gamma around it and scaled by the units bought (two packs last
+    twice as long, a small pack less); a purchase due shortly before a promotion is
+    held back for it with the person's class probability, bridged from stock (so
+    for no longer than the person's cycle), and the next one is due as if it had
+    not been; buying stops at churn, or goes on
+    with the sister brand for those who switch.
     """
     window = (planted.end - planted.start).days
     buyers = persons[~persons["pool_only"]]
@@ -47,9 +51,9 @@ def natural_events(
                 {
                     "row": sel.index.to_numpy(),
                     "category": cat.code,
-                    # Nobody uses a pack up in under a third of the usual time.
-                    "rc": cat.rc_days
-                    * np.maximum(np.exp(rng.normal(0, planted.rc_sigma, len(sel))), 1 / 3),
+                    "rc": sel[f"rc_{cat.code}"].to_numpy(),
+                    "churn": sel[f"churn_{cat.code}"].to_numpy(),
+                    "end": sel[f"category_end_{cat.code}"].to_numpy(),
                 }
             )
         )
@@ -66,58 +70,70 @@ def natural_events(
         rng.uniform(0, 1, len(pr)) * rc,
         acq + np.where(is_first, 0.0, rng.uniform(0, 1, len(pr)) * rc),
     )
-    churn = per["churn_t"].to_numpy()
-    cat_end = np.where(per["switches"].to_numpy(), per["category_end_t"].to_numpy(), churn)
+    churn = pr["churn"].to_numpy()
+    cat_end = pr["end"].to_numpy()
     brand_type = per["brand_type"].to_numpy()
+    category = pr["category"].to_numpy()
     cls = per["promo_class"].to_numpy()
     p_wait = np.array([_CLASS[c].p_wait for c in cls])
     extra_packs = np.array([_CLASS[c].extra_packs for c in cls])
     b_start, b_end = burst_windows(promos, planted.start)
     shape = planted.interval_shape
 
-    out_pair, out_t, out_promo, out_qty = [], [], [], []
+    out_pair, out_t, out_promo, out_qty, out_sku, out_sister = [], [], [], [], [], []
     alive = np.flatnonzero((t < window) & (t < cat_end))
     while len(alive):
-        ti = t[alive]
+        due = t[alive]
         # Hold a purchase back for the next promotion burst.
-        k = np.searchsorted(b_start, ti)
+        k = np.searchsorted(b_start, due)
         has_next = k < len(b_start)
         kk = np.minimum(k, len(b_start) - 1)
-        gap = np.where(has_next, b_start[kk] - ti, np.inf)
-        wait = (
-            (gap > 0) & (gap <= planted.promo_wait_days) & (rng.random(len(alive)) < p_wait[alive])
-        )
+        gap = np.where(has_next, b_start[kk] - due, np.inf)
+        # Stock bridges the wait, so nobody waits longer than their own cycle.
+        reach = np.minimum(planted.promo_wait_days, rc[alive])
+        wait = (gap > 0) & (gap <= reach) & (rng.random(len(alive)) < p_wait[alive])
         moved = b_start[kk] + rng.uniform(0, 1, len(alive)) * (b_end[kk] - b_start[kk] + 1)
-        ti = np.where(wait, moved, ti)
+        ti = np.where(wait, moved, due)
         # Bursts are promotional whether or not the purchase was held back.
         k2 = np.searchsorted(b_start, ti, side="right") - 1
         in_burst = (k2 >= 0) & (ti < np.where(k2 >= 0, b_end[np.maximum(k2, 0)] + 1, 0))
         qty = 1 + (rng.random(len(alive)) < 0.1).astype(int)
         qty = qty + np.where(in_burst, rng.poisson(extra_packs[alive]), 0)
+        bt = brand_type[alive]
+        mixed_sister = (bt == "mixed") & (rng.random(len(alive)) < 0.5)
+        sister = (bt == "sister_only") | mixed_sister | ((bt == "ours") & (ti >= churn[alive]))
+        sku = pick_skus(rng, category[alive], sister)
         keep = (ti < window) & (ti < cat_end[alive])
         out_pair.append(alive[keep])
         out_t.append(ti[keep])
         out_promo.append(in_burst[keep])
         out_qty.append(qty[keep])
-        step = rng.gamma(shape, rc[alive] / shape) * qty
-        t[alive] = ti + np.maximum(step, 1.0)
+        out_sku.append(sku[keep])
+        out_sister.append(sister[keep])
+        # What was bought lasts its units at the person's pace: the next purchase
+        # is due when it runs out, counted from when it was due (a purchase held
+        # back for a promotion is bridged from stock, so use goes on).
+        packs = qty * _PACK_UNITS.loc[sku].to_numpy() / _MAIN_PACK.loc[category[alive]].to_numpy()
+        step = rng.gamma(shape, rc[alive] / shape) * packs
+        t[alive] = np.maximum(due + np.maximum(step, 1.0), ti + 1.0)
         alive = alive[(t[alive] < window) & (t[alive] < cat_end[alive])]
 
     pair = np.concatenate(out_pair) if out_pair else np.array([], dtype=int)
+
+    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.array([], dtype=dtype)
+
     ev = pd.DataFrame(
         {
             "row": pr["row"].to_numpy()[pair],
-            "category": pr["category"].to_numpy()[pair],
-            "t": np.concatenate(out_t) if out_t else np.array([]),
-            "promo": np.concatenate(out_promo) if out_promo else np.array([], dtype=bool),
-            "qty": np.concatenate(out_qty) if out_qty else np.array([], dtype=int),
+            "category": category[pair],
+            "t": joined(out_t, float),
+            "promo": joined(out_promo, bool),
+            "qty": joined(out_qty, int),
+            "sku": joined(out_sku, object),
         }
     )
-    bt = brand_type[pair]
-    after_churn = ev["t"].to_numpy() >= churn[pair]
-    mixed_sister = (bt == "mixed") & (rng.random(len(ev)) < 0.5)
-    sister = (bt == "sister_only") | mixed_sister | ((bt == "ours") & after_churn)
-    ev["brand"] = np.where(sister, world.SISTER_BRAND, world.OUR_BRAND)
+    ev["brand"] = np.where(joined(out_sister, bool), world.SISTER_BRAND, world.OUR_BRAND)
     ev["source"] = "natural"
     pers_rc = pr["rc"].to_numpy()[pair]
     ev["person_rc"] = pers_rc
@@ -150,13 +166,27 @@ def choose_channel(
     return chan
 
 
-def pick_products(rng: np.random.Generator, ev: pd.DataFrame) -> pd.DataFrame:
-    """SKU, title and list price for each event."""
-    skus = np.empty(len(ev), dtype=object)
-    for (cat, brand), idx in ev.groupby(["category", "brand"]).indices.items():
-        options = _PRODUCTS[(_PRODUCTS.category == cat) & (_PRODUCTS.brand == brand)]
+def pick_skus(rng: np.random.Generator, category: np.ndarray, sister: np.ndarray) -> np.ndarray:
+    """The SKU of each purchase: a product of its category and brand, the largest pack
+    three times as often as any other."""
+    brand = np.where(sister, world.SISTER_BRAND, world.OUR_BRAND)
+    skus = np.empty(len(category), dtype=object)
+    for (cat, br), idx in (
+        pd.DataFrame({"c": category, "b": brand}).groupby(["c", "b"]).indices.items()
+    ):
+        options = _PRODUCTS[(_PRODUCTS.category == cat) & (_PRODUCTS.brand == br)]
         weights = np.where(options["pack_units"] == options["pack_units"].max(), 3.0, 1.0)
         skus[idx] = rng.choice(options["sku"].to_numpy(), size=len(idx), p=weights / weights.sum())
+    return skus
+
+
+def pick_products(rng: np.random.Generator, ev: pd.DataFrame) -> pd.DataFrame:
+    """SKU, title and list price for each event (its own SKU where it has one)."""
+    skus = ev["sku"].to_numpy(dtype=object).copy() if "sku" in ev else np.full(len(ev), None)
+    todo = pd.isna(skus)
+    if todo.any():
+        sister = (ev["brand"] == world.SISTER_BRAND).to_numpy()[todo]
+        skus[todo] = pick_skus(rng, ev["category"].to_numpy()[todo], sister)
     return _PRODUCTS.set_index("sku").loc[skus].reset_index()
 
 
@@ -200,11 +230,18 @@ def build_orders(
     ev["line_amount"] = np.round(ev["unit_price"] * ev["qty"] * (1 - ev["discount_rate"]), 2)
     orders["goods_amount"] = ev.groupby("order_seq")["line_amount"].sum().round(2)
     orders["list_amount"] = (ev["unit_price"] * ev["qty"]).groupby(ev["order_seq"]).sum().round(2)
-    use_coupon = rng.random(n) < np.where(promo, p_coupon, p_coupon * 0.15)
-    face = np.where(
-        orders["goods_amount"] >= 150, 20.0, np.where(orders["goods_amount"] >= 60, 10.0, 5.0)
+    # In a burst the price is cut and a coupon may come on top; outside, an order on an
+    # everyday deal shows its discount in the shop's discount field (店铺优惠).
+    goods = orders["goods_amount"].to_numpy()
+    use_coupon = promo & (rng.random(n) < p_coupon)
+    face = np.where(goods >= 150, 20.0, np.where(goods >= 60, 10.0, 5.0))
+    deal = ~promo & (rng.random(n) < np.array([_CLASS[c].p_deal for c in cls]))
+    depth = np.array([_CLASS[c].deal_depth for c in cls]) * rng.uniform(0.6, 1.4, n)
+    orders["shop_coupon"] = np.select(
+        [use_coupon & (goods > face), deal & (goods > 2)],
+        [face, np.maximum(np.round(goods * depth), 1.0)],
+        0.0,
     )
-    orders["shop_coupon"] = np.where(use_coupon & (orders["goods_amount"] > face), face, 0.0)
     orders["campaign_coupon"] = 0.0
 
     # Time of day: evenings, and the midnight rush on the first burst day.

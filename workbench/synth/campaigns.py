@@ -87,7 +87,9 @@ def draw_audiences(
             b0 = (promo.burst[0] - planted.start).days
             b1 = (promo.burst[1] - planted.start).days
             who = members.loc[aud["row"].to_numpy()[hit]]
-            cats = who[[f"buys_{c.code}" for c in world.CATEGORIES]].to_numpy().argmax(axis=1)
+            # In one of the categories the person buys, at random.
+            buys = who[[f"buys_{c.code}" for c in world.CATEGORIES]].to_numpy()
+            cats = (buys * rng.random(buys.shape)).argmax(axis=1)
             extras.append(
                 pd.DataFrame(
                     {

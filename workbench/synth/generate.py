@@ -269,6 +269,7 @@ def generate(
     n_batches = max(1, -(-customers // batch_size))
     bar = tqdm(total=customers, unit="persons", desc="synth", disable=not progress)
     member_rows = []
+    promo_orders: dict[str, np.ndarray] = {}  # class -> (orders of ours, of which on promotion)
     for b in range(n_batches):
         rng = np.random.default_rng([seed, b])
         offset = b * batch_size
@@ -353,6 +354,11 @@ def generate(
         member_rows.append(_members(rng, persons, o, planted))
         _campaign_exports(out, b == 0, persons, draw.audience, touches, coupons, o, camp_promos)
         counts = _truth(truth, b, persons, ev, o, draw.audience, planted)
+        ours = o[~o["is_test"] & (o["our_lines"] > 0) & (o["status"] != "cancelled")]
+        on_promo = ours["promo"] | (ours["shop_coupon"] > 0) | (ours["campaign_coupon"] > 0)
+        cls = persons.loc[ours["row"], "promo_class"].to_numpy()
+        for c, k in on_promo.groupby(cls).agg(["size", "sum"]).iterrows():
+            promo_orders[c] = promo_orders.get(c, np.zeros(2)) + k.to_numpy()
         result.douyin_buyers += counts[0]
         result.douyin_new += counts[1]
         result.orders += int((~o["is_test"]).sum())
@@ -375,6 +381,13 @@ def generate(
         "douyin_buyers": result.douyin_buyers,
         "douyin_new_to_brand": result.douyin_new,
         "douyin_new_share": result.douyin_new_share,
+        # Share of each promotion class's orders of our brand made in a burst or
+        # with a discount or coupon.
+        "promo_share_by_class": {
+            c.code: float(promo_orders[c.code][1] / promo_orders[c.code][0])
+            for c in world.PROMO_CLASSES
+            if c.code in promo_orders and promo_orders[c.code][0]
+        },
         "files": {str(Path(k).relative_to(out)): v for k, v in sorted(result.files.items())},
     }
     (truth / "parameters.json").write_text(
@@ -587,6 +600,7 @@ def _truth(
                 "member_id",
                 "pool_only",
                 "existing",
+                "one_off",
                 "acquisition_date",
                 "churn_date",
                 "switches",
@@ -600,16 +614,25 @@ def _truth(
             ]
         ].rename(columns={"primary": "primary_channel", "switches": "switched_to_sister"}),
     )
+    natural = ev[ev["source"] == "natural"]
     rc = (
-        ev[ev["source"] == "natural"]
-        .groupby(["row", "category"])["person_rc"]
-        .first()
+        natural.assign(purchases=(natural["brand"] == world.OUR_BRAND).astype(int))
+        .groupby(["row", "category"])
+        .agg(person_rc=("person_rc", "first"), purchases=("purchases", "sum"))
         .reset_index()
     )
     rc["person_id"] = persons.loc[rc["row"], "person_id"].to_numpy()
+    churn = np.select(
+        [rc["category"] == c.code for c in world.CATEGORIES],
+        [persons.loc[rc["row"], f"churn_{c.code}"].to_numpy() for c in world.CATEGORIES],
+        np.nan,
+    )
+    rc["churn_date"] = start + pd.to_timedelta(np.minimum(churn, 5000).round(), unit="D")
     dump(
         "person_rc",
-        rc[["person_id", "category", "person_rc"]].rename(columns={"person_rc": "rc_days"}),
+        rc[["person_id", "category", "person_rc", "purchases", "churn_date"]].rename(
+            columns={"person_rc": "rc_days"}
+        ),
     )
     dump(
         "orders",

@@ -126,12 +126,28 @@ def make_persons(rng: np.random.Generator, offset: int, n: int, planted: Planted
     p["promo_class"] = np.array([c.code for c in classes])[
         rng.choice(len(classes), size=n, p=cls_share / cls_share.sum())
     ]
-    lifetime = rng.exponential(planted.mean_lifetime_days, size=n)
     one_off = ~existing & (rng.random(n) < planted.share_one_off)
     p["one_off"] = one_off
-    p["churn_t"] = acq + np.where(one_off, 1.0, lifetime)
     p["switches"] = (rng.random(n) < planted.p_switch_on_churn) & ~one_off
-    p["category_end_t"] = p["churn_t"] + rng.exponential(planted.mean_lifetime_days, size=n)
+    # Each category on a personal cycle: RC * lognormal(0, rc_sigma), so that the
+    # 90th percentile over persons is 3 RC. Nobody uses a pack up in under a
+    # third of the usual time.
+    for cat in world.CATEGORIES:
+        cycle = cat.rc_days * np.maximum(np.exp(rng.normal(0, planted.rc_sigma, n)), 1 / 3)
+        p[f"rc_{cat.code}"] = np.where(p[f"buys_{cat.code}"], cycle, np.nan)
+    # A customer stops after a number of repurchases, not after a number of days:
+    # the lifetime is counted in the person's own cycles, so a long cycle is not
+    # cut short more often than a short one. Existing customers are customers when
+    # the window opens, and their (memoryless) lifetime counts from there.
+    life = rng.exponential(planted.mean_lifetime_cycles, size=n)
+    sister_life = rng.exponential(planted.mean_lifetime_cycles, size=n)
+    begin = np.maximum(acq, 0.0)
+    for cat in world.CATEGORIES:
+        cycle = p[f"rc_{cat.code}"].to_numpy()
+        churn = np.where(one_off, acq + 1.0, begin + life * cycle)
+        p[f"churn_{cat.code}"] = churn
+        p[f"category_end_{cat.code}"] = np.where(p["switches"], churn + sister_life * cycle, churn)
+    p["churn_t"] = p[[f"churn_{c.code}" for c in world.CATEGORIES]].max(axis=1)
 
     p_member = np.array([planted.p_member_by_channel[c] for c in p["primary"]])
     p["is_member"] = p["pool_only"] | (rng.random(n) < p_member)
