@@ -436,3 +436,18 @@ def test_tags_and_an_audience_by_hand() -> None:
     assert con.table("audience_members").to_pandas()["person_id"].tolist() == ["P1"]
     with pytest.raises(ValueError, match="cannot use the filter"):
         audience(con, tags(con, s), "bad", "no_such_tag > 1")
+
+
+def test_training_sample_keeps_about_the_share_asked_the_same_persons_each_time() -> None:
+    from workbench.segment.propensity import _sample
+
+    con = duckdb_connect(":memory:")
+    t = con.create_table(
+        "buyers", ibis.memtable(pd.DataFrame({"person_id": [f"P{i}" for i in range(4000)]}))
+    )
+    assert len(_sample(t, 4000, 5000, seed=7)) == 4000  # within the bound: everyone
+    first = _sample(t, 4000, 400, seed=7)
+    # 100 of 1,000 hash buckets: about 400 persons (binomial sd about 19).
+    assert 300 <= len(first) <= 500
+    assert first["person_id"].tolist() == _sample(t, 4000, 400, seed=7)["person_id"].tolist()
+    assert set(first["person_id"]) != set(_sample(t, 4000, 400, seed=8)["person_id"])

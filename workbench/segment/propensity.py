@@ -132,8 +132,9 @@ class PropensityModel:
         )
 
 
-def _sample(t: ir.Table, max_rows: int, seed: int) -> pd.DataFrame:
-    n = int(t.count().execute())
+def _sample(t: ir.Table, n: int, max_rows: int, seed: int) -> pd.DataFrame:
+    """About ``max_rows`` of ``t``'s ``n`` rows at most, chosen by a hash of the person id
+    (all of them when ``n`` is within ``max_rows``)."""
     if n > max_rows:
         keep = max(1, round(1000 * max_rows / n))
         t = t.filter((t.person_id.hash() + seed).abs() % 1000 < keep)
@@ -177,7 +178,9 @@ def train(
     as_of = dt.date.fromisoformat(p.as_of)
     test_cut = as_of - dt.timedelta(HORIZON_DAYS)
     cuts = [test_cut - dt.timedelta(HORIZON_DAYS * k) for k in range(weeks, 0, -1)]
-    train_frames = [_sample(features(p, cycles, c), max_rows, seed) for c in cuts]
+    # Buyers at as-of bound the buyers at every earlier cutoff: one count sets the sample.
+    buyers = int(p.per_person.filter(p.per_person.purchases > 0).count().execute())
+    train_frames = [_sample(features(p, cycles, c), buyers, max_rows, seed) for c in cuts]
     train_df = pd.concat(train_frames, ignore_index=True)
     if train_df["label"].nunique() < 2:
         raise ValueError(
