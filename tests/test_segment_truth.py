@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from workbench.config import load_settings
+from workbench.config import Settings, load_settings
 from workbench.engine import connect, duckdb_connect
 from workbench.evaluation.segment import (
     rc_recovery,
@@ -25,7 +25,7 @@ from workbench.evaluation.segment import (
 )
 from workbench.segment.rc import RepurchaseCycles
 from workbench.segment.segments import Snapshot, segment
-from workbench.synth import SynthResult, generate
+from workbench.synth import SynthResult
 from workbench.unify import ingest
 
 CATEGORIES = [
@@ -245,30 +245,22 @@ GIFTS_AND_WIN_BACKS_LENGTHEN_LAUNDRY = (
     "rest: without them the warehouse gives 61.2 (60.8), see the test against the true buyers"
 )
 
-WORLD_20K = pytest.mark.xdist_group("world_20k")
-"""Tests on the 20,000-person world run on one worker, which builds it once."""
-
 
 @pytest.fixture(scope="module")
-def recovery_20k(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    """RC recovered on the demo's world: 20,000 persons, seed 42, the day before its end.
+def recovery_20k(world_20k: Settings) -> pd.DataFrame:
+    """RC recovered on the demo's world (20,000 persons, seed 42), the day before its end.
 
     The tolerance of 10% needs this size: the 3,000-person fixture's dishwasher RC
     rests on the p90 of about 330 repeat customers, whose standard error is near
     8% (there: 82.5 days, -17.5%; here 93.0, -7.0%).
     """
-    root = tmp_path_factory.mktemp("world_20k")
-    world = generate(root / "raw", root / "truth", customers=20_000, seed=42, progress=False)
-    s = load_settings(root=root, env={})
-    ingest(world.raw_dir, s, progress=False)
-    params = json.loads((world.truth_dir / "parameters.json").read_text("utf-8"))
+    params = json.loads((world_20k.truth_dir / "parameters.json").read_text("utf-8"))
     as_of = (dt.date.fromisoformat(params["end"]) - dt.timedelta(days=1)).isoformat()
-    cycles = segment(connect(s, read_only=True), as_of).cycles
-    return rc_recovery(cycles, world.truth_dir).set_index("code")
+    cycles = segment(connect(world_20k, read_only=True), as_of).cycles
+    return rc_recovery(cycles, world_20k.truth_dir).set_index("code")
 
 
 @pytest.mark.slow
-@WORLD_20K
 @pytest.mark.parametrize(
     "code",
     [
