@@ -21,23 +21,13 @@ import pytest
 from tests.test_segment import AS_OF, tiny_warehouse
 from workbench.config import Settings, load_settings
 from workbench.engine import connect, round_to
-from workbench.segment.segments import Options, Snapshot, segment, write_segments
+from workbench.segment.segments import INPUT_TABLES, Options, Snapshot, segment, write_segments
 from workbench.synth import SynthResult
 from workbench.unify import ingest
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 LATER = "2025-01-31"
-SEGMENT_INPUTS = (
-    "orders",
-    "order_lines",
-    "products",
-    "accounts",
-    "persons",
-    "members",
-    "coupons",
-    "campaigns",
-)
 
 # Persons who reach the corners where the engines could part, added to the seven
 # of test_segment. P8: eight orders of 2.03 yuan in all, a value per purchase of
@@ -191,7 +181,7 @@ def corners(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("segment_spark")
     duck = corner_warehouse()
     spark = connect(spark_settings(root))
-    copy_to_spark(duck, spark, SEGMENT_INPUTS, root / "parquet")
+    copy_to_spark(duck, spark, INPUT_TABLES, root / "parquet")
     if "segments" in spark.list_tables():
         spark.drop_table("segments")
     on_spark = run_corners(spark)
@@ -272,7 +262,7 @@ def test_synthetic_snapshot_on_spark_matches_duckdb(
     ingest(small_synth.raw_dir, settings, progress=False)
     duck = connect(settings)
     spark = connect(spark_settings(tmp_path / "spark"))
-    copy_to_spark(duck, spark, SEGMENT_INPUTS, tmp_path / "parquet")
+    copy_to_spark(duck, spark, INPUT_TABLES, tmp_path / "parquet")
     last = duck.table("orders").ordered_at.max().execute()
     as_of = (pd.Timestamp(last) - pd.Timedelta(days=30)).date().isoformat()
     on_duck, on_spark = segment(duck, as_of), segment(spark, as_of)

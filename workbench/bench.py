@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from workbench.segment.segments import SEGMENT_COLUMNS
+from workbench.segment.segments import INPUT_TABLES, SEGMENT_COLUMNS
 from workbench.synth.world import CATEGORIES, OUR_BRAND, PROMO_CLASSES, SISTER_BRAND, promotions
 
 log = logging.getLogger(__name__)
@@ -67,16 +67,8 @@ BATCH = 250_000
 GENERATOR_VERSION = 1
 """Bumped whenever the generator changes, so a kept data folder is not reused by mistake."""
 STEPS: tuple[str, ...] = ("ours", "pandas", "sql")
-TABLES: tuple[str, ...] = (
-    "orders",
-    "order_lines",
-    "products",
-    "accounts",
-    "persons",
-    "members",
-    "coupons",
-    "campaigns",
-)
+TABLES: tuple[str, ...] = INPUT_TABLES
+"""The tables generated: what the segment step reads."""
 COUNTED: tuple[str, ...] = (
     "tier_l1",
     "tier_l2",

@@ -62,6 +62,19 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
 )
 
 
+INPUT_TABLES: tuple[str, ...] = (
+    "orders",
+    "order_lines",
+    "products",
+    "accounts",
+    "persons",
+    "members",
+    "coupons",
+    "campaigns",
+)
+"""The warehouse tables a snapshot reads (``products``, ``members`` and ``campaigns``
+may be missing: see :mod:`workbench.segment.facts`)."""
+
 _D = SegmentSettings()
 
 
