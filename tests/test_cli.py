@@ -174,3 +174,22 @@ def test_run_all_goes_on_past_a_missing_notebook(tmp_path: Path) -> None:
     # The two runs that started each left a report; the two that could not, nothing.
     runs = sorted(p.name for p in (tmp_path / "reports").glob("2*/*.html"))
     assert runs == ["fail.html", "marker.html"]
+
+
+def test_segment_says_it_uses_the_duckdb_warehouse_when_the_engine_is_spark(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "WORKBENCH_ROOT": str(tmp_path), "WORKBENCH_ENGINE": "spark"}
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench", "segment"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # No warehouse yet: the command stops, after saying which engine it would have used.
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("note: `workbench segment` reads and writes the DuckDB warehouse")
+    assert "engine = spark" in lines[0]
+    assert "does not exist yet" in lines[1]

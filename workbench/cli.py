@@ -37,6 +37,17 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _on_the_warehouse_file(s: Settings, command: str) -> None:
+    """Say on stderr that ``command`` uses the DuckDB warehouse whatever the engine setting."""
+    if s.engine != "duckdb":
+        typer.echo(
+            f"note: `workbench {command}` reads and writes the DuckDB warehouse {s.warehouse}; "
+            f"engine = {s.engine} applies to the Python API (workbench.engine.connect), whose "
+            "session must already hold the warehouse tables",
+            err=True,
+        )
+
+
 def _fail(message: str) -> NoReturn:
     """One line on stderr, exit 2: nothing was done."""
     typer.echo(f"error: {message}", err=True)
@@ -164,6 +175,7 @@ def ingest(
     from workbench.unify import ingest_mapped
 
     s = _settings()
+    _on_the_warehouse_file(s, "ingest")
     t0 = time.perf_counter()
     try:
         if mapping:
@@ -249,6 +261,7 @@ def segment(
     from workbench.segment import segment as run_segment
 
     s = _settings()
+    _on_the_warehouse_file(s, "segment")
     try:
         dates = [check_value("as_of", d) for d in as_of or []]
         if not s.warehouse.exists():
