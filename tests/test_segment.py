@@ -451,3 +451,17 @@ def test_training_sample_keeps_about_the_share_asked_the_same_persons_each_time(
     assert 300 <= len(first) <= 500
     assert first["person_id"].tolist() == _sample(t, 4000, 400, seed=7)["person_id"].tolist()
     assert set(first["person_id"]) != set(_sample(t, 4000, 400, seed=8)["person_id"])
+
+
+def test_interval_histogram_of_all_purchases_by_hand() -> None:
+    from workbench.segment.summary import interval_histogram
+
+    p = purchases(tiny_warehouse(), AS_OF)
+    got = interval_histogram(p, width=15)
+    # Repeat customers of our brand: P1 (335 days over 3 intervals, 111.7), P2 (61),
+    # P4 (30); P3 bought ours once. Bins of 15 days start at 30, 60 and 105.
+    assert got.bins.to_dict("list") == {"start": [30, 60, 105], "repeaters": [1, 1, 1]}
+    # p90 by linear interpolation over (30, 61, 111.7): 61 + 0.8 * (335 / 3 - 61).
+    assert got.p90 == pytest.approx(61 + 0.8 * (335 / 3 - 61))
+    laundry = interval_histogram(p, "laundry", width=15)
+    assert laundry.bins.to_dict("list") == {"start": [60, 105], "repeaters": [1, 1]}

@@ -53,7 +53,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from workbench.segment.rfm import RFM_SEGMENTS
 from workbench.segment.segments import INPUT_TABLES, SEGMENT_COLUMNS
+from workbench.segment.segments import MEMBER_TIERS as TIERS_LOW_TO_HIGH
 from workbench.synth.world import CATEGORIES, OUR_BRAND, PROMO_CLASSES, SISTER_BRAND, promotions
 
 log = logging.getLogger(__name__)
@@ -728,17 +730,7 @@ def segment_sql(as_of: str) -> str:
 # ---------------------------------------------------------------------------
 # Reference 2: the same rules as an analyst writes them in plain pandas.
 
-_TIER_RANK = {"普通": 0, "高级": 1, "VIP": 2, "至尊VIP": 3}
-_RFM_NAMES = {
-    (True, True, True): "important_value",
-    (True, False, True): "important_develop",
-    (False, True, True): "important_keep",
-    (False, False, True): "important_retain",
-    (True, True, False): "general_value",
-    (True, False, False): "general_develop",
-    (False, True, False): "general_keep",
-    (False, False, False): "general_retain",
-}
+_TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS_LOW_TO_HIGH)}
 
 
 def _ntile5(position: pd.Series, n: int) -> pd.Series:
@@ -984,7 +976,7 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     b["m_score"] = _quintile_score(b["net_amount"])
     highs = [b[s] >= b[s].mean() for s in ("r_score", "f_score", "m_score")]
     b["rfm_segment"] = [
-        _RFM_NAMES[k]
+        RFM_SEGMENTS[k]
         for k in zip(highs[0].to_numpy(), highs[1].to_numpy(), highs[2].to_numpy(), strict=True)
     ]
     hf = b["purchases"] > b["purchases"].median()

@@ -18,7 +18,7 @@ import pandas as pd
 from workbench.engine import materialise
 from workbench.segment.facts import Purchases
 from workbench.segment.lifecycle import Bounds, lifecycle
-from workbench.segment.rc import RC_MULTIPLE, RC_QUANTILE, purchase_intervals
+from workbench.segment.rc import RC_MULTIPLE, RC_QUANTILE, purchase_intervals, repeat_customers
 from workbench.segment.segments import Options, Snapshot, segment
 
 LEVELS: tuple[str, ...] = ("tier_l1", "tier_l2", "tier_l3")
@@ -64,8 +64,7 @@ def interval_histogram(
         cap_days: intervals beyond this fall in the last bin.
     """
     if category is None:
-        days = p.orders.filter(p.orders.ours)
-        iv = purchase_intervals(days)
+        iv = repeat_customers(p.per_person)
     else:
         c = p.categories
         iv = purchase_intervals(c.filter(c.ours & (c.category == category)))
