@@ -51,3 +51,26 @@ def test_an_audience_filter_shows_one_condition_per_line() -> None:
         "AND (a = 1 OR b = 2)",
         "or visits_90d >= 3",
     ]
+
+
+def test_the_rc_table_writes_the_inductive_interval_with_its_known_bounds() -> None:
+    from workbench.report.views.segment import rc_table
+
+    rc = pd.DataFrame(
+        {
+            "category": ["laundry", "handwash", "dishwasher", None],
+            "rc_usage": [60.0, 45.0, 100.0, 60.0],
+            "rc_inductive": [67.94, 49.33, 93.0, 60.0],
+            "rc_inductive_low": [65.44, 47.1, None, None],
+            "rc_inductive_high": [70.83, None, None, None],
+            "p90_interval": [203.84, 148.0, 279.0, 180.0],
+            "repeaters": [5929, 310, 12, 0],
+            "rc_days": [67.94, 45.0, 100.0, 60.0],
+            "method": ["inductive", "usage", "usage", "usage"],
+            "reason": ["enough_repeaters", "few_repeaters", "few_repeaters", "no_repeaters"],
+        }
+    )
+    shown = rc_table(rc, "en").data
+    assert shown["Inductive RC, 95% interval"].tolist() == ["65.4 – 70.8", "≥ 47.1", "–", "–"]
+    html = rc_table(rc, "zh").to_html()
+    assert "归纳法 RC 95% 区间" in html and "65.4 – 70.8" in html

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
 from workbench.engine import duckdb_connect
 from workbench.schema import SEGMENTS
 from workbench.segment.facts import purchases
-from workbench.segment.rc import repurchase_cycles
+from workbench.segment.rc import p90_interval, repurchase_cycles
 from workbench.segment.segments import Options, segment, write_segments
 
 AS_OF = "2024-12-31"
@@ -144,10 +145,38 @@ def test_repurchase_cycles_by_both_methods() -> None:
     # Overall: P4 30, P2 61, P1 111.67; p90 at position 1.8: 61 + 0.8 * (111.67 - 61).
     assert overall["rc_inductive"] == pytest.approx((61 + 0.8 * (335 / 3 - 61)) / 3)
     assert overall["rc_usage"] == 60.0  # seven laundry purchases of 60 days, two of 45
+    # The p90's 95% interval: ranks floor(0.9 n - 1.96 sqrt(0.09 n)) and
+    # ceil(0.9 n + 1.96 sqrt(0.09 n)). One or two repeat customers set no bound
+    # (ranks 0 and 2, 0 and 3); of the three overall, the lower bound is the
+    # smallest interval (rank floor(2.7 - 1.02) = 1: P4's 30 days), the upper none (rank 4).
+    assert t[["rc_inductive_low", "rc_inductive_high"]].iloc[:2].isna().all().all()
+    assert overall["rc_inductive_low"] == 30 / 3 and pd.isna(overall["rc_inductive_high"])
     assert set(t["method"]) == {"usage"}
     auto = repurchase_cycles(p, "auto", min_repeaters=2).table.set_index("category")
     assert auto.loc["laundry", "method"] == "inductive"
     assert auto.loc["handwash", ["method", "reason"]].tolist() == ["usage", "few_repeaters"]
+
+
+def test_the_p90_interval_holds_the_true_p90_ninety_five_times_in_a_hundred() -> None:
+    # 400 samples of 300 exponential intervals (mean 20 days): the true p90 is 20 ln 10.
+    rng = np.random.default_rng(7)
+    samples, n = 400, 300
+    iv = ibis.memtable(
+        {
+            "sample": np.repeat(np.arange(samples), n),
+            "mean_interval": rng.exponential(20.0, samples * n),
+        }
+    )
+    got = p90_interval(iv, ("sample",)).to_pandas()
+    assert len(got) == samples and (got["repeaters"] == n).all()
+    truth = 20.0 * np.log(10.0)
+    held = ((got["p90_low"] <= truth) & (truth <= got["p90_high"])).mean()
+    assert 0.92 <= held <= 0.98
+    # The bounds are the 259th and 281st of 300 sorted intervals:
+    # 270 -/+ 1.96 * sqrt(300 * 0.09) = 270 -/+ 10.18, floored and ceiled.
+    first = np.sort(iv.to_pandas().query("sample == 0")["mean_interval"].to_numpy())
+    row = got.set_index("sample").loc[0]
+    assert row["p90_low"] == first[259 - 1] and row["p90_high"] == first[281 - 1]
 
 
 @pytest.fixture(scope="module")

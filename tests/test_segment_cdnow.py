@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from workbench.config import load_settings
 from workbench.engine import connect
@@ -103,6 +104,8 @@ def reference() -> dict[str, object]:
     repeat = per[per["days"] >= 2]
     mean_interval = (repeat["last"] - repeat["first"]).dt.days / (repeat["days"] - 1)
     rc = float(mean_interval.quantile(0.9)) / 3
+    # The exact distribution-free 95% interval of the p90 (binomial order statistics).
+    ci = stats.quantile_test(mean_interval.to_numpy(), q=rc * 3, p=0.9).confidence_interval(0.95)
     per["recency"] = (as_of - per["last"]).dt.days
     r = per["recency"] / rc
     level2 = pd.Series(
@@ -133,7 +136,13 @@ def reference() -> dict[str, object]:
     rfm = pd.Series(
         [SEGMENT_NAMES[k] for k in zip(high["r"], high["f"], high["m"], strict=True)]
     ).value_counts()
-    return {"rc": rc, "repeaters": len(repeat), "tiers": tiers, "rfm": rfm.to_dict()}
+    return {
+        "rc": rc,
+        "rc_interval": (float(ci.low) / 3, float(ci.high) / 3),
+        "repeaters": len(repeat),
+        "tiers": tiers,
+        "rfm": rfm.to_dict(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +176,10 @@ def test_inductive_rc_matches_pandas(
     assert overall["method"] == "inductive" and pd.isna(overall["rc_usage"])
     assert overall["repeaters"] == reference["repeaters"]
     assert overall["rc_inductive"] == pytest.approx(reference["rc"], rel=1e-9)
+    # The normal approximation of the binomial ranks gives scipy's exact interval here.
+    low, high = reference["rc_interval"]  # type: ignore[misc]
+    assert overall["rc_inductive_low"] == pytest.approx(low, rel=1e-9)
+    assert overall["rc_inductive_high"] == pytest.approx(high, rel=1e-9)
     assert table["rc_days"].dropna().eq(overall["rc_days"]).all()
 
 

@@ -286,6 +286,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "share": ("占比", "Share"),
     "rc_usage": ("用量法 RC（天）", "Usage RC (days)"),
     "rc_inductive": ("归纳法 RC（天）", "Inductive RC (days)"),
+    "rc_inductive_ci": ("归纳法 RC 95% 区间", "Inductive RC, 95% interval"),
     "p90_interval": ("P90 购买间隔（天）", "P90 interval (days)"),
     "repeaters": ("复购客户数", "Repeat customers"),
     "rc_days": ("采用的 RC（天）", "RC used (days)"),

@@ -11,7 +11,10 @@ Two methods, computed side by side per category and overall (``category`` is
 - inductive (现有数据归纳法): for every repeat customer (two or more purchase
   days of our brand in the category), the mean interval between consecutive
   purchase days; 90% of repeat customers buy again within 3 RC, so
-  RC = p90 / 3.
+  RC = p90 / 3. Beside it, a 95% interval for that RC from the order
+  statistics of the repeat customers' intervals (:func:`p90_interval`), which
+  does not assume any shape of their distribution: it says how far the p90 of
+  this many repeat customers can be trusted.
 
 ``auto`` takes the inductive RC where at least ``min_repeaters`` repeat
 customers back it, else the usage RC, else the inductive one however few
@@ -39,6 +42,8 @@ RcMethod = Literal["usage", "inductive", "auto"]
 RC_METHODS: tuple[str, ...] = ("usage", "inductive", "auto")
 RC_QUANTILE = 0.9
 RC_MULTIPLE = 3.0
+RC_CONFIDENCE_Z = 1.959964
+"""The standard normal quantile of the RC interval's 95% two-sided confidence."""
 
 
 def purchase_intervals(days: ir.Table, by: tuple[str, ...] = ()) -> ir.Table:
@@ -69,13 +74,58 @@ def repeat_customers(per_person: ir.Table) -> ir.Table:
     return r.select("person_id", purchase_days=r.purchases, mean_interval=span / (r.purchases - 1))
 
 
+def p90_interval(iv: ir.Table, by: tuple[str, ...] = ()) -> ir.Table:
+    """The p90 of the mean intervals per ``by`` group, their count and a 95% interval.
+
+    The interval is distribution-free: among ``n`` repeat customers sorted by
+    their mean interval, the number below the true p90 is binomial(n, 0.9), so
+    the ``l``-th and ``u``-th smallest intervals, with ``l = floor(0.9 n - z s)``
+    and ``u = ceil(0.9 n + z s)``, ``s = sqrt(0.09 n)`` and ``z`` =
+    :data:`RC_CONFIDENCE_Z`, hold it between them with 95% confidence (the
+    normal approximation of the binomial). A bound whose rank falls outside
+    1..n is null: too few repeat customers to set it.
+
+    Parameters:
+        iv: :func:`purchase_intervals` (or :func:`repeat_customers`).
+        by: the group columns (none: one row for all).
+
+    Returns:
+        The ``by`` columns, ``p90_interval``, ``repeaters``, ``p90_low`` and ``p90_high``.
+
+    Example:
+        With intervals 1, 2, ..., 100 days: p90 = 90.1, ``l`` = 84, ``u`` = 96.
+
+        >>> iv = ibis.memtable({"mean_interval": [float(d) for d in range(1, 101)]})
+        >>> p90_interval(iv).to_pandas().round(1).to_dict("records")
+        [{'p90_interval': 90.1, 'repeaters': 100, 'p90_low': 84.0, 'p90_high': 96.0}]
+    """
+    group = list(by)
+    n = iv.mean_interval.count().over(group_by=group) if group else iv.mean_interval.count().over()
+    rank = ibis.row_number().over(group_by=group, order_by=iv.mean_interval) + 1
+    ranked = iv.mutate(rank=rank, n=n)
+    p = RC_QUANTILE
+    spread = RC_CONFIDENCE_Z * (ranked.n * (p * (1 - p))).sqrt()
+    ranked = ranked.mutate(
+        low_rank=(ranked.n * p - spread).floor(), high_rank=(ranked.n * p + spread).ceil()
+    )
+    metrics = {
+        "p90_interval": ranked.mean_interval.quantile(p),
+        "repeaters": ranked.count(),
+        "p90_low": ranked.mean_interval.max(where=ranked.rank == ranked.low_rank),
+        "p90_high": ranked.mean_interval.max(where=ranked.rank == ranked.high_rank),
+    }
+    return ranked.group_by(group).agg(**metrics) if group else ranked.aggregate(**metrics)
+
+
 @dataclass(frozen=True)
 class RepurchaseCycles:
     """RC per category and overall by both methods, and the one chosen.
 
     ``table`` has one row per category (``category`` ``None``: overall) with
-    ``rc_usage``, ``rc_inductive``, ``p90_interval``, ``repeaters``, ``rc_days``
-    (the chosen) and ``method`` (``usage`` or ``inductive``) with ``reason``.
+    ``rc_usage``, ``rc_inductive`` and its 95% interval ``rc_inductive_low`` ..
+    ``rc_inductive_high`` (:func:`p90_interval`, null where too few repeat
+    customers set a bound), ``p90_interval``, ``repeaters``, ``rc_days`` (the
+    chosen) and ``method`` (``usage`` or ``inductive``) with ``reason``.
     """
 
     table: pd.DataFrame
@@ -111,16 +161,12 @@ def repurchase_cycles(
         raise ValueError(f"rc_method {method!r} is not one of {', '.join(RC_METHODS)}")
     cats = p.categories.filter(p.categories.ours)
 
-    def p90(iv: ir.Table) -> dict[str, ir.Scalar]:
-        return {"p90_interval": iv.mean_interval.quantile(RC_QUANTILE), "repeaters": iv.count()}
-
-    iv = purchase_intervals(cats, ("category",))
-    per_cat = iv.group_by("category").agg(**p90(iv)).to_pandas()
-    repeaters = repeat_customers(p.per_person)
-    overall_row = repeaters.aggregate(**p90(repeaters)).to_pandas()
+    per_cat = p90_interval(purchase_intervals(cats, ("category",)), ("category",)).to_pandas()
+    overall_row = p90_interval(repeat_customers(p.per_person)).to_pandas()
     overall_row["category"] = None
     ind = pd.concat([per_cat, overall_row], ignore_index=True)
-    ind["rc_inductive"] = ind["p90_interval"] / RC_MULTIPLE
+    for out, col in (("", "p90_interval"), ("_low", "p90_low"), ("_high", "p90_high")):
+        ind[f"rc_inductive{out}"] = ind[col].astype("float64") / RC_MULTIPLE
 
     covered = cats.filter(cats.daily_uses > 0)
     covered = covered.mutate(days_covered=covered.units / covered.daily_uses)
@@ -145,6 +191,8 @@ def repurchase_cycles(
             "category",
             "rc_usage",
             "rc_inductive",
+            "rc_inductive_low",
+            "rc_inductive_high",
             "p90_interval",
             "repeaters",
             "rc_days",

@@ -45,11 +45,16 @@ def rc_table(rc: pd.DataFrame, lang: str = "zh") -> Table:
     g["category"] = g["category"].fillna(label("all_categories", lang))
     g["method"] = g["method"].map(lambda m: label(m, lang))
     g["reason"] = g["reason"].map(lambda r: label(r, lang))
+    g["rc_inductive_ci"] = [
+        _bounds(lo, hi)
+        for lo, hi in zip(g["rc_inductive_low"], g["rc_inductive_high"], strict=True)
+    ]
     g = g[
         [
             "category",
             "rc_usage",
             "rc_inductive",
+            "rc_inductive_ci",
             "p90_interval",
             "repeaters",
             "rc_days",
@@ -64,6 +69,17 @@ def rc_table(rc: pd.DataFrame, lang: str = "zh") -> Table:
         formats={"rc_usage": one, "rc_inductive": one, "p90_interval": one, "rc_days": one},
         name="repurchase_cycles",
     )
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    """A 95% interval as text: ``a – b``, or ``≥ a`` / ``≤ b`` when one bound is unknown."""
+    one = fixed(1)
+    has_low, has_high = pd.notna(low), pd.notna(high)
+    if has_low and has_high:
+        return f"{one(low)} – {one(high)}"
+    if has_low:
+        return f"≥ {one(low)}"
+    return f"≤ {one(high)}" if has_high else one(None)
 
 
 def interval_chart(iv: Intervals, lang: str = "zh") -> alt.LayerChart:
