@@ -152,6 +152,15 @@ def test_run_exit_codes_follow_the_notebook(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_what_the_kernel_writes_outside_cells_goes_to_its_log(tmp_path: Path) -> None:
+    r = _workbench(["run", str(FIXTURES / "kernel_stderr.ipynb")], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    (log,) = (tmp_path / "reports").glob("2*/kernel.log")
+    assert log.read_text(encoding="utf-8") == "the kernel's own line\n"
+
+
+@pytest.mark.slow
 def test_run_all_goes_on_past_a_missing_notebook(tmp_path: Path) -> None:
     schedule = tmp_path / "schedule.yaml"
     schedule.write_text(

@@ -2,7 +2,9 @@
 
 Each run writes the executed ``.ipynb``, a self-contained ``.html`` and
 ``parameters.json`` (effective parameters and where each came from, timing,
-status, version, data fingerprint). Parameters are checked and resolved
+status, version, data fingerprint). What the kernel process itself writes to
+stderr, outside any cell (a fatal error, noise at its shutdown), goes to
+``kernel.log`` beside them, kept only when not empty. Parameters are checked and resolved
 before anything is written or a kernel starts: a value the notebook does not
 accept stops the run with one line and leaves ``reports/`` as it was. A
 failed run still gets its HTML, and never replaces the last good report of
@@ -13,6 +15,7 @@ updated on success, and ``reports/index.html`` lists every run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -204,8 +207,13 @@ def _kernel_env(settings: Settings) -> Iterator[None]:
                 os.environ[k] = old
 
 
-def _kernel_options() -> dict[str, Any]:
-    """papermill options that encrypt the kernel's sockets, where pyzmq can.
+def _kernel_options(stderr_fd: int) -> dict[str, Any]:
+    """papermill options: the kernel's own stderr to ``stderr_fd``, its sockets encrypted.
+
+    A kernel process writes to its stderr outside any cell: a fatal error, or
+    ipykernel's traceback when a message races the closing of its sockets at
+    shutdown. Those lines are the kernel's, not the run's: they go to a file
+    (:func:`_logged_kernel_manager`), so ``workbench run`` prints only its own.
 
     ipykernel writes "Kernel is running over TCP without encryption" to stderr
     whenever its sockets are plain; given CurveZMQ keys by the kernel manager
@@ -214,9 +222,32 @@ def _kernel_options() -> dict[str, Any]:
     import zmq
     from traitlets.config import Config
 
-    if not zmq.has("curve"):
-        return {}
-    return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
+    config: dict[str, Any] = {"LoggedKernelManager": {"stderr_fd": stderr_fd}}
+    if zmq.has("curve"):
+        config["KernelManager"] = {"transport_encryption": "auto"}
+    return {"config": Config(config), "kernel_manager_class": _logged_kernel_manager()}
+
+
+@functools.cache
+def _logged_kernel_manager() -> type:
+    """:class:`jupyter_client.AsyncKernelManager` that starts the kernel with its stderr
+    on the file descriptor ``stderr_fd`` (a setting; -1 leaves it inherited).
+
+    Built on first use, so that commands which start no kernel do not import
+    jupyter_client.
+    """
+    from jupyter_client import AsyncKernelManager
+    from traitlets import Int
+
+    class LoggedKernelManager(AsyncKernelManager):
+        stderr_fd = Int(-1, config=True, help="Where the kernel process's stderr goes.")
+
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            if self.stderr_fd >= 0:
+                kw.setdefault("stderr", self.stderr_fd)
+            await super().start_kernel(**kw)
+
+    return LoggedKernelManager
 
 
 @dataclass(frozen=True)
@@ -366,8 +397,9 @@ def run_notebook(
 
     t0 = time.perf_counter()
     error: dict[str, str] | None = None
+    kernel_log = out_dir / "kernel.log"
     try:
-        with _kernel_env(settings):
+        with _kernel_env(settings), kernel_log.open("wb") as kernel_stderr:
             pm.execute_notebook(
                 str(nb_path),
                 str(executed),
@@ -376,7 +408,7 @@ def run_notebook(
                 cwd=str(settings.root),
                 execution_timeout=timeout_s,
                 kernel_name="python3",
-                **_kernel_options(),
+                **_kernel_options(kernel_stderr.fileno()),
             )
         status = "ok"
     except pm.PapermillExecutionError as exc:
@@ -388,6 +420,8 @@ def run_notebook(
         if not executed.exists():
             shutil.copy(nb_path, executed)
     duration = time.perf_counter() - t0
+    if kernel_log.stat().st_size == 0:
+        kernel_log.unlink()
     if status == "failed" and error and error["ename"] == "PapermillExecutionError":
         error = _error_of(executed)
 
