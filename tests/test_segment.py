@@ -34,28 +34,29 @@ ORDERS = [
 ]
 
 
+def order_rows(o: pd.DataFrame) -> pd.DataFrame:
+    """``orders`` rows of Tmall accounts ``tmall:<person>``, at 10:00 on ``day``, from
+    ``order_key``, ``person``, ``day``, ``goods``, ``disc`` and ``paid``."""
+    return pd.DataFrame(
+        {
+            "order_key": o["order_key"],
+            "platform": "tmall",
+            "account_key": "tmall:" + o["person"],
+            "ordered_at": pd.to_datetime(o["day"]) + pd.Timedelta(hours=10),
+            "goods_amount": o["goods"],
+            "discount_amount": o["disc"],
+            "paid_amount": o["paid"],
+            "net_amount": o["paid"],
+        }
+    )
+
+
 def tiny_warehouse() -> Any:
     con = duckdb_connect(":memory:")
     o = pd.DataFrame(
         ORDERS, columns=["order_key", "person", "day", "sku", "qty", "goods", "disc", "paid"]
     )
-    con.create_table(
-        "orders",
-        ibis.memtable(
-            pd.DataFrame(
-                {
-                    "order_key": o["order_key"],
-                    "platform": "tmall",
-                    "account_key": "tmall:" + o["person"],
-                    "ordered_at": pd.to_datetime(o["day"]) + pd.Timedelta(hours=10),
-                    "goods_amount": o["goods"],
-                    "discount_amount": o["disc"],
-                    "paid_amount": o["paid"],
-                    "net_amount": o["paid"],
-                }
-            )
-        ),
-    )
+    con.create_table("orders", ibis.memtable(order_rows(o)))
     con.create_table(
         "order_lines",
         ibis.memtable(
@@ -485,12 +486,14 @@ def test_training_sample_keeps_about_the_share_asked_the_same_persons_each_time(
 def test_interval_histogram_of_all_purchases_by_hand() -> None:
     from workbench.segment.summary import interval_histogram
 
-    p = purchases(tiny_warehouse(), AS_OF)
-    got = interval_histogram(p, width=15)
+    s = segment(tiny_warehouse(), AS_OF)
+    got = interval_histogram(s, width=15)
     # Repeat customers of our brand: P1 (335 days over 3 intervals, 111.7), P2 (61),
     # P4 (30); P3 bought ours once. Bins of 15 days start at 30, 60 and 105.
     assert got.bins.to_dict("list") == {"start": [30, 60, 105], "repeaters": [1, 1, 1]}
     # p90 by linear interpolation over (30, 61, 111.7): 61 + 0.8 * (335 / 3 - 61).
     assert got.p90 == pytest.approx(61 + 0.8 * (335 / 3 - 61))
-    laundry = interval_histogram(p, "laundry", width=15)
+    laundry = interval_histogram(s, "laundry", width=15)
     assert laundry.bins.to_dict("list") == {"start": [60, 105], "repeaters": [1, 1]}
+    # The p90 line is the one laundry's RC was computed from: 61 + 0.9 * (335/3 - 61).
+    assert laundry.p90 == pytest.approx(61 + 0.9 * (335 / 3 - 61))

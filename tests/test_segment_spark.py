@@ -18,7 +18,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from tests.test_segment import AS_OF, tiny_warehouse
+from tests.test_segment import AS_OF, order_rows, tiny_warehouse
 from workbench.config import Settings, load_settings
 from workbench.engine import connect, round_to
 from workbench.segment.segments import INPUT_TABLES, Options, Snapshot, segment, write_segments
@@ -48,21 +48,7 @@ def corner_warehouse() -> Any:
     """test_segment's seven persons and the three of :data:`EXTRA_ORDERS`, on DuckDB."""
     con = tiny_warehouse()
     o = pd.DataFrame(EXTRA_ORDERS, columns=["order_key", "person", "day", "paid"])
-    con.insert(
-        "orders",
-        pd.DataFrame(
-            {
-                "order_key": o["order_key"],
-                "platform": "tmall",
-                "account_key": "tmall:" + o["person"],
-                "ordered_at": pd.to_datetime(o["day"]) + pd.Timedelta(hours=10),
-                "goods_amount": o["paid"],
-                "discount_amount": 0.0,
-                "paid_amount": o["paid"],
-                "net_amount": o["paid"],
-            }
-        ),
-    )
+    con.insert("orders", order_rows(o.assign(goods=o["paid"], disc=0.0)))
     lines = o[o["person"] != "P9"]
     con.insert(
         "order_lines",

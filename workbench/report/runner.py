@@ -4,12 +4,14 @@ Each run writes the executed ``.ipynb``, a self-contained ``.html`` and
 ``parameters.json`` (effective parameters and where each came from, timing,
 status, version, data fingerprint). What the kernel process itself writes to
 stderr, outside any cell (a fatal error, noise at its shutdown), goes to
-``kernel.log`` beside them, kept only when not empty. Parameters are checked and resolved
-before anything is written or a kernel starts: a value the notebook does not
-accept stops the run with one line and leaves ``reports/`` as it was. A
-failed run still gets its HTML, and never replaces the last good report of
-the same notebook, parameters and warehouse: ``reports/latest/`` is only
-updated on success, and ``reports/index.html`` lists every run.
+``kernel.log`` beside them, kept when the run failed: after a good run it is
+only shutdown noise (jupyter_client interrupts the kernel before it asks it
+to stop, and ipykernel may log that). Parameters are checked
+and resolved before anything is written or a kernel starts: a value the
+notebook does not accept stops the run with one line and leaves ``reports/``
+as it was. A failed run still gets its HTML, and never replaces the last good
+report of the same notebook, parameters and warehouse: ``reports/latest/`` is
+only updated on success, and ``reports/index.html`` lists every run.
 """
 
 from __future__ import annotations
@@ -420,7 +422,7 @@ def run_notebook(
         if not executed.exists():
             shutil.copy(nb_path, executed)
     duration = time.perf_counter() - t0
-    if kernel_log.stat().st_size == 0:
+    if status == "ok" or kernel_log.stat().st_size == 0:
         kernel_log.unlink()
     if status == "failed" and error and error["ename"] == "PapermillExecutionError":
         error = _error_of(executed)

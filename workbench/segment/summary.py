@@ -16,9 +16,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from workbench.engine import materialise
-from workbench.segment.facts import Purchases
 from workbench.segment.lifecycle import Bounds, lifecycle
-from workbench.segment.rc import RC_MULTIPLE, RC_QUANTILE, purchase_intervals, repeat_customers
+from workbench.segment.rc import RC_MULTIPLE, purchase_intervals, repeat_customers
 from workbench.segment.segments import Options, Snapshot, segment
 
 LEVELS: tuple[str, ...] = ("tier_l1", "tier_l2", "tier_l3")
@@ -53,25 +52,29 @@ class Intervals:
 
 
 def interval_histogram(
-    p: Purchases, category: str | None = None, width: int = 15, cap_days: int = 720
+    s: Snapshot, category: str | None = None, width: int = 15, cap_days: int = 720
 ) -> Intervals:
-    """Histogram of repeat customers' mean interval between purchase days of our brand.
+    """Histogram of repeat customers' mean interval between purchase days of our brand,
+    with the p90 the snapshot's RC was computed from.
 
     Parameters:
-        p: the purchases of a snapshot.
+        s: a snapshot.
         category: a category of the product master, or ``None`` for any purchase.
         width: bin width in days.
         cap_days: intervals beyond this fall in the last bin.
     """
+    p = s.purchases
     if category is None:
         iv = repeat_customers(p.per_person)
     else:
         c = p.categories
         iv = purchase_intervals(c.filter(c.ours & (c.category == category)))
-    p90 = iv.mean_interval.quantile(RC_QUANTILE).execute()
     capped = ibis.least(iv.mean_interval, cap_days)
     b = iv.mutate(start=((capped / width).floor() * width).cast("int64"))
     bins = b.group_by("start").agg(repeaters=b.count()).order_by("start").to_pandas()
+    cycles = s.cycles.table
+    row = cycles[cycles["category"].isna() if category is None else cycles["category"] == category]
+    p90 = row["p90_interval"].iat[0] if len(row) else None
     p90_value = None if p90 is None or pd.isna(p90) else float(p90)
     return Intervals(bins, p90_value, width, category)
 
