@@ -75,6 +75,8 @@ class SegmentSettings:
         rc_method: ``usage``, ``inductive`` or ``auto`` (inductive where enough
             repeat customers back it).
         min_repeaters: repeat customers ``auto`` needs before it uses the inductive RC.
+        rc_quantile, rc_multiple: the inductive RC is the ``rc_quantile`` of the repeat
+            customers' mean intervals divided by ``rc_multiple`` (p90 / 3).
         awake_rc, active_rc, light_sleep_rc, lost_rc: lifecycle bounds in RC units:
             highly awake up to 1, active up to 2, light sleep up to 2.5, lost beyond 3.
         loyal_min_purchases: purchase days a loyal fan (忠粉) has at least.
@@ -94,10 +96,14 @@ class SegmentSettings:
         promo_fanatic_share: share of purchases on promotion a fanatic reaches: four in five.
         promo_min_orders: purchases needed to judge promotion sensitivity at all.
         brand: our brand in the product master; empty for the brand with the most lines.
+        compare_days: the migration's earlier snapshot is this many days before as-of.
+        alert_min_persons: migration cells of fewer persons raise no alert.
     """
 
     rc_method: str = "auto"
     min_repeaters: int = 100
+    rc_quantile: float = 0.9
+    rc_multiple: float = 3.0
     awake_rc: float = 1.0
     active_rc: float = 2.0
     light_sleep_rc: float = 2.5
@@ -114,6 +120,8 @@ class SegmentSettings:
     promo_fanatic_share: float = 0.8
     promo_min_orders: int = 2
     brand: str = ""
+    compare_days: int = 90
+    alert_min_persons: int = 20
 
     def check(self) -> SegmentSettings:
         """Raise ``ValueError`` naming the first setting out of its range."""
