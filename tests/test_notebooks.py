@@ -9,6 +9,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import papermill
 import pytest
 
@@ -226,3 +227,50 @@ def test_report_header_shows_every_effective_parameter(unify_reports: dict[str, 
     header = header[: header.index("</section>")]
     for name in ("As of", "Link threshold", "Language", "Data date range"):
         assert f"<td>{name}</td>" in header, name
+
+
+@pytest.mark.slow
+def test_the_notebook_the_cli_and_the_job_store_the_same_rows(
+    unify_project: Settings, reports: dict[tuple[str, str], Path], tmp_path: Path
+) -> None:
+    """02_segment stores its as-of snapshot; `workbench segment` and the job's own
+    run and write, each on a copy of the same warehouse, store the same rows."""
+    from typer.testing import CliRunner
+
+    from workbench import segment
+    from workbench.cli import app
+    from workbench.engine import connect
+    from workbench.report.params import as_date, order_dates
+
+    by_notebook = connect(unify_project, read_only=True)
+    as_of = as_date(order_dates(by_notebook)[1])
+    key = ["person_id"]
+    notebook_rows = segment.stored(by_notebook, as_of).to_pandas().sort_values(key)
+    by_notebook.disconnect()
+    assert notebook_rows["propensity_7d"].notna().sum() > 0
+    assert notebook_rows["cluster"].notna().sum() > 0
+    buyers = notebook_rows["purchases"] > 0
+    assert notebook_rows.loc[buyers, "cluster"].notna().all()
+    assert notebook_rows.loc[~buyers, ["propensity_7d", "cluster"]].isna().all().all()
+
+    rows = {}
+    for way in ("cli", "job"):
+        copy = unify_project.with_(warehouse=tmp_path / f"{way}.duckdb")
+        shutil.copy(unify_project.warehouse, copy.warehouse)
+        con = connect(copy)
+        con.drop_table("segments")
+        if way == "job":
+            segment.write(con, segment.run(con, as_of, copy.segment, copy.link_threshold))
+            con.disconnect()
+        else:
+            con.disconnect()
+            env = {k: v for k, v in copy.to_env().items() if v is not None}
+            out = CliRunner().invoke(app, ["segment", "--as-of", as_of.isoformat()], env=env)
+            assert out.exit_code == 0, out.output
+        reader = connect(copy, read_only=True)
+        rows[way] = segment.stored(reader, as_of).to_pandas().sort_values(key)
+        reader.disconnect()
+    for way, got in rows.items():
+        pd.testing.assert_frame_equal(
+            got.reset_index(drop=True), notebook_rows.reset_index(drop=True), obj=way
+        )

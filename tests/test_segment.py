@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import ibis
@@ -9,13 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from workbench.config import SegmentSettings
 from workbench.engine import duckdb_connect
 from workbench.schema import SEGMENTS
+from workbench.segment import write
 from workbench.segment.facts import purchases
 from workbench.segment.rc import p90_interval, repurchase_cycles
-from workbench.segment.segments import Options, segment, write_segments
+from workbench.segment.segments import segment
 
-AS_OF = "2024-12-31"
+AS_OF = dt.date(2024, 12, 31)
+USAGE = SegmentSettings(rc_method="usage")
 
 # (order, person, day, sku, quantity, goods, discount, paid); every line is the whole order.
 ORDERS = [
@@ -133,7 +137,7 @@ def tiny_warehouse() -> Any:
 def test_repurchase_cycles_by_both_methods() -> None:
     p = purchases(tiny_warehouse(), AS_OF)
     assert p.brand == "ours" and p.has_other_brands
-    t = repurchase_cycles(p, "usage").table.set_index("category", drop=False)
+    t = repurchase_cycles(p, USAGE).table.set_index("category", drop=False)
     laundry, handwash = t.loc["laundry"], t.loc["handwash"]
     # Usage: 30 uses per pack at 0.5 a day; 225 uses at 5 a day.
     assert laundry["rc_usage"] == 60.0 and handwash["rc_usage"] == 45.0
@@ -153,7 +157,7 @@ def test_repurchase_cycles_by_both_methods() -> None:
     assert t[["rc_inductive_low", "rc_inductive_high"]].iloc[:2].isna().all().all()
     assert overall["rc_inductive_low"] == 30 / 3 and pd.isna(overall["rc_inductive_high"])
     assert set(t["method"]) == {"usage"}
-    auto = repurchase_cycles(p, "auto", min_repeaters=2).table.set_index("category")
+    auto = repurchase_cycles(p, SegmentSettings(min_repeaters=2)).table.set_index("category")
     assert auto.loc["laundry", "method"] == "inductive"
     assert auto.loc["handwash", ["method", "reason"]].tolist() == ["usage", "few_repeaters"]
 
@@ -182,7 +186,7 @@ def test_the_p90_interval_holds_the_true_p90_ninety_five_times_in_a_hundred() ->
 
 @pytest.fixture(scope="module")
 def snapshot() -> pd.DataFrame:
-    s = segment(tiny_warehouse(), AS_OF, options=Options(rc_method="usage"))
+    s = segment(tiny_warehouse(), AS_OF, USAGE)
     return s.table.to_pandas().set_index("person_id")
 
 
@@ -289,11 +293,11 @@ def test_discount_depth_leaves_out_orders_without_a_list_price() -> None:
 
 def test_snapshots_of_two_dates_live_side_by_side() -> None:
     con = tiny_warehouse()
-    first = segment(con, AS_OF, options=Options(rc_method="usage"))
-    assert write_segments(con, first) == 7
-    assert write_segments(con, first) == 7  # the same date again replaces, not adds
-    later = segment(con, "2025-01-31", options=Options(rc_method="usage"))
-    write_segments(con, later)
+    first = segment(con, AS_OF, USAGE)
+    assert write(con, first) == 7
+    assert write(con, first) == 7  # the same date again replaces, not adds
+    later = segment(con, dt.date(2025, 1, 31), USAGE)
+    write(con, later)
     stored = con.table("segments").to_pandas()
     assert stored.groupby("as_of").size().tolist() == [7, 7]
     p1 = stored[stored["person_id"] == "P1"].set_index("as_of")["recency_days"]
@@ -301,7 +305,7 @@ def test_snapshots_of_two_dates_live_side_by_side() -> None:
 
 
 def test_snapshot_columns_are_the_documented_segments_table() -> None:
-    s = segment(tiny_warehouse(), AS_OF, options=Options(rc_method="usage"))
+    s = segment(tiny_warehouse(), AS_OF, USAGE)
     assert s.table.schema() == SEGMENTS.schema
 
 
@@ -320,7 +324,7 @@ def test_segment_command_stores_snapshots(tmp_path: Any, monkeypatch: pytest.Mon
     monkeypatch.setenv("WORKBENCH_WAREHOUSE", str(path))
     monkeypatch.setenv("WORKBENCH_SEGMENT_RC_METHOD", "usage")
     runner = CliRunner()
-    args = ["segment", "--no-propensity", "--as-of", AS_OF, "--as-of", "2025-01-31"]
+    args = ["segment", "--no-scores", "--as-of", str(AS_OF), "--as-of", "2025-01-31"]
     out = runner.invoke(app, args)
     assert out.exit_code == 0, out.output
     # P1 and P4 active; P2 sleeping; P3 lost; P5, P6, P7 potential (see the tests above).
@@ -339,36 +343,44 @@ def test_segment_command_stores_snapshots(tmp_path: Any, monkeypatch: pytest.Mon
 
 
 def test_explorer_retiers_in_memory_as_the_bounds_move(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workbench.segment.lifecycle import Bounds
-    from workbench.segment.summary import recency_frame, retier, tier_sizes
+    from workbench.segment import recency_frame, retier, tier_sizes
     from workbench.ui.explorer import tier_explorer
 
-    s = segment(tiny_warehouse(), AS_OF, options=Options(rc_method="usage"))
+    s = segment(tiny_warehouse(), AS_OF, USAGE)
     frame = recency_frame(s)
     assert s.loyal_aov == pytest.approx(70.0)  # median of P1's 95 and P4's 45
     key = ["level", "tier"]
-    same = retier(frame, Bounds(), s.loyal_aov).sort_values(key, ignore_index=True)
-    stored = tier_sizes(s.table).sort_values(key, ignore_index=True)
-    pd.testing.assert_frame_equal(same, stored, check_dtype=False)
+    same = retier(frame, USAGE, s.loyal_aov).sort_values(key, ignore_index=True)
+    from_table = tier_sizes(s.table).sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(same, from_table, check_dtype=False)
     # P2 is 2.53 RC past their last purchase: active once the bound is 2.6 RC.
-    moved = retier(frame, Bounds(active_rc=2.6, light_sleep_rc=2.8), s.loyal_aov)
+    moved = retier(frame, USAGE.updated({"active_rc": 2.6, "light_sleep_rc": 2.8}), s.loyal_aov)
     level1 = moved[moved["level"] == 1].set_index("tier")["persons"]
     assert level1.to_dict() == {"potential": 3, "active": 3, "lost": 1}
     monkeypatch.setenv("WORKBENCH_HEADLESS", "1")
-    static = tier_explorer(frame, s.loyal_aov, Bounds(), "en").to_html()
+    static = tier_explorer(s, "en").to_html()
     assert "Highly awake" in static and "Download CSV" in static
     monkeypatch.delenv("WORKBENCH_HEADLESS")
-    box = tier_explorer(frame, s.loyal_aov, Bounds(), "en")
-    sliders = box.children[0].children
+    box = tier_explorer(s, "en")
+    *sliders, out = box.children
     assert [sl.value for sl in sliders] == [1.0, 2.0, 2.5, 3.0]
     assert sliders[1].description == "Active up to (RC)"
-    shown = box.children[1].outputs[0]["data"]["text/html"]
+    assert all(sl.layout.width == "36em" for sl in sliders)  # one per row, a usable track
+    shown = out.outputs[0]["data"]["text/html"]
     assert "Deep sleep" in shown and "Moderately awake" not in shown
     sliders[2].value = 2.8  # the table redraws: P2 (2.53 RC) falls in light sleep
-    shown = box.children[1].outputs[0]["data"]["text/html"]
+    shown = out.outputs[0]["data"]["text/html"]
     assert "Light sleep" in shown and "Deep sleep" not in shown
     sliders[1].value = 2.6  # and, active up to 2.6 RC, becomes moderately awake
-    assert "Moderately awake" in box.children[1].outputs[0]["data"]["text/html"]
+    assert "Moderately awake" in out.outputs[0]["data"]["text/html"]
+    # Bounds cannot cross: active beyond light sleep and lost pushes both along,
+    # highly awake below them pulls nothing; the table never turns into an error.
+    sliders[1].value = 3.5
+    assert [sl.value for sl in sliders] == [1.0, 3.5, 3.5, 3.5]
+    sliders[0].value = 0.5
+    sliders[3].value = 0.75
+    assert [sl.value for sl in sliders] == [0.5, 0.75, 0.75, 0.75]
+    assert "Highly awake" in out.outputs[0]["data"]["text/html"]
 
 
 def test_propensity_features_and_label_by_hand() -> None:
@@ -379,7 +391,7 @@ def test_propensity_features_and_label_by_hand() -> None:
     from workbench.segment.propensity import features, top_decile_lift
 
     p = purchases(tiny_warehouse(), AS_OF)
-    cycles = repurchase_cycles(p, "usage")
+    cycles = repurchase_cycles(p, USAGE)
     f = features(p, cycles, dt.date(2024, 11, 30)).to_pandas().set_index("person_id")
     assert sorted(f.index) == ["P1", "P2", "P3", "P4"]  # P5 bought only the sister brand
     # P1 and P4 bought on 2024-12-01, inside the week after the cutoff.
@@ -429,7 +441,7 @@ def test_tags_and_an_audience_by_hand() -> None:
     from workbench.segment.tags import audience, save_audience, tags
 
     con = tiny_warehouse()
-    s = segment(con, AS_OF, options=Options(rc_method="usage"))
+    s = segment(con, AS_OF, USAGE)
     t = tags(con, s).to_pandas().set_index("person_id")
     assert t.loc["P1", ["city", "register_channel", "member_tier"]].tolist() == [
         "北京市",

@@ -15,6 +15,7 @@ are category potential.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from workbench.segment.segments import segment
 REPO = Path(__file__).resolve().parents[1]
 MAPPING = REPO / "data" / "mappings" / "cdnow.toml"
 CDNOW = REPO.parent / "shared" / "data" / "real" / "cdnow"
-AS_OF = "1998-06-30"
+AS_OF = dt.date(1998, 6, 30)
 
 needs_cdnow = pytest.mark.skipif(
     not CDNOW.is_dir(), reason="shared/data/real/cdnow is not beside the checkout"

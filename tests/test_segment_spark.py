@@ -19,15 +19,16 @@ import pandas as pd
 import pytest
 
 from tests.test_segment import AS_OF, order_rows, tiny_warehouse
-from workbench.config import Settings, load_settings
+from workbench.config import SegmentSettings, Settings, load_settings
 from workbench.engine import connect, round_to
-from workbench.segment.segments import INPUT_TABLES, Options, Snapshot, segment, write_segments
+from workbench.segment import Snapshot, write
+from workbench.segment.segments import INPUT_TABLES, segment
 from workbench.synth import SynthResult
 from workbench.unify import ingest
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-LATER = "2025-01-31"
+LATER = dt.date(2025, 1, 31)
 
 # Persons who reach the corners where the engines could part, added to the seven
 # of test_segment. P8: eight orders of 2.03 yuan in all, a value per purchase of
@@ -148,11 +149,11 @@ class Run:
 
 
 def run_corners(con: Any) -> Run:
-    options = Options(rc_method="usage")
-    first = segment(con, AS_OF, options=options)
-    written = [write_segments(con, first)]
-    written.append(write_segments(con, segment(con, LATER, options=options)))
-    written.append(write_segments(con, first))
+    usage = SegmentSettings(rc_method="usage")
+    first = segment(con, AS_OF, usage)
+    written = [write(con, first)]
+    written.append(write(con, segment(con, LATER, usage)))
+    written.append(write(con, first))
     return Run(
         rows(first),
         first.cycles.table,
@@ -250,11 +251,11 @@ def test_synthetic_snapshot_on_spark_matches_duckdb(
     spark = connect(spark_settings(tmp_path / "spark"))
     copy_to_spark(duck, spark, INPUT_TABLES, tmp_path / "parquet")
     last = duck.table("orders").ordered_at.max().execute()
-    as_of = (pd.Timestamp(last) - pd.Timedelta(days=30)).date().isoformat()
+    as_of = (pd.Timestamp(last) - pd.Timedelta(days=30)).date()
     on_duck, on_spark = segment(duck, as_of), segment(spark, as_of)
     cycles = [c.cycles.table.fillna({"category": ""}) for c in (on_duck, on_spark)]
     assert_same_rows(*cycles, ["category"])
     duck_rows, spark_rows = rows(on_duck), rows(on_spark)
     assert set(duck_rows["tier_l1"]) == {"potential", "active", "sleeping", "lost"}
     assert_same_rows(duck_rows, spark_rows, ["person_id"])
-    assert (spark_rows["as_of"] == pd.Timestamp(dt.date.fromisoformat(as_of))).all()
+    assert (spark_rows["as_of"] == pd.Timestamp(as_of)).all()

@@ -207,7 +207,7 @@ def synthetic(
     s = load_settings(root=tmp_path_factory.mktemp("segment_truth"), env={})
     ingest(small_synth.raw_dir, s, progress=False)
     params = json.loads((small_synth.truth_dir / "parameters.json").read_text("utf-8"))
-    as_of = (dt.date.fromisoformat(params["end"]) - dt.timedelta(days=1)).isoformat()
+    as_of = dt.date.fromisoformat(params["end"]) - dt.timedelta(days=1)
     return connect(s, read_only=True), small_synth.truth_dir, as_of
 
 
@@ -255,7 +255,7 @@ def recovery_20k(world_20k: Settings) -> pd.DataFrame:
     8% (there: 82.5 days, -17.5%; here 93.0, -7.0%).
     """
     params = json.loads((world_20k.truth_dir / "parameters.json").read_text("utf-8"))
-    as_of = (dt.date.fromisoformat(params["end"]) - dt.timedelta(days=1)).isoformat()
+    as_of = dt.date.fromisoformat(params["end"]) - dt.timedelta(days=1)
     cycles = segment(connect(world_20k, read_only=True), as_of).cycles
     return rc_recovery(cycles, world_20k.truth_dir).set_index("code")
 

@@ -1112,7 +1112,8 @@ def _run_ours(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
 
     from workbench.config import load_settings
     from workbench.engine import duckdb_connect
-    from workbench.segment.segments import segment, write_segments
+    from workbench.segment import write
+    from workbench.segment.segments import segment
 
     con = duckdb_connect(root / "warehouse.duckdb", load_settings())
     raw = con.con
@@ -1148,7 +1149,7 @@ def _run_ours(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
         record(name)
     base = _rss_mb()
     t0, c0 = time.perf_counter(), _cpu_s()
-    rows = write_segments(con, segment(con, as_of))
+    rows = write(con, segment(con, dt.date.fromisoformat(as_of)))
     wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     out = _counts_table(raw, "segments")
     _clean(raw)

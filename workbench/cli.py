@@ -54,11 +54,6 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _not_built(what: str, issue: str) -> None:
-    typer.echo(f"`workbench {what}` is not built yet ({issue}); nothing was done.", err=True)
-    raise typer.Exit(2)
-
-
 def _print_version(value: bool) -> None:
     """``--version``: print the version and exit, before any command is looked for."""
     if value:
@@ -232,38 +227,34 @@ def segment(
         float,
         typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
     ] = 0.0,
-    propensity: Annotated[
-        bool,
-        typer.Option(help="Train the 7-day repurchase model and store each buyer's score."),
-    ] = True,
-    clusters: Annotated[
+    scores: Annotated[
         bool,
         typer.Option(
-            help="Cluster the buyers (k-means, k by silhouette) and store each one's cluster."
+            help="Train the 7-day repurchase model and cluster the buyers (k-means, k by "
+            "silhouette), storing each buyer's score and cluster."
         ),
     ] = True,
 ) -> None:
     """Segment every person at each as-of date and store the snapshots in `segments`.
 
-    Bounds come from the settings ([workbench.segment] in workbench.toml, or
-    WORKBENCH_SEGMENT_*). A date already stored is replaced; other dates stay.
+    Settings come from [workbench.segment] in workbench.toml, or
+    WORKBENCH_SEGMENT_* (`workbench config` lists them). A date already stored is
+    replaced; other dates stay. The 02_segment report stores its as-of snapshot the
+    same way.
 
     Example: workbench segment --as-of 2026-06-30 --as-of 2026-09-30
     """
-    import datetime as dt
-
     import ibis
 
+    from workbench import segment as job
     from workbench.engine import open_duckdb
     from workbench.errors import WorkbenchError
-    from workbench.report.params import check_value, order_dates
-    from workbench.segment import Options, write_segments
-    from workbench.segment import segment as run_segment
+    from workbench.report.params import as_date, check_value, order_dates
 
     s = _settings()
     _on_the_warehouse_file(s, "segment")
     try:
-        dates = [check_value("as_of", d) for d in as_of or []]
+        dates = [as_date(check_value("as_of", d)) for d in as_of or []]
         if not s.warehouse.exists():
             raise FileNotFoundError(
                 f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
@@ -271,45 +262,30 @@ def segment(
         con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
         span = order_dates(con)
         if span is None:
-            raise WorkbenchError("the warehouse holds no orders to segment")
-        options = Options.from_settings(s.segment)
-        for day in dates or [span[1]]:
+            raise WorkbenchError(f"the warehouse {s.warehouse} holds no orders to segment")
+        typer.echo(f"warehouse {s.warehouse}: orders {span[0]} to {span[1]}")
+        for day in dates or [as_date(span[1])]:
+            if day.isoformat() < span[0]:
+                raise WorkbenchError(
+                    f"no orders on or before {day}: the first order is of {span[0]}"
+                )
             t0 = time.perf_counter()
-            snap = run_segment(con, day, s.link_threshold, options)
-            if propensity:
-                from dataclasses import replace
-
-                from workbench.segment import propensity as model
-
-                try:
-                    fitted = model.train(snap.purchases, snap.cycles)
-                except ValueError as exc:
-                    typer.echo(f"{day}: no 7-day propensity: {exc}")
-                else:
-                    scores = model.score(snap.purchases, snap.cycles, fitted)
-                    snap = replace(snap, table=model.with_scores(snap.table, scores))
-                    typer.echo(
-                        f"{day}: 7-day propensity AUC {fitted.auc:.3f} (recency alone "
-                        f"{fitted.baseline_auc:.3f}), top-decile lift {fitted.lift:.1f}"
-                    )
-            if clusters:
-                from dataclasses import replace as with_table
-
-                from workbench.segment import cluster
-
-                try:
-                    found = cluster.fit(snap.table)
-                except ValueError as exc:
-                    typer.echo(f"{day}: no clusters: {exc}")
-                else:
-                    assigned = cluster.assign(snap.table, found)
-                    snap = with_table(snap, table=cluster.with_clusters(snap.table, assigned))
-                    typer.echo(
-                        f"{day}: {found.k} clusters (silhouette {found.silhouettes[found.k]:.2f})"
-                    )
-            n = write_segments(con, snap)
-            seg = con.table("segments")
-            seg = seg.filter(seg.as_of == dt.date.fromisoformat(day))
+            snap = job.run(con, day, s.segment, s.link_threshold, scores=scores)
+            if snap.propensity is not None:
+                fitted = snap.propensity
+                typer.echo(
+                    f"{day}: 7-day propensity AUC {fitted.auc:.3f} (recency alone "
+                    f"{fitted.baseline_auc:.3f}), top-decile lift {fitted.lift:.1f}"
+                )
+            if snap.clusters is not None:
+                found = snap.clusters
+                typer.echo(
+                    f"{day}: {found.k} clusters (silhouette {found.silhouettes[found.k]:.2f})"
+                )
+            for part, why in snap.notes.items():
+                typer.echo(f"{day}: no {part}: {why}")
+            n = job.write(con, snap)
+            seg = job.stored(con, day)
             tiers = seg.group_by("tier_l1").agg(n=seg.count()).order_by("tier_l1").to_pandas()
             counts = ", ".join(
                 f"{t} {k:,}" for t, k in zip(tiers["tier_l1"], tiers["n"], strict=True)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,92 +64,276 @@ ROOT_MARKERS: tuple[str, ...] = ("workbench.toml", "pyproject.toml")
 
 
 @dataclass(frozen=True)
-class SegmentSettings:
-    """The bounds of segmentation (job 2), with the seed's defaults: their one source.
+class Spec:
+    """What one setting accepts: its type, its choices or range, and what it means.
 
-    Set any of them in ``workbench.toml`` under ``[workbench.segment]`` (or
-    ``[segment]``), or as ``WORKBENCH_SEGMENT_<NAME>`` (``WORKBENCH_SEGMENT_ACTIVE_RC=2.5``).
-    A notebook parameter of the same name overrides them for one report.
-
-    Attributes:
-        rc_method: ``usage``, ``inductive`` or ``auto`` (inductive where enough
-            repeat customers back it).
-        min_repeaters: repeat customers ``auto`` needs before it uses the inductive RC.
-        rc_quantile, rc_multiple: the inductive RC is the ``rc_quantile`` of the repeat
-            customers' mean intervals divided by ``rc_multiple`` (p90 / 3).
-        awake_rc, active_rc, light_sleep_rc, lost_rc: lifecycle bounds in RC units:
-            highly awake up to 1, active up to 2, light sleep up to 2.5, lost beyond 3.
-        loyal_min_purchases: purchase days a loyal fan (忠粉) has at least.
-        loyal_aov_quantile: quantile of the active buyers' value per purchase a
-            loyal fan reaches at least.
-        new_member_days: planning scheme: a member who joined within this many days is new.
-        recovery_min_purchases: planning scheme: pre-churn persons with this many
-            purchase days or more are high-recovery.
-        rfm_reference: ``mean`` or ``median``: what high and low are judged against.
-        rfm_basis: ``score`` (the 1-5 scores) or ``raw`` (days, purchases, yuan).
-        promo_high_share: share of purchases on promotion (in a burst, or with a
-            discount or coupon) from which a buyer is sensitive: most of them.
-        promo_low_share: share below which a buyer is indifferent; 618 and Double 11
-            alone take about one purchase in twelve of a buyer who ignores them.
-        promo_deep_discount: mean discount depth (1 - paid / list price) a fanatic
-            reaches: a fifth off on average, beyond what an everyday coupon gives.
-        promo_fanatic_share: share of purchases on promotion a fanatic reaches: four in five.
-        promo_min_orders: purchases needed to judge promotion sensitivity at all.
-        brand: our brand in the product master; empty for the brand with the most lines.
-        compare_days: the migration's earlier snapshot is this many days before as-of.
-        alert_min_persons: migration cells of fewer persons raise no alert.
+    A job declares each of its settings once, as a dataclass field made by
+    :func:`setting`; the parameter rules of its notebook, the checks of
+    ``workbench.toml`` and the environment, and ``workbench.toml.example`` are
+    all read from these specs.
     """
 
-    rc_method: str = "auto"
-    min_repeaters: int = 100
-    rc_quantile: float = 0.9
-    rc_multiple: float = 3.0
-    awake_rc: float = 1.0
-    active_rc: float = 2.0
-    light_sleep_rc: float = 2.5
-    lost_rc: float = 3.0
-    loyal_min_purchases: int = 4
-    loyal_aov_quantile: float = 0.5
-    new_member_days: int = 90
-    recovery_min_purchases: int = 2
-    rfm_reference: str = "mean"
-    rfm_basis: str = "score"
-    promo_high_share: float = 0.6
-    promo_low_share: float = 0.2
-    promo_deep_discount: float = 0.2
-    promo_fanatic_share: float = 0.8
-    promo_min_orders: int = 2
-    brand: str = ""
-    compare_days: int = 90
-    alert_min_persons: int = 20
+    kind: type
+    help: str
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    @property
+    def accepts(self) -> str:
+        """What the setting accepts, in words: ``a number above 0 (at most 20)``."""
+        if self.choices:
+            return ", ".join(self.choices[:-1]) + f" or {self.choices[-1]}"
+        noun = {int: "a whole number", float: "a number", str: "text"}[self.kind]
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'above' if self.low_open else 'at least'} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'below' if self.high_open else 'at most'} {self.high:g}")
+        return f"{noun} {' and '.join(parts)}" if parts else noun
+
+    def read(self, value: Any) -> Any:
+        """``value`` (text from the environment or a notebook, or a TOML value) as this
+        setting takes it; ``ValueError`` when it does not fit."""
+        if self.kind is str:
+            if isinstance(value, (dict, list)):
+                raise ValueError
+            text = str(value).strip()
+            if self.choices:
+                text = text.lower()
+                if text not in self.choices:
+                    raise ValueError
+            return text
+        if isinstance(value, bool):
+            raise ValueError
+        if self.kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            x: float = int(str(value).strip()) if isinstance(value, str) else int(value)
+        else:
+            x = float(value)
+            if x != x:  # NaN
+                raise ValueError
+        if self.low is not None and (x <= self.low if self.low_open else x < self.low):
+            raise ValueError
+        if self.high is not None and (x >= self.high if self.high_open else x > self.high):
+            raise ValueError
+        return x
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[str, ...] = (),
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> Any:
+    """Declare one setting of a job: its default, its meaning and what it accepts.
+
+    Example:
+        >>> @dataclass(frozen=True)
+        ... class Demo:
+        ...     gap_days: int = setting(90, "days between two snapshots", low=1)
+        >>> specs(Demo)["gap_days"].accepts
+        'a whole number at least 1'
+    """
+    spec = Spec(type(default), help, choices, low, high, low_open, high_open)
+    return field(default=default, metadata={"spec": spec})
+
+
+def specs(cls: Any) -> dict[str, Spec]:
+    """The :class:`Spec` of every setting a settings class declares, in order."""
+    return {f.name: f.metadata["spec"] for f in fields(cls) if "spec" in f.metadata}
+
+
+def _in_rc(default: float, help: str) -> Any:
+    """A bound counted in repurchase cycles: above 0, at most 20."""
+    return setting(default, help, low=0.0, low_open=True, high=20.0)
+
+
+@dataclass(frozen=True)
+class SegmentSettings:
+    """The settings of segmentation (job 2): its options, declared once.
+
+    Each field is declared with its default, its meaning and what it accepts
+    (:func:`setting`); ``workbench.toml.example`` lists them
+    (:func:`example_toml`). Set any in ``workbench.toml`` under
+    ``[workbench.segment]``, or as ``WORKBENCH_SEGMENT_<NAME>``
+    (``WORKBENCH_SEGMENT_ACTIVE_RC=2.5``); a notebook parameter of the same name
+    overrides them for one report (:meth:`updated`).
+
+    Example:
+        >>> SegmentSettings().updated({"active_rc": 2.2, "lang": "en"}).active_rc
+        2.2
+    """
+
+    rc_method: str = setting(
+        "auto",
+        "repurchase cycle: usage, inductive or auto (inductive where enough repeat "
+        "customers back it)",
+        choices=("usage", "inductive", "auto"),
+    )
+    min_repeaters: int = setting(
+        100, "repeat customers auto needs before it uses the inductive RC", low=1
+    )
+    rc_quantile: float = setting(
+        0.9,
+        "inductive RC: the quantile of the repeat customers' mean intervals that is "
+        "rc_multiple RC (90% buy again within 3 RC)",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        high_open=True,
+    )
+    rc_multiple: float = _in_rc(3.0, "inductive RC: how many RC the rc_quantile interval is")
+    awake_rc: float = _in_rc(
+        1.0, "lifecycle: highly awake up to this many RC since the last purchase"
+    )
+    active_rc: float = _in_rc(2.0, "lifecycle: active up to this many RC")
+    light_sleep_rc: float = _in_rc(
+        2.5, "lifecycle: light sleep up to this many RC (the source's bound is lost)"
+    )
+    lost_rc: float = _in_rc(3.0, "lifecycle: lost beyond this many RC")
+    loyal_min_purchases: int = setting(
+        4, "lifecycle level 3: a loyal fan buys on this many days or more", low=1
+    )
+    loyal_aov_quantile: float = setting(
+        0.5,
+        "lifecycle level 3: a loyal fan's value per purchase reaches this quantile of the "
+        "active buyers'",
+        low=0.0,
+        high=1.0,
+    )
+    new_member_days: int = setting(
+        90, "planning scheme: a member who joined within this many days is new", low=0
+    )
+    recovery_min_purchases: int = setting(
+        2,
+        "planning scheme: pre-churn persons with this many purchase days are high-recovery",
+        low=1,
+    )
+    rfm_reference: str = setting(
+        "mean",
+        "RFM: high and low are judged against the mean or the median",
+        choices=("mean", "median"),
+    )
+    rfm_basis: str = setting(
+        "score",
+        "RFM: judge the 1-5 scores or the raw values (days, purchases, money)",
+        choices=("score", "raw"),
+    )
+    promo_high_share: float = setting(
+        0.6,
+        "promotion sensitivity: sensitive from this share of purchases on promotion",
+        low=0.0,
+        high=1.0,
+    )
+    promo_low_share: float = setting(
+        0.2,
+        "promotion sensitivity: indifferent below this share (618 and Double 11 alone take "
+        "about one purchase in twelve)",
+        low=0.0,
+        high=1.0,
+    )
+    promo_deep_discount: float = setting(
+        0.2,
+        "promotion sensitivity: a fanatic's mean discount depth (1 - paid / list price)",
+        low=0.0,
+        high=1.0,
+    )
+    promo_fanatic_share: float = setting(
+        0.8,
+        "promotion sensitivity: a fanatic's share of purchases on promotion",
+        low=0.0,
+        high=1.0,
+    )
+    promo_min_orders: int = setting(
+        2, "promotion sensitivity: purchases needed to judge it at all", low=1
+    )
+    brand: str = setting(
+        "", "our brand in the product master; empty: the brand with the most order lines"
+    )
+    compare_days: int = setting(
+        90, "migration: the earlier snapshot is this many days before as-of", low=1
+    )
+    alert_min_persons: int = setting(
+        20, "migration alerts: cells of fewer persons raise no alert", low=1
+    )
 
     def check(self) -> SegmentSettings:
-        """Raise ``ValueError`` naming the first setting out of its range."""
-        choices = {
-            "rc_method": ("usage", "inductive", "auto"),
-            "rfm_reference": ("mean", "median"),
-            "rfm_basis": ("score", "raw"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"segment {name} {getattr(self, name)!r} is not one of {allowed}")
+        """Raise ``ValueError`` naming the first setting out of its range, or the
+        lifecycle bounds out of order."""
+        for name, spec in specs(type(self)).items():
+            value = getattr(self, name)
+            try:
+                spec.read(value)
+            except (ValueError, TypeError):
+                raise ValueError(f"segment {name} {value!r} is not {spec.accepts}") from None
         chain = (self.awake_rc, self.active_rc, self.light_sleep_rc, self.lost_rc)
-        if not 0 < chain[0] <= chain[1] <= chain[2] <= chain[3]:
+        if not chain[0] <= chain[1] <= chain[2] <= chain[3]:
             raise ValueError(
-                "segment bounds must satisfy 0 < awake_rc <= active_rc <= light_sleep_rc "
+                "segment bounds must satisfy awake_rc <= active_rc <= light_sleep_rc "
                 f"<= lost_rc; got {chain}"
             )
-        shares: tuple[str, ...] = ("loyal_aov_quantile", "promo_high_share", "promo_low_share")
-        shares += ("promo_deep_discount", "promo_fanatic_share")
-        for name in shares:
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"segment {name} {getattr(self, name)} is not between 0 and 1")
         return self
+
+    def updated(self, values: Mapping[str, Any]) -> SegmentSettings:
+        """These settings with the fields named in ``values`` changed, then checked.
+
+        Other names and ``None`` values are ignored, so a notebook can pass all
+        its parameters.
+        """
+        known = specs(type(self))
+        changes = {k: v for k, v in values.items() if k in known and v is not None}
+        return replace(self, **changes).check() if changes else self
 
 
 SEGMENT_KEYS: dict[str, str] = {
-    name: f"WORKBENCH_SEGMENT_{name.upper()}" for name in SegmentSettings.__dataclass_fields__
+    name: f"WORKBENCH_SEGMENT_{name.upper()}" for name in specs(SegmentSettings)
 }
+
+
+EXAMPLE_HEAD = """\
+# Copy to workbench.toml (or point WORKBENCH_CONFIG at it). Environment
+# variables WORKBENCH_<KEY> override these; relative paths are taken from the
+# project root (WORKBENCH_ROOT, else the nearest folder up from the current
+# one that holds a workbench.toml). `workbench config --example` writes this file.
+[workbench]
+data_dir = "data"
+warehouse = "data/warehouse.duckdb"
+reports_dir = "reports"
+engine = "duckdb"          # or "spark"
+spark_master = "local[2]"  # used when engine = "spark"
+salt = "change-me"         # HMAC key for phone numbers; keep it secret
+lang = "zh"                # report language: zh or en
+# threads = 2
+# memory_limit = "8GB"
+# link_threshold = 0.9   # match probability for linking accounts on weak evidence
+timezone = "Asia/Shanghai"  # time zone of the times in reports, an IANA name
+"""
+
+
+def example_toml() -> str:
+    """The text of ``workbench.toml.example``: every setting with its default, and for
+    each job setting what it means and what it accepts, read from its declaration."""
+    lines = [
+        EXAMPLE_HEAD,
+        "# Segmentation (job 2), with the defaults; WORKBENCH_SEGMENT_<NAME> overrides",
+        "# each, and a notebook parameter of the same name overrides both.",
+        "[workbench.segment]",
+    ]
+    defaults = SegmentSettings()
+    for name, spec in specs(SegmentSettings).items():
+        value = getattr(defaults, name)
+        text = f'"{value}"' if isinstance(value, str) else repr(value)
+        lines.append(f"# {spec.help}; {spec.accepts}")
+        lines.append(f"{name} = {text}")
+    return "\n".join(lines) + "\n"
 
 
 def _segment_settings(
@@ -161,7 +345,7 @@ def _segment_settings(
             f"{config_file}: unknown segment setting(s) {', '.join(unknown)}; "
             f"known: {', '.join(SEGMENT_KEYS)}"
         )
-    defaults = SegmentSettings()
+    declared = specs(SegmentSettings)
     values: dict[str, Any] = {}
     for name, var in SEGMENT_KEYS.items():
         if env.get(var):
@@ -170,13 +354,11 @@ def _segment_settings(
             raw, where = table[name], str(config_file)
         else:
             continue
-        kind = type(getattr(defaults, name))
+        spec = declared[name]
         try:
-            values[name] = kind(raw) if kind is not int else int(str(raw))
-        except ValueError:
-            raise ValueError(
-                f"segment {name} {raw!r} ({where}) is not {'a number' if kind is not str else 'text'}"
-            ) from None
+            values[name] = spec.read(raw)
+        except (ValueError, TypeError):
+            raise ValueError(f"segment {name} {raw!r} ({where}) is not {spec.accepts}") from None
         source[f"segment.{name}"] = where
     return SegmentSettings(**values).check()
 

@@ -13,7 +13,8 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,99 @@ def duckdb_config(settings: Settings | None) -> dict[str, Any]:
 def duckdb_connect(
     path: str | Path, settings: Settings | None = None, *, read_only: bool = False
 ) -> BaseBackend:
-    """Open an Ibis DuckDB backend on ``path`` (``":memory:"`` for a scratch database)."""
-    if read_only and str(path) != ":memory:" and not Path(path).exists():
-        raise FileNotFoundError(
-            f"warehouse {path} does not exist yet; run `workbench ingest` first"
-        )
-    raw = open_duckdb(None if str(path) == ":memory:" else path, settings, read_only=read_only)
+    """Open an Ibis DuckDB backend on ``path`` (``":memory:"`` for a scratch database).
+
+    A reader (``read_only``) is an in-memory database with the file attached
+    read-only as its default catalog, :data:`WAREHOUSE`: its scratch tables live
+    in memory, and :func:`writing` can re-attach the file for writing for one
+    step (a notebook storing its snapshot) without losing them.
+    """
+    if read_only and str(path) != ":memory:":
+        if not Path(path).exists():
+            raise FileNotFoundError(
+                f"warehouse {path} does not exist yet; run `workbench ingest` first"
+            )
+        raw = open_duckdb(None, settings)
+        _attach(raw, Path(path), read_only=True)
+    else:
+        raw = open_duckdb(None if str(path) == ":memory:" else path, settings, read_only=read_only)
     log.info("engine: DuckDB on %s", path)
     return ibis.duckdb.from_connection(raw)
+
+
+WAREHOUSE = "warehouse"
+"""The catalog name a reader attaches the warehouse file under."""
+
+
+def _attach(
+    raw: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool, wait: float = 0.0
+) -> None:
+    quoted = str(path).replace("'", "''")
+    mode = " (READ_ONLY)" if read_only else ""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            raw.execute(f"ATTACH '{quoted}' AS {WAREHOUSE}{mode}")
+            break
+        except duckdb.Error as exc:
+            holder = lock_holder(str(exc))
+            if holder is None:
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseLocked(
+                    f"the warehouse {path} is in use by {holder}: close that notebook, "
+                    "report or ingest, or wait for it"
+                ) from None
+            time.sleep(min(1.0, max(deadline - time.monotonic(), 0.05)))
+    raw.execute(f"USE {WAREHOUSE}")
+
+
+def _detach(raw: duckdb.DuckDBPyConnection) -> None:
+    raw.execute("USE memory")
+    raw.execute(f"DETACH {WAREHOUSE}")
+
+
+def _attached(con: BaseBackend) -> tuple[Path, bool] | None:
+    """The warehouse file a reader has attached and whether read-only; ``None`` for
+    other backends (a file opened directly, Spark)."""
+    raw = getattr(con, "con", None)
+    if not isinstance(raw, duckdb.DuckDBPyConnection):
+        return None
+    row = raw.execute(
+        "SELECT path, readonly FROM duckdb_databases() WHERE database_name = ?", [WAREHOUSE]
+    ).fetchone()
+    return None if row is None else (Path(row[0]), bool(row[1]))
+
+
+@contextmanager
+def writing(con: BaseBackend, wait: float = 0.0) -> Iterator[BaseBackend]:
+    """``con`` able to write to the warehouse for the duration of a ``with`` block.
+
+    A reader (:func:`duckdb_connect` with ``read_only``) re-attaches the file for
+    writing, then read-only again, keeping its scratch tables; any other backend
+    is yielded as it is.
+
+    Raises:
+        WarehouseLocked: another process holds the file (another notebook, an ingest).
+
+    Example:
+        >>> with writing(con) as w:  # doctest: +SKIP
+        ...     w.create_table("segments", rows, overwrite=True)
+    """
+    found = _attached(con)
+    if found is None or not found[1]:
+        yield con
+        return
+    raw = con.con
+    path = found[0]
+    _detach(raw)
+    try:
+        _attach(raw, path, read_only=False, wait=wait)
+        yield con
+    finally:
+        if _attached(con) is not None:
+            _detach(raw)
+        _attach(raw, path, read_only=True, wait=max(wait, 5.0))
 
 
 def open_duckdb(

@@ -339,7 +339,7 @@ SEGMENTS = _t(
     "segments",
     ("person_id", "as_of"),
     "Job 2's output: every person of the pool at an as-of date, in every segment; "
-    "several snapshots side by side (``workbench segment --as-of``).",
+    "several snapshots side by side (``workbench.segment.write``).",
     person_id="string",
     as_of="date",
     is_member="boolean",
@@ -369,5 +369,15 @@ SEGMENTS = _t(
     cluster="int64",
 )
 
-JOB_TABLES: dict[str, Table] = {t.name: t for t in (SEGMENTS,)}
-"""Tables the jobs write (not created at ingestion)."""
+SEGMENT_RUNS = _t(
+    "segment_runs",
+    ("as_of",),
+    "One row per stored segment snapshot: the settings it was made with (JSON), the "
+    "link threshold, whether the 7-day propensity and the clusters were made, and when.",
+    as_of="date",
+    settings="string",
+    link_threshold="float64",
+    propensity="boolean",
+    clusters="boolean",
+    written_at="timestamp",
+)

@@ -18,6 +18,7 @@ Only this package reads the truth; the jobs never do.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,9 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from workbench.config import SegmentSettings
 from workbench.evaluation.identity import account_people
-from workbench.segment.rc import RC_MULTIPLE, RC_QUANTILE, RepurchaseCycles
+from workbench.segment.rc import RepurchaseCycles
 from workbench.segment.rfm import SENSITIVITY
 from workbench.segment.segments import Snapshot
 from workbench.unify.identity import accounts_at
@@ -71,7 +73,11 @@ def _category_code(names: pd.Series, planted: pd.DataFrame) -> pd.Series:
 
 
 def truth_cycles(
-    con: Any, truth_dir: str | Path, as_of: str, brand: str | None = None
+    con: Any,
+    truth_dir: str | Path,
+    as_of: dt.date,
+    brand: str | None = None,
+    settings: SegmentSettings | None = None,
 ) -> pd.DataFrame:
     """The inductive method applied to the true buyers, and the planted RC of those it sees.
 
@@ -85,8 +91,9 @@ def truth_cycles(
     Parameters:
         con: an Ibis backend on the warehouse (order lines and products).
         truth_dir: the synthetic truth.
-        as_of: ``YYYY-MM-DD``.
+        as_of: the as-of date.
         brand: our brand (``None``: lines of every brand count).
+        settings: ``rc_quantile`` and ``rc_multiple`` (the defaults if ``None``).
 
     Returns:
         One row per planted category ``code``: ``true_repeaters``,
@@ -137,9 +144,11 @@ def truth_cycles(
         how="left",
     )
 
+    rule = settings or SegmentSettings()
+
     def p90(s: pd.Series) -> float:
         s = s.dropna()
-        return float(s.quantile(RC_QUANTILE)) / RC_MULTIPLE if len(s) else float("nan")
+        return float(s.quantile(rule.rc_quantile)) / rule.rc_multiple if len(s) else float("nan")
 
     rows = []
     for code in planted["code"]:
@@ -177,7 +186,7 @@ def rc_recovery(
         (our inductive RC / the method on the true buyers - 1).
 
     Example:
-        >>> rc_recovery(segment(con, "2026-11-19"), "data/truth")  # doctest: +SKIP
+        >>> rc_recovery(run(con, dt.date(2026, 11, 19)), "data/truth")  # doctest: +SKIP
     """
     planted = planted_categories(truth_dir)
     snapshot: Snapshot | None
@@ -196,7 +205,7 @@ def rc_recovery(
     if snapshot is not None:
         p = snapshot.purchases
         con = p.orders.get_backend()
-        true = truth_cycles(con, truth_dir, p.as_of, p.brand)
+        true = truth_cycles(con, truth_dir, p.as_of, p.brand, snapshot.settings)
         out = out.merge(true, on="code", how="left")
         out["error_vs_true"] = out["rc_inductive"] / out["rc_inductive_true"] - 1
     first = ["code", "category"]

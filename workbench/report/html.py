@@ -192,11 +192,13 @@ def _source(text: str, lang: str) -> str:
         if detail.startswith("env "):
             return label("setting_env", lang).format(var=detail[4:])
         return label("setting_file", lang).format(file=Path(detail).name)
+    before = re.fullmatch(r"(\d+) days before as_of", text)
+    if before:
+        return label("days_before_as_of", lang).format(days=before.group(1))
     keys = {
         "given": "given",
         "notebook": "notebook_default",
         "last order date": "last_order_date",
-        "90 days before as_of": "days_before_as_of",
         "not set": "not_set",
     }
     return label(keys[text], lang) if text in keys else text

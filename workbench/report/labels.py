@@ -133,13 +133,39 @@ LABELS: dict[str, tuple[str, str]] = {
     "setting_env": ("设置：环境变量 {var}", "setting from {var}"),
     "setting_file": ("设置：{file}", "setting from {file}"),
     "last_order_date": ("仓库最后订单日期", "last order date in the warehouse"),
-    "days_before_as_of": ("截止日期前 90 天", "90 days before the as-of date"),
+    "days_before_as_of": ("截止日期前 {days} 天", "{days} days before the as-of date"),
     "compare_as_of": ("对比日期", "Compared with"),
     "rc_method": ("RC 计算方法", "RC method"),
     "awake_rc": ("高度清醒上限（RC）", "Highly awake up to (RC)"),
     "active_rc": ("活跃上限（RC）", "Active up to (RC)"),
     "light_sleep_rc": ("轻度睡眠上限（RC）", "Light sleep up to (RC)"),
     "lost_rc": ("流失下限（RC）", "Lost beyond (RC)"),
+    "min_repeaters": ("auto 采用归纳法所需复购客户数", "Repeat customers auto needs"),
+    "rc_quantile": ("归纳法分位数", "Inductive RC quantile"),
+    "rc_multiple": ("该分位数对应的 RC 倍数", "RC multiple of that quantile"),
+    "loyal_min_purchases": ("忠粉最少购买天数", "Loyal fan: purchase days at least"),
+    "loyal_aov_quantile": ("忠粉客单价分位数", "Loyal fan: value per purchase quantile"),
+    "new_member_days": ("新会员入会天数上限", "New member: joined within (days)"),
+    "recovery_min_purchases": ("高挽回最少购买天数", "High recovery: purchase days at least"),
+    "rfm_reference": ("RFM 高低参照", "RFM reference"),
+    "rfm_basis": ("RFM 判断依据", "RFM basis"),
+    "promo_high_share": ("促销敏感：促销购买占比下限", "Sensitive: promotion share from"),
+    "promo_low_share": ("不敏感：促销购买占比低于", "Indifferent: promotion share below"),
+    "promo_deep_discount": ("促销狂热：平均折扣深度下限", "Fanatic: discount depth from"),
+    "promo_fanatic_share": ("促销狂热：促销购买占比下限", "Fanatic: promotion share from"),
+    "promo_min_orders": ("判断促销敏感度最少购买次数", "Purchases to judge sensitivity"),
+    "brand": ("本品牌", "Our brand"),
+    "compare_days": ("迁移对比间隔（天）", "Migration gap (days)"),
+    "alert_min_persons": ("迁移预警最少人数", "Alert: persons at least"),
+    "setting": ("设置", "Setting"),
+    "settings_title": ("本报告的分层设置", "The segment settings of this report"),
+    "stored_note": (
+        "{as_of} 的快照已存入数据仓库表 segments：{n:,} 人（含 7 天复购得分与聚类）；"
+        "大促规划从这里读取各期分层。",
+        "The snapshot of {as_of} is stored in the warehouse table segments: {n:,} persons, "
+        "with their 7-day scores and clusters; campaign planning reads each edition's "
+        "segments from there.",
+    ),
     "not_set": ("未设置", "not set"),
     "as_of": ("截止日期", "As of"),
     "link_threshold": ("归并阈值", "Link threshold"),
@@ -376,6 +402,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "audience_note": (
         "人群包 {name}：{size:,} 人，筛选条件如下。",
         "Audience {name}: {size:,} persons, selected by the filter below.",
+    ),
+    "propensity_missing": (
+        "没有 7 天复购模型：截止日期前的周截点上没有足够的购买历史可供训练，"
+        "segments.propensity_7d 留空。",
+        "No 7-day model: the weekly cutoffs before the as-of date hold too little purchase "
+        "history to train on; segments.propensity_7d stays empty.",
+    ),
+    "clusters_missing": (
+        "没有聚类：购买者太少，无法可靠地分群，segments.cluster 留空。",
+        "No clusters: too few buyers to cluster reliably; segments.cluster stays empty.",
     ),
     "no_alerts": (
         "本期没有比上一期增长的恶化迁移。",

@@ -21,23 +21,23 @@ from __future__ import annotations
 import ast
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.config import LANGS, SEGMENT_KEYS, Settings
+from workbench.config import LANGS, SegmentSettings, Settings, specs
 from workbench.errors import ParameterError
+
+JOB_SETTINGS: dict[str, type] = {"segment": SegmentSettings}
+"""Each job's settings class, by its section in Settings: a notebook parameter named as
+one of its settings takes that setting's rule and default."""
 
 SETTING_PARAMETERS: dict[str, str] = {
     "lang": "lang",
     "link_threshold": "link_threshold",
-    **{name: f"segment.{name}" for name in SEGMENT_KEYS},
+    **{name: f"{job}.{name}" for job, cls in JOB_SETTINGS.items() for name in specs(cls)},
 }
 """Parameters whose default is the setting of the same name (a dotted path in Settings)."""
-
-DATE_PARAMETERS: tuple[str, ...] = ("as_of", "compare_as_of")
-COMPARE_DAYS = 90
-"""``compare_as_of`` defaults to this many days before ``as_of``."""
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,18 @@ def declared_parameters(notebook: str | Path) -> dict[str, Declared]:
 
 
 def _date(value: Any) -> str:
+    """A date as ``YYYY-MM-DD`` text: how a run passes it to papermill and records it."""
+    return as_date(value).isoformat()
+
+
+def as_date(value: Any) -> dt.date:
+    """A calendar date from a date, a datetime or ``YYYY-MM-DD`` text (``ValueError`` else)."""
     if isinstance(value, dt.datetime):
-        return value.date().isoformat()
+        return value.date()
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return value
     text = str(value).strip()
-    try:
-        return dt.date.fromisoformat(text).isoformat() if len(text) == 10 else _bad()
-    except ValueError:
-        return _bad()
+    return dt.date.fromisoformat(text) if len(text) == 10 else _bad()
 
 
 def _bad() -> Any:
@@ -147,35 +150,16 @@ class Rule:
     accepts: str
 
 
-def _choice(*allowed: str) -> Callable[[Any], str]:
-    def read(value: Any) -> str:
-        text = str(value).strip().lower()
-        if text not in allowed:
-            raise ValueError
-        return text
-
-    return read
-
-
-def _rc_multiple(value: Any) -> float:
-    x = _number(value)
-    if not 0.0 < x <= 20.0:
-        raise ValueError
-    return x
-
-
-RC_MULTIPLE = Rule(_rc_multiple, "a number of repurchase cycles above 0 (at most 20)")
+DATE = Rule(_date, "a calendar date YYYY-MM-DD")
 
 BY_NAME: dict[str, Rule] = {
-    "rc_method": Rule(_choice("usage", "inductive", "auto"), "usage, inductive or auto"),
-    "rfm_reference": Rule(_choice("mean", "median"), "mean or median"),
-    "rfm_basis": Rule(_choice("score", "raw"), "score or raw"),
-    "awake_rc": RC_MULTIPLE,
-    "active_rc": RC_MULTIPLE,
-    "light_sleep_rc": RC_MULTIPLE,
-    "lost_rc": RC_MULTIPLE,
-    "as_of": Rule(_date, "a calendar date YYYY-MM-DD"),
-    "compare_as_of": Rule(_date, "a calendar date YYYY-MM-DD"),
+    **{
+        name: Rule(spec.read, spec.accepts)
+        for cls in JOB_SETTINGS.values()
+        for name, spec in specs(cls).items()
+    },
+    "as_of": DATE,
+    "compare_as_of": DATE,
     "lang": Rule(_lang, "zh or en"),
     "link_threshold": Rule(_probability, "a probability strictly between 0 and 1"),
 }
@@ -284,9 +268,9 @@ def resolve_parameters(
 
     A value that is not ``None`` is kept (``given`` names those passed to this run,
     the others are the notebook's own). ``None`` becomes the setting of the same
-    name (``lang``, ``link_threshold``, the segment bounds) or, for ``as_of``, the
-    last order date in the warehouse, and for ``compare_as_of`` 90 days before
-    ``as_of``.
+    name (``lang``, ``link_threshold``, the segment settings) or, for ``as_of``, the
+    last order date in the warehouse, and for ``compare_as_of`` the setting
+    ``compare_days`` before ``as_of``.
 
     Parameters:
         values: the notebook's defaults updated with the checked given values.
@@ -311,14 +295,13 @@ def resolve_parameters(
         elif name == "as_of" and data_range is not None:
             out[name], sources[name] = data_range[1], "last order date"
         elif name == "compare_as_of" and out.get("as_of"):
-            before = dt.date.fromisoformat(out["as_of"]) - dt.timedelta(days=COMPARE_DAYS)
-            out[name], sources[name] = before.isoformat(), "90 days before as_of"
+            days = int(out.get("compare_days") or settings.segment.compare_days)
+            before = as_date(out["as_of"]) - dt.timedelta(days=days)
+            out[name], sources[name] = before.isoformat(), f"{days} days before as_of"
         else:
             out[name], sources[name] = None, "not set"
-    bounds = {k: v for k, v in out.items() if k in SEGMENT_KEYS and v is not None}
-    if bounds:
-        try:
-            replace(settings.segment, **bounds).check()
-        except ValueError as exc:
-            raise ParameterError(f"parameters: {exc}") from None
+    try:
+        settings.segment.updated(out)
+    except ValueError as exc:
+        raise ParameterError(f"parameters: {exc}") from None
     return Resolved(out, sources, data_range)

@@ -18,7 +18,7 @@ from typing import Any
 from workbench.config import Settings, load_settings
 from workbench.errors import WarehouseIncomplete
 from workbench.report.labels import label
-from workbench.report.params import check_value, resolve_parameters
+from workbench.report.params import DATE, as_date, check_value, resolve_parameters, rule_of
 
 
 @dataclass
@@ -43,6 +43,16 @@ class Report:
     @property
     def lang(self) -> str:
         return str(self.values.get("lang") or self.settings.lang)
+
+    def job_settings(self, job: str) -> Any:
+        """The settings of ``job`` (``"segment"``) with this notebook's parameters of the
+        same names applied: what the job runs with in this report.
+
+        Example:
+            >>> r.job_settings("segment").active_rc  # doctest: +SKIP
+            2.0
+        """
+        return getattr(self.settings, job).updated(self.values)
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -93,4 +103,9 @@ def start(settings: Settings | None = None, **values: Any) -> Report:
     con = connect(settings, read_only=True)
     resolved = resolve_parameters(checked, settings, con)
     enable_theme()
-    return Report(con, settings, resolved.values, resolved.sources, resolved.data_range)
+    # Dates cross into the jobs as dates, once, here.
+    values = {
+        k: as_date(v) if v is not None and rule_of(k) is DATE else v
+        for k, v in resolved.values.items()
+    }
+    return Report(con, settings, values, resolved.sources, resolved.data_range)

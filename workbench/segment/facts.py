@@ -10,6 +10,7 @@ lines.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ class Purchases:
     categories: ir.Table
     persons: ir.Table
     per_person: ir.Table
-    as_of: str
+    as_of: dt.date
     brand: str | None
     has_other_brands: bool
 
@@ -75,18 +76,18 @@ def our_brand(con: Any) -> str | None:
 
 
 def purchases(
-    con: Any, as_of: str, threshold: float | None = None, brand: str | None = None
+    con: Any, as_of: dt.date, link_threshold: float | None = None, brand: str | None = None
 ) -> Purchases:
     """Each resolved person's purchases up to ``as_of`` (see :class:`Purchases`).
 
     Parameters:
         con: an Ibis backend on the warehouse.
-        as_of: the as-of date, ``YYYY-MM-DD``; later orders are left out.
-        threshold: the link threshold persons are resolved at (``None``: as stored).
+        as_of: the as-of date; later orders are left out.
+        link_threshold: the link threshold persons are resolved at (``None``: as stored).
         brand: our brand; ``None`` takes :func:`our_brand`.
     """
     brand = brand or our_brand(con)
-    accounts = accounts_at(con, threshold)
+    accounts = accounts_at(con, link_threshold)
     orders = orders_until(con, as_of)
     orders = orders.filter(orders.net_amount > 0)
     o = orders.join(accounts, orders.account_key == accounts.account_key).select(
@@ -146,7 +147,7 @@ def purchases(
         units=cat_lines.units.sum(),
         daily_uses=cat_lines.daily_uses.max(),
     )
-    key = (as_of, threshold, brand)
+    key = (as_of, link_threshold, brand)
     orders_out = materialise(orders_out, scratch_name("purchase_orders", *key), con)
     categories = orders_out.join(per_cat, "order_key").select(
         "person_id", "order_key", "day", "category", per_cat.ours, "units", "daily_uses"

@@ -30,49 +30,7 @@ import ibis.expr.types as ir
 
 from workbench.config import SegmentSettings
 
-_D = SegmentSettings()
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """Every bound of the lifecycle rules; defaults from :class:`~workbench.config.SegmentSettings`.
-
-    Attributes:
-        awake_rc: highly awake up to this many RC since the last purchase (1).
-        active_rc: active up to this many RC (2).
-        light_sleep_rc: light sleep up to this many RC (2.5; the source's bound is lost).
-        lost_rc: lost beyond this many RC (3).
-        loyal_min_purchases: purchase days a loyal fan has at least (4).
-        loyal_aov_quantile: a loyal fan's value per purchase is at least this
-            quantile of the active buyers' (0.5: above the median).
-        new_member_days: scheme two: a member who joined within this many days is new (90).
-        recovery_min_purchases: scheme two: pre-churn persons with at least this many
-            purchase days are high-recovery (2).
-    """
-
-    awake_rc: float = _D.awake_rc
-    active_rc: float = _D.active_rc
-    light_sleep_rc: float = _D.light_sleep_rc
-    lost_rc: float = _D.lost_rc
-    loyal_min_purchases: int = _D.loyal_min_purchases
-    loyal_aov_quantile: float = _D.loyal_aov_quantile
-    new_member_days: int = _D.new_member_days
-    recovery_min_purchases: int = _D.recovery_min_purchases
-
-    def check(self) -> Bounds:
-        """Raise ``ValueError`` unless 0 < awake <= active <= light sleep <= lost."""
-        chain = (self.awake_rc, self.active_rc, self.light_sleep_rc, self.lost_rc)
-        if not (0 < chain[0] <= chain[1] <= chain[2] <= chain[3]):
-            raise ValueError(
-                "lifecycle bounds must satisfy 0 < awake_rc <= active_rc <= light_sleep_rc "
-                f"<= lost_rc; got {chain}"
-            )
-        if not 0.0 <= self.loyal_aov_quantile <= 1.0:
-            raise ValueError(f"loyal_aov_quantile {self.loyal_aov_quantile} is not in [0, 1]")
-        return self
-
-
-Condition = Callable[[ir.Table, Bounds], ir.BooleanValue]
+Condition = Callable[[ir.Table, SegmentSettings], ir.BooleanValue]
 
 
 @dataclass(frozen=True)
@@ -84,7 +42,7 @@ class Rule:
     when: Condition
 
 
-def _never_bought(t: ir.Table, b: Bounds) -> ir.BooleanValue:
+def _never_bought(t: ir.Table, b: SegmentSettings) -> ir.BooleanValue:
     return t.purchases == 0
 
 
@@ -119,14 +77,14 @@ SCHEME_TWO: tuple[Rule, ...] = (
 )
 """The planning scheme: one level, the same machinery."""
 
-SCHEMES: dict[str, tuple[Rule, ...]] = {"one": SCHEME_ONE, "two": SCHEME_TWO}
-
 LEVEL1_ORDER: tuple[str, ...] = ("potential", "active", "sleeping", "lost")
 LEVEL2_ORDER: tuple[str, ...] = tuple(r.tier for r in SCHEME_ONE)
 LEVEL3_ACTIVE: tuple[str, ...] = ("new", "returning", "loyal")
 
 
-def classify(t: ir.Table, rules: tuple[Rule, ...], bounds: Bounds) -> tuple[ir.Value, ir.Value]:
+def classify(
+    t: ir.Table, rules: tuple[Rule, ...], bounds: SegmentSettings
+) -> tuple[ir.Value, ir.Value]:
     """The (tier, parent) of each row of ``t``: the first rule that holds."""
     tier = ibis.cases(*((r.when(t, bounds), r.tier) for r in rules[:-1]), else_=rules[-1].tier)
     parent = ibis.cases(
@@ -135,10 +93,10 @@ def classify(t: ir.Table, rules: tuple[Rule, ...], bounds: Bounds) -> tuple[ir.V
     return tier, parent
 
 
-def loyal_threshold(t: ir.Table, bounds: Bounds | None = None) -> float:
+def loyal_threshold(t: ir.Table, bounds: SegmentSettings | None = None) -> float:
     """The value per purchase a loyal fan reaches: the ``loyal_aov_quantile`` of the
     active buyers' (0 when nobody is active)."""
-    bounds = (bounds or Bounds()).check()
+    bounds = (bounds or SegmentSettings()).check()
     _, l1 = classify(t, SCHEME_ONE, bounds)
     active = t.mutate(tier_l1=l1).filter(ibis._.tier_l1 == "active")
     found = active.aov.quantile(bounds.loyal_aov_quantile).execute()
@@ -146,17 +104,17 @@ def loyal_threshold(t: ir.Table, bounds: Bounds | None = None) -> float:
 
 
 def lifecycle(
-    t: ir.Table, bounds: Bounds | None = None, loyal_aov: float | None = None
+    t: ir.Table, bounds: SegmentSettings | None = None, loyal_aov: float | None = None
 ) -> ir.Table:
     """Add ``tier_l1``, ``tier_l2``, ``tier_l3`` (scheme one) and ``tier_s2`` (scheme two).
 
     Parameters:
         t: the person table described in the module doc.
-        bounds: the rules' bounds (:class:`Bounds` defaults).
+        bounds: the segment settings whose bounds the rules read (the defaults if ``None``).
         loyal_aov: value per purchase a loyal fan reaches; ``None`` takes
             :func:`loyal_threshold` of ``t``.
     """
-    bounds = (bounds or Bounds()).check()
+    bounds = (bounds or SegmentSettings()).check()
     l2, l1 = classify(t, SCHEME_ONE, bounds)
     s2, _ = classify(t, SCHEME_TWO, bounds)
     out = t.mutate(tier_l1=l1, tier_l2=l2, tier_s2=s2)

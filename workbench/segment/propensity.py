@@ -175,7 +175,7 @@ def train(
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
 
-    as_of = dt.date.fromisoformat(p.as_of)
+    as_of = p.as_of
     test_cut = as_of - dt.timedelta(HORIZON_DAYS)
     cuts = [test_cut - dt.timedelta(HORIZON_DAYS * k) for k in range(weeks, 0, -1)]
     # Buyers at as-of bound the buyers at every earlier cutoff: one count sets the sample.
@@ -226,7 +226,7 @@ def score(
 ) -> pd.DataFrame:
     """Each buyer's probability of buying in the week after the as-of date, scored in
     batches: ``person_id``, ``propensity_7d``."""
-    t = features(p, cycles, dt.date.fromisoformat(p.as_of)).select("person_id", *FEATURES)
+    t = features(p, cycles, p.as_of).select("person_id", *FEATURES)
     parts = []
     for rb in t.to_pyarrow_batches(chunk_size=batch):
         frame = rb.to_pandas()

@@ -30,18 +30,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from workbench.config import SegmentSettings
 from workbench.segment.facts import Purchases
 
-RcMethod = Literal["usage", "inductive", "auto"]
-RC_METHODS: tuple[str, ...] = ("usage", "inductive", "auto")
-RC_QUANTILE = 0.9
-RC_MULTIPLE = 3.0
 RC_CONFIDENCE_Z = 1.959964
 """The standard normal quantile of the RC interval's 95% two-sided confidence."""
 
@@ -74,8 +71,10 @@ def repeat_customers(per_person: ir.Table) -> ir.Table:
     return r.select("person_id", purchase_days=r.purchases, mean_interval=span / (r.purchases - 1))
 
 
-def p90_interval(iv: ir.Table, by: tuple[str, ...] = ()) -> ir.Table:
+def p90_interval(iv: ir.Table, by: tuple[str, ...] = (), quantile: float = 0.9) -> ir.Table:
     """The p90 of the mean intervals per ``by`` group, their count and a 95% interval.
+
+    The "p90" is the ``quantile`` setting (``SegmentSettings.rc_quantile``), 0.9 by default.
 
     The interval is distribution-free: among ``n`` repeat customers sorted by
     their mean interval, the number below the true p90 is binomial(n, 0.9), so
@@ -103,7 +102,7 @@ def p90_interval(iv: ir.Table, by: tuple[str, ...] = ()) -> ir.Table:
     n = iv.mean_interval.count().over(group_by=group) if group else iv.mean_interval.count().over()
     rank = ibis.row_number().over(group_by=group, order_by=iv.mean_interval) + 1
     ranked = iv.mutate(rank=rank, n=n)
-    p = RC_QUANTILE
+    p = quantile
     spread = RC_CONFIDENCE_Z * (ranked.n * (p * (1 - p))).sqrt()
     ranked = ranked.mutate(
         low_rank=(ranked.n * p - spread).floor(), high_rank=(ranked.n * p + spread).ceil()
@@ -131,6 +130,7 @@ class RepurchaseCycles:
     table: pd.DataFrame
     requested: str
     min_repeaters: int
+    multiple: float = 3.0
 
     def of(self, category: str | None) -> float:
         """The chosen RC of ``category`` (``None``: overall)."""
@@ -143,30 +143,29 @@ class RepurchaseCycles:
         return self.of(None)
 
 
-def repurchase_cycles(
-    p: Purchases, method: RcMethod = "auto", min_repeaters: int = 100
-) -> RepurchaseCycles:
+def repurchase_cycles(p: Purchases, settings: SegmentSettings | None = None) -> RepurchaseCycles:
     """RC per category and overall, by the usage and inductive methods (see module doc).
 
     Parameters:
         p: the purchases of one as-of date.
-        method: ``usage``, ``inductive`` or ``auto``.
-        min_repeaters: repeat customers ``auto`` needs before it trusts the inductive RC.
+        settings: ``rc_method`` (``usage``, ``inductive`` or ``auto``), ``min_repeaters``
+            (repeat customers ``auto`` needs before it trusts the inductive RC),
+            ``rc_quantile`` and ``rc_multiple`` (RC = p90 / 3).
 
     Raises:
-        ValueError: ``method`` is unknown, or no RC can be computed (no repeat
+        ValueError: a setting is out of its range, or no RC can be computed (no repeat
             customer and no product master).
     """
-    if method not in RC_METHODS:
-        raise ValueError(f"rc_method {method!r} is not one of {', '.join(RC_METHODS)}")
+    s = (settings or SegmentSettings()).check()
+    method, min_repeaters, q = s.rc_method, s.min_repeaters, s.rc_quantile
     cats = p.categories.filter(p.categories.ours)
 
-    per_cat = p90_interval(purchase_intervals(cats, ("category",)), ("category",)).to_pandas()
-    overall_row = p90_interval(repeat_customers(p.per_person)).to_pandas()
+    per_cat = p90_interval(purchase_intervals(cats, ("category",)), ("category",), q).to_pandas()
+    overall_row = p90_interval(repeat_customers(p.per_person), quantile=q).to_pandas()
     overall_row["category"] = None
     ind = pd.concat([per_cat, overall_row], ignore_index=True)
     for out, col in (("", "p90_interval"), ("_low", "p90_low"), ("_high", "p90_high")):
-        ind[f"rc_inductive{out}"] = ind[col].astype("float64") / RC_MULTIPLE
+        ind[f"rc_inductive{out}"] = ind[col].astype("float64") / s.rc_multiple
 
     covered = cats.filter(cats.daily_uses > 0)
     covered = covered.mutate(days_covered=covered.units / covered.daily_uses)
@@ -205,7 +204,7 @@ def repurchase_cycles(
             "no repurchase cycle can be computed: no customer bought twice and the "
             "product master gives no daily usage"
         )
-    return RepurchaseCycles(t, method, min_repeaters)
+    return RepurchaseCycles(t, method, min_repeaters, s.rc_multiple)
 
 
 def _ok(x: Any) -> bool:

@@ -22,20 +22,15 @@ purchases made in a campaign burst or with a discount or coupon, and from the
 discount depth (how far below list price they paid, on average):
 fanatic when the share and the depth are both high, sensitive when the share
 is high, indifferent when it is low, neutral between. Buyers with fewer than
-``min_orders`` purchases are ``unknown``: one order says little.
+``promo_min_orders`` purchases are ``unknown``: one order says little.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 
 from workbench.config import SegmentSettings
-
-_D = SegmentSettings()
 
 RFM_SEGMENTS: dict[tuple[bool, bool, bool], str] = {
     (True, True, True): "important_value",  # 重要价值
@@ -51,41 +46,6 @@ RFM_SEGMENTS: dict[tuple[bool, bool, bool], str] = {
 
 QUADRANTS: tuple[str, ...] = ("hf_hv", "hf_lv", "lf_hv", "lf_lv")
 SENSITIVITY: tuple[str, ...] = ("fanatic", "sensitive", "neutral", "indifferent", "unknown")
-
-Reference = Literal["mean", "median"]
-Basis = Literal["score", "raw"]
-
-
-@dataclass(frozen=True)
-class RfmOptions:
-    """How the eight segments split high from low.
-
-    Attributes:
-        reference: ``mean`` (default) or ``median``.
-        basis: ``score`` (default: the 1-5 scores) or ``raw`` (days, purchases, yuan).
-    """
-
-    reference: Reference = _D.rfm_reference  # type: ignore[assignment]
-    basis: Basis = _D.rfm_basis  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class SensitivityBounds:
-    """Bounds of the promotion-sensitivity classes; defaults from ``SegmentSettings.promo_*``.
-
-    Attributes:
-        high_share: share of purchases on promotion from which a buyer is sensitive (0.6).
-        low_share: share below which a buyer is indifferent (0.2).
-        deep_discount: mean discount depth from which a sensitive buyer is a fanatic (0.2).
-        fanatic_share: share from which a deep-discount buyer is a fanatic (0.8).
-        min_orders: purchases needed to classify at all (2).
-    """
-
-    high_share: float = _D.promo_high_share
-    low_share: float = _D.promo_low_share
-    deep_discount: float = _D.promo_deep_discount
-    fanatic_share: float = _D.promo_fanatic_share
-    min_orders: int = _D.promo_min_orders
 
 
 def _quintile(rank: ir.IntegerValue, n: ir.IntegerValue) -> ir.IntegerValue:
@@ -104,7 +64,7 @@ def _quintile(rank: ir.IntegerValue, n: ir.IntegerValue) -> ir.IntegerValue:
     return (bucket + 1).cast("int64")
 
 
-def rfm(buyers: ir.Table, options: RfmOptions | None = None) -> ir.Table:
+def rfm(buyers: ir.Table, settings: SegmentSettings | None = None) -> ir.Table:
     """Add ``r_score``, ``f_score``, ``m_score`` and ``rfm_segment`` to a buyers table.
 
     One expression: the quintiles come from ranks and the references are
@@ -112,9 +72,9 @@ def rfm(buyers: ir.Table, options: RfmOptions | None = None) -> ir.Table:
 
     Parameters:
         buyers: one row per buyer with ``recency_days``, ``purchases``, ``net_amount``.
-        options: the reference high/low is judged against.
+        settings: ``rfm_reference`` and ``rfm_basis``: what high and low are judged against.
     """
-    options = options or RfmOptions()
+    s = settings or SegmentSettings()
     ranked = buyers.mutate(
         _n=buyers.person_id.count().over(ibis.window()),
         _r=ibis.rank().over(order_by=buyers.recency_days.desc()),
@@ -129,9 +89,9 @@ def rfm(buyers: ir.Table, options: RfmOptions | None = None) -> ir.Table:
     pairs = (("recency_days", "r_score"), ("purchases", "f_score"), ("net_amount", "m_score"))
     highs = {}
     for raw, score in pairs:
-        col = scored[score] if options.basis == "score" else scored[raw]
-        ref = col.mean() if options.reference == "mean" else col.median()
-        recent = options.basis == "raw" and raw == "recency_days"
+        col = scored[score] if s.rfm_basis == "score" else scored[raw]
+        ref = col.mean() if s.rfm_reference == "mean" else col.median()
+        recent = s.rfm_basis == "raw" and raw == "recency_days"
         highs[f"_{score}_high"] = col <= ref if recent else col >= ref
     flagged = scored.mutate(**highs)
     r_hi, f_hi, m_hi = (flagged[name] for name in highs)
@@ -172,22 +132,23 @@ def promotion_measures(
     return {"promo_share": on_promo.mean(where=where), "discount_depth": depth.mean(where=where)}
 
 
-def sensitivity(t: ir.Table, bounds: SensitivityBounds | None = None) -> ir.StringValue:
+def sensitivity(t: ir.Table, settings: SegmentSettings | None = None) -> ir.StringValue:
     """Each person's promotion sensitivity (``None`` for those who never bought).
 
     Parameters:
         t: one row per person with ``orders`` (purchases of our brand) and the
             :func:`promotion_measures`.
+        settings: the ``promo_*`` bounds.
     """
-    b = bounds or SensitivityBounds()
+    b = settings or SegmentSettings()
     return ibis.cases(
         (t.orders == 0, ibis.null("string")),
-        (t.orders < b.min_orders, "unknown"),
+        (t.orders < b.promo_min_orders, "unknown"),
         (
-            (t.promo_share >= b.fanatic_share) & (t.discount_depth >= b.deep_discount),
+            (t.promo_share >= b.promo_fanatic_share) & (t.discount_depth >= b.promo_deep_discount),
             "fanatic",
         ),
-        (t.promo_share >= b.high_share, "sensitive"),
-        (t.promo_share < b.low_share, "indifferent"),
+        (t.promo_share >= b.promo_high_share, "sensitive"),
+        (t.promo_share < b.promo_low_share, "indifferent"),
         else_="neutral",
     )

@@ -3,15 +3,15 @@
 :func:`segment` builds the snapshot as one Ibis expression (DuckDB by default,
 the same code on Spark): RC, recency, the lifecycle tiers of both schemes,
 RFM, quadrant, promotion sensitivity and member tier, one row per person,
-including members and pool persons who never bought. :func:`write_segments`
-stores it in ``segments`` keyed (``person_id``, ``as_of``), replacing only the
-rows of that as-of date, so several snapshots live side by side.
+including members and pool persons who never bought. The job's entry,
+:func:`workbench.segment.run`, adds the 7-day propensity and the clusters, and
+:func:`workbench.segment.write` stores it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -19,17 +19,11 @@ import ibis.expr.types as ir
 import ibis.selectors as cs
 
 from workbench.config import SegmentSettings
-from workbench.engine import materialise, replace_rows, round_to, scratch_name
+from workbench.engine import materialise, round_to, scratch_name
 from workbench.segment.facts import Purchases, purchases
-from workbench.segment.lifecycle import Bounds, lifecycle, loyal_threshold
-from workbench.segment.rc import RcMethod, RepurchaseCycles, person_rc, repurchase_cycles
-from workbench.segment.rfm import (
-    RfmOptions,
-    SensitivityBounds,
-    quadrants,
-    rfm,
-    sensitivity,
-)
+from workbench.segment.lifecycle import lifecycle, loyal_threshold
+from workbench.segment.rc import RepurchaseCycles, person_rc, repurchase_cycles
+from workbench.segment.rfm import quadrants, rfm, sensitivity
 
 SEGMENT_COLUMNS: tuple[str, ...] = (
     "person_id",
@@ -75,89 +69,51 @@ INPUT_TABLES: tuple[str, ...] = (
 """The warehouse tables a snapshot reads (``products``, ``members`` and ``campaigns``
 may be missing: see :mod:`workbench.segment.facts`)."""
 
-_D = SegmentSettings()
-
-
-@dataclass(frozen=True)
-class Options:
-    """Everything a snapshot depends on besides the data; defaults from
-    :class:`~workbench.config.SegmentSettings`, their one source."""
-
-    rc_method: RcMethod = _D.rc_method  # type: ignore[assignment]
-    min_repeaters: int = _D.min_repeaters
-    bounds: Bounds = field(default_factory=Bounds)
-    rfm: RfmOptions = field(default_factory=RfmOptions)
-    sensitivity: SensitivityBounds = field(default_factory=SensitivityBounds)
-    brand: str | None = _D.brand or None
-
-    @classmethod
-    def from_settings(cls, s: SegmentSettings, **values: Any) -> Options:
-        """The options a :class:`SegmentSettings` gives, with the fields named in
-        ``values`` changed; other names and ``None`` values are ignored, so a
-        notebook can pass all its parameters
-        (``Options.from_settings(settings.segment, active_rc=2.5, lang="zh")``).
-        """
-        changes = {
-            k: v
-            for k, v in values.items()
-            if k in SegmentSettings.__dataclass_fields__ and v is not None
-        }
-        s = replace(s, **changes).check() if changes else s
-        return cls(
-            rc_method=s.rc_method,  # type: ignore[arg-type]
-            min_repeaters=s.min_repeaters,
-            bounds=Bounds(
-                awake_rc=s.awake_rc,
-                active_rc=s.active_rc,
-                light_sleep_rc=s.light_sleep_rc,
-                lost_rc=s.lost_rc,
-                loyal_min_purchases=s.loyal_min_purchases,
-                loyal_aov_quantile=s.loyal_aov_quantile,
-                new_member_days=s.new_member_days,
-                recovery_min_purchases=s.recovery_min_purchases,
-            ),
-            rfm=RfmOptions(reference=s.rfm_reference, basis=s.rfm_basis),  # type: ignore[arg-type]
-            sensitivity=SensitivityBounds(
-                high_share=s.promo_high_share,
-                low_share=s.promo_low_share,
-                deep_discount=s.promo_deep_discount,
-                fanatic_share=s.promo_fanatic_share,
-                min_orders=s.promo_min_orders,
-            ),
-            brand=s.brand or None,
-        )
-
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A segmentation at one as-of date.
+    """A segmentation at one as-of date: what :func:`workbench.segment.run` returns.
 
     Attributes:
-        table: one row per person (:data:`SEGMENT_COLUMNS`), an Ibis expression.
+        table: one row per person (:data:`SEGMENT_COLUMNS`), an Ibis expression
+            (computed into a scratch table by :func:`workbench.segment.run`).
         cycles: the repurchase cycles behind it.
         purchases: the purchase tables it read.
-        competitor_data: whether other brands' purchases were there to split
-            competitor buyers and brand-lost persons (else they fall to
-            category potential and category-lost).
+        settings: the segment settings it was made with.
+        link_threshold: the link threshold persons were resolved at (``None``: as stored).
         facts: the per-person table the lifecycle rules read (recency, RC, ...).
         loyal_aov: the value per purchase a loyal fan reached at this date.
+        propensity: the 7-day repurchase model whose scores fill ``propensity_7d``
+            (``None`` when none was trained; ``notes`` says why).
+        clusters: the clustering that fills ``cluster`` (``None``: see ``notes``).
+        notes: why a part is missing, by part (``propensity``, ``clusters``).
     """
 
     table: ir.Table
     cycles: RepurchaseCycles
     purchases: Purchases
-    options: Options
+    settings: SegmentSettings
+    link_threshold: float | None = None
     facts: ir.Table | None = None
     loyal_aov: float | None = None
+    propensity: Any = None
+    clusters: Any = None
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.purchases.as_of
 
     @property
     def competitor_data(self) -> bool:
+        """Whether other brands' purchases were there to split competitor buyers and
+        brand-lost persons (else they fall to category potential and category-lost)."""
         return self.purchases.has_other_brands
 
 
 def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
     """The per-person table the rules read (see :mod:`workbench.segment.lifecycle`)."""
-    as_of = dt.date.fromisoformat(p.as_of)
+    as_of = p.as_of
     bought = p.per_person
     ours = bought.filter(bought.purchases > 0)
     rc = person_rc(ours.select("person_id", "last_day"), p.categories, cycles)
@@ -223,47 +179,49 @@ def _tier_rank(tier: ir.StringValue) -> ir.IntegerValue:
 
 def segment(
     con: Any,
-    as_of: str,
-    threshold: float | None = None,
-    options: Options | None = None,
+    as_of: dt.date,
+    settings: SegmentSettings | None = None,
+    link_threshold: float | None = None,
 ) -> Snapshot:
-    """Segment every person of the pool as of ``as_of``.
+    """Segment every person of the pool as of ``as_of``, as one lazy expression.
+
+    :func:`workbench.segment.run` is the job's entry: it computes this table once,
+    adds the 7-day propensity and the clusters, and is what a report or a later
+    job calls.
 
     Parameters:
         con: an Ibis backend on the warehouse.
-        as_of: ``YYYY-MM-DD``; later orders are left out.
-        threshold: the link threshold persons are resolved at (``None``: as stored).
-        options: RC method, bounds and references (:class:`Options` defaults).
+        as_of: the as-of date; later orders are left out.
+        settings: the segment settings (their defaults if ``None``).
+        link_threshold: the link threshold persons are resolved at (``None``: as stored).
 
     Returns:
         A :class:`Snapshot`; ``table`` is not computed until executed or written.
     """
-    options = options or Options()
-    p = purchases(con, as_of, threshold, options.brand)
-    cycles = repurchase_cycles(p, options.rc_method, options.min_repeaters)
-    key = (as_of, threshold, p.brand, options.rc_method, options.min_repeaters)
+    s = (settings or SegmentSettings()).check()
+    p = purchases(con, as_of, link_threshold, s.brand or None)
+    cycles = repurchase_cycles(p, s)
+    key = (
+        as_of,
+        link_threshold,
+        p.brand,
+        s.rc_method,
+        s.min_repeaters,
+        s.rc_quantile,
+        s.rc_multiple,
+    )
     facts = materialise(person_facts(p, cycles, con), scratch_name("person_facts", *key), con)
-    loyal_aov = loyal_threshold(facts, options.bounds)
-    t = lifecycle(facts, options.bounds, loyal_aov)
+    loyal_aov = loyal_threshold(facts, s)
+    t = lifecycle(facts, s, loyal_aov)
     buyers = t.filter(t.purchases > 0)
-    scored = quadrants(rfm(buyers, options.rfm)).select(
+    scored = quadrants(rfm(buyers, s)).select(
         "person_id", "r_score", "f_score", "m_score", "rfm_segment", "quadrant"
     )
     out = t.left_join(scored, "person_id").select(~cs.endswith("_right"))
     out = out.mutate(
-        as_of=ibis.literal(dt.date.fromisoformat(as_of)),
-        promo_sensitivity=sensitivity(out, options.sensitivity),
+        as_of=ibis.literal(as_of),
+        promo_sensitivity=sensitivity(out, s),
         propensity_7d=ibis.null("float64"),
         cluster=ibis.null("int64"),
     )
-    return Snapshot(out.select(*SEGMENT_COLUMNS), cycles, p, options, facts, loyal_aov)
-
-
-def write_segments(con: Any, snapshot: Snapshot) -> int:
-    """Store a snapshot in ``segments``, replacing that as-of date's rows; return the rows.
-
-    Parameters:
-        con: an Ibis backend on the warehouse, opened for writing.
-    """
-    as_of = dt.date.fromisoformat(snapshot.purchases.as_of)
-    return replace_rows(con, "segments", snapshot.table, "as_of", as_of)
+    return Snapshot(out.select(*SEGMENT_COLUMNS), cycles, p, s, link_threshold, facts, loyal_aov)

@@ -7,34 +7,22 @@ returns a small frame, whatever the number of persons.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from workbench.engine import materialise
-from workbench.segment.lifecycle import Bounds, lifecycle
-from workbench.segment.rc import RC_MULTIPLE, purchase_intervals, repeat_customers
-from workbench.segment.segments import Options, Snapshot, segment
+from workbench.config import SegmentSettings
+from workbench.segment.lifecycle import lifecycle
+from workbench.segment.rc import purchase_intervals, repeat_customers
+from workbench.segment.segments import Snapshot
+from workbench.segment.tags import Audience, tags
+from workbench.segment.tags import audience as find_audience
 
 LEVELS: tuple[str, ...] = ("tier_l1", "tier_l2", "tier_l3")
 NON_MEMBER = "non_member"
-
-
-def snapshot(
-    con: Any,
-    as_of: str,
-    threshold: float | None = None,
-    options: Options | None = None,
-    name: str = "_segments_now",
-) -> Snapshot:
-    """:func:`~workbench.segment.segments.segment`, its table computed once into a scratch
-    table (temporary on DuckDB, so a read-only warehouse will do) for the summaries."""
-    s = segment(con, as_of, threshold, options)
-    return replace(s, table=materialise(s.table, name, con))
 
 
 @dataclass(frozen=True)
@@ -42,7 +30,8 @@ class Intervals:
     """Repeat customers by mean interval between purchase days, in bins of ``width`` days.
 
     ``bins`` has ``start`` (days), ``repeaters``; ``p90`` is the interval 90% of them
-    stay within (3 RC for the inductive method); ``category`` ``None`` for all.
+    stay within (``rc_quantile``: 3 RC for the inductive method); ``category`` ``None``
+    for all.
     """
 
     bins: pd.DataFrame
@@ -82,7 +71,7 @@ def interval_histogram(
 def rc_table(s: Snapshot) -> pd.DataFrame:
     """RC per category and overall, by both methods, with the one used and why."""
     t = s.cycles.table.copy()
-    t["multiple"] = RC_MULTIPLE
+    t["multiple"] = s.cycles.multiple
     return t
 
 
@@ -194,93 +183,6 @@ def headline(table: ir.Table) -> dict[str, Any]:
     }
 
 
-def compare_date(as_of: str, compare_as_of: str | None, days: int = 90) -> str:
-    """The comparison snapshot's date: ``compare_as_of``, else ``days`` before ``as_of``."""
-    if compare_as_of:
-        return compare_as_of
-    return (dt.date.fromisoformat(as_of) - dt.timedelta(days=days)).isoformat()
-
-
-def period_before(as_of: str, compare_as_of: str) -> str:
-    """The start of the period before: as far before ``compare_as_of`` as it is before ``as_of``."""
-    a, c = dt.date.fromisoformat(as_of), dt.date.fromisoformat(compare_as_of)
-    return (c - (a - c)).isoformat()
-
-
-def alerts(prior: ir.Table, before: ir.Table, now: ir.Table, min_persons: int = 20) -> pd.DataFrame:
-    """Worsening moves of this period (``before`` to ``now``) that grew against the period
-    before (``prior`` to ``before``): between level-2 tiers, and from high-frequency
-    low-value to low-frequency low-value. See :func:`migration_alerts`."""
-    frames = [
-        migration_alerts(migration(before, now, col), migration(prior, before, col), min_persons)
-        for col in ("tier_l2", "quadrant")
-    ]
-    return pd.concat(frames, ignore_index=True).sort_values(
-        "change", ascending=False, ignore_index=True
-    )
-
-
-def migration(before: ir.Table, after: ir.Table, column: str = "tier_l2") -> pd.DataFrame:
-    """How persons moved between two snapshots: per (``from``, ``to``) tier of ``column``,
-    the persons and the share of the ``from`` row. Persons in only one snapshot (new
-    to the pool) come ``from`` ``None``."""
-    b = before.select("person_id", src=before[column])
-    a = after.select("person_id", dst=after[column])
-    j = a.left_join(b, "person_id")
-    g = j.group_by([j.src, j.dst]).agg(persons=j.count()).to_pandas()
-    g["row_share"] = g["persons"] / g.groupby("src", dropna=False)["persons"].transform("sum")
-    return g.rename(columns={"src": "from", "dst": "to"})
-
-
-def migration_alerts(
-    current: pd.DataFrame, previous: pd.DataFrame, min_persons: int = 20
-) -> pd.DataFrame:
-    """Transitions that grew against the previous period of the same length.
-
-    A cell is an alert when it moves persons toward a less active tier (or, for
-    quadrants, from high-frequency low-value to low-frequency low-value) and its
-    row share grew; cells of fewer than ``min_persons`` persons are left out.
-
-    Parameters:
-        current, previous: :func:`migration` of this period and of the one before.
-    """
-    key = ["from", "to"]
-    j = current.merge(previous, on=key, how="left", suffixes=("", "_before"))
-    j["row_share_before"] = j["row_share_before"].fillna(0.0)
-    j["persons_before"] = j["persons_before"].fillna(0).astype("int64")
-    j["change"] = j["row_share"] - j["row_share_before"]
-    worse = j.apply(lambda r: _worse(r["from"], r["to"]), axis=1) if len(j) else pd.Series([])
-    alerts = j[worse.astype(bool) & (j["change"] > 0) & (j["persons"] >= min_persons)]
-    return alerts.sort_values("change", ascending=False, ignore_index=True)
-
-
-ACTIVITY: dict[str, int] = {
-    "highly_awake": 0,
-    "moderately_awake": 1,
-    "light_sleep": 2,
-    "deep_sleep": 3,
-    "brand_lost": 4,
-    "category_lost": 4,
-    "active": 0,
-    "sleeping": 1,
-    "lost": 2,
-    "hf_hv": 0,
-    "hf_lv": 1,
-    "lf_hv": 1,
-    "lf_lv": 2,
-}
-
-
-def _worse(src: Any, dst: Any) -> bool:
-    if not isinstance(src, str) or not isinstance(dst, str):
-        return False
-    if (src, dst) == ("hf_lv", "lf_lv"):
-        return True
-    if src.startswith(("hf", "lf")):
-        return False
-    return src in ACTIVITY and dst in ACTIVITY and ACTIVITY[dst] > ACTIVITY[src]
-
-
 RECENCY_COLUMNS: tuple[str, ...] = (
     "person_id",
     "purchases",
@@ -304,7 +206,7 @@ def recency_frame(s: Snapshot) -> pd.DataFrame:
     return s.facts.select(*RECENCY_COLUMNS).to_pandas()
 
 
-def retier(frame: pd.DataFrame, bounds: Bounds, loyal_aov: float) -> pd.DataFrame:
+def retier(frame: pd.DataFrame, bounds: SegmentSettings, loyal_aov: float) -> pd.DataFrame:
     """:func:`tier_sizes` of an in-memory recency frame under other bounds: the same
     rules, run by an in-memory DuckDB on the frame."""
     from workbench.engine import duckdb_connect
@@ -319,3 +221,29 @@ def audience_profile(persons: ir.Table, table: ir.Table) -> pd.DataFrame:
     g = j.group_by("tier_l1").agg(persons=j.count(), net_amount=j.net_amount.sum()).to_pandas()
     g["share"] = g["persons"] / g["persons"].sum() if len(g) else 0.0
     return g
+
+
+@dataclass(frozen=True)
+class AudienceProfile:
+    """An audience found in a snapshot's tags, and its persons per level-1 tier."""
+
+    found: Audience
+    tiers: pd.DataFrame
+
+
+def audience(con: Any, s: Snapshot, name: str, where: str) -> AudienceProfile:
+    """The persons of ``s`` whose tags (:func:`workbench.segment.tags.tags`) satisfy the
+    filter ``where``, and their profile by lifecycle tier.
+
+    Parameters:
+        con: an Ibis backend on the warehouse.
+        s: a snapshot (:func:`workbench.segment.run`).
+        name: the audience's name.
+        where: a filter over the tag columns, such as
+            ``city = '北京市' AND visits_90d >= 1 AND orders_ever >= 1``.
+
+    Raises:
+        ValueError: the filter names an unknown tag or is not a condition over tags.
+    """
+    found = find_audience(con, tags(con, s), name, where)
+    return AudienceProfile(found, audience_profile(found.persons, s.table))

@@ -49,7 +49,7 @@ def _slug(text: str) -> str:
 
 def tags(con: Any, s: Snapshot, windows: tuple[int, ...] = WINDOWS) -> ir.Table:
     """Every tag of every person of the snapshot (see the module doc)."""
-    as_of = dt.date.fromisoformat(s.purchases.as_of)
+    as_of = s.as_of
     orders = s.purchases.orders
     table = s.table
     base = table.select(
@@ -196,7 +196,7 @@ def audience(con: Any, tag_table: ir.Table, name: str, where: str) -> Audience:
     return Audience(name, where, picked)
 
 
-def save_audience(con: Any, found: Audience, as_of: str) -> int:
+def save_audience(con: Any, found: Audience, as_of: dt.date) -> int:
     """Store an audience's definition in ``audiences`` and its persons in
     ``audience_members``, replacing one of the same name; return its size."""
     from workbench.engine import replace_rows
@@ -209,7 +209,7 @@ def save_audience(con: Any, found: Audience, as_of: str) -> int:
         {
             "audience": [found.name],
             "where_sql": [found.where],
-            "as_of": [dt.date.fromisoformat(as_of)],
+            "as_of": [as_of],
             "persons": [n],
             "saved_at": [dt.datetime.now(dt.UTC).replace(tzinfo=None)],
         }

@@ -9,16 +9,11 @@ table at the notebook's bounds, since nobody will move the controls.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Any
 
-import pandas as pd
-
 from workbench.report.labels import label
-from workbench.report.views.common import Note
 from workbench.report.views.segment import tier_table
-from workbench.segment.lifecycle import Bounds
-from workbench.segment.summary import retier
+from workbench.segment import Snapshot, recency_frame, retier
 
 RC_BOUNDS: tuple[str, ...] = ("awake_rc", "active_rc", "light_sleep_rc", "lost_rc")
 
@@ -28,39 +23,53 @@ def headless() -> bool:
     return os.environ.get("WORKBENCH_HEADLESS") == "1"
 
 
-def tier_explorer(frame: pd.DataFrame, loyal_aov: float, bounds: Bounds, lang: str = "zh") -> Any:
-    """Sliders for the lifecycle bounds (in RC) over the tier table.
+def tier_explorer(s: Snapshot, lang: str = "zh") -> Any:
+    """Sliders for the lifecycle bounds (in RC) over the tier table of a snapshot.
+
+    One slider per row, each wide enough to set a bound to a twentieth of an RC
+    with a mouse. The bounds cannot cross: moving one past its neighbour pushes
+    the neighbour along, so the table always shows a valid tiering. The
+    loyal-fan threshold stays the snapshot's, so only the bounds move.
 
     Parameters:
-        frame: :func:`workbench.segment.summary.recency_frame` of a snapshot.
-        loyal_aov: the snapshot's loyal-fan threshold (``Snapshot.loyal_aov``), kept
-            fixed so only the bounds move.
-        bounds: where the sliders start (the snapshot's bounds).
+        s: a snapshot (:func:`workbench.segment.run`); the sliders start at its bounds.
+        lang: the report's language.
     """
+    frame = recency_frame(s)
+    loyal_aov = s.loyal_aov or 0.0
+    bounds = s.settings
     if headless():
         return tier_table(retier(frame, bounds, loyal_aov), lang)
     import ipywidgets as widgets
 
-    sliders = {
-        name: widgets.FloatSlider(
+    sliders = [
+        widgets.FloatSlider(
             value=getattr(bounds, name),
             min=0.25,
             max=6.0,
             step=0.05,
             description=label(name, lang),
             continuous_update=False,
-            style={"description_width": "initial"},
+            readout_format=".2f",
+            style={"description_width": "10em"},
+            layout=widgets.Layout(width="36em", max_width="100%"),
         )
         for name in RC_BOUNDS
-    }
+    ]
     out = widgets.Output()
+    moving = [False]
 
-    def redraw(_: Any = None) -> None:
-        chosen = replace(bounds, **{k: s.value for k, s in sliders.items()})
+    def redraw(change: Any = None) -> None:
+        if moving[0]:
+            return
+        moving[0] = True
         try:
-            shown: Any = tier_table(retier(frame, chosen, loyal_aov), lang)
-        except ValueError as exc:  # bounds out of order
-            shown = Note(str(exc), warning=True)
+            if change is not None:
+                _keep_in_order(sliders, sliders.index(change["owner"]))
+        finally:
+            moving[0] = False
+        chosen = bounds.updated({n: w.value for n, w in zip(RC_BOUNDS, sliders, strict=True)})
+        shown = tier_table(retier(frame, chosen, loyal_aov), lang)
         # Set the output's content directly: capturing with ``with out:`` waits on a
         # front end, which a kernel run without one never answers.
         out.outputs = (
@@ -71,7 +80,16 @@ def tier_explorer(frame: pd.DataFrame, loyal_aov: float, bounds: Bounds, lang: s
             },
         )
 
-    for slider in sliders.values():
+    for slider in sliders:
         slider.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox(list(sliders.values())), out])
+    return widgets.VBox([*sliders, out])
+
+
+def _keep_in_order(sliders: list[Any], moved: int) -> None:
+    """Push the neighbours of slider ``moved`` so the values never decrease along the list."""
+    value = sliders[moved].value
+    for later in sliders[moved + 1 :]:
+        later.value = max(later.value, value)
+    for earlier in sliders[:moved]:
+        earlier.value = min(earlier.value, value)

@@ -15,6 +15,7 @@ Each function returns tables (Ibis expressions or small frames); the report's
 views (``workbench.report.views.unify``) draw them.
 """
 
+from workbench.unify import channels, quality, resolution
 from workbench.unify.identity import accounts_at, resolve_identities
 from workbench.unify.ingest import FileResult, IngestResult, ingest, ingest_mapped
 from workbench.unify.warehouse import warehouse_problem, warehouse_status
@@ -23,8 +24,11 @@ __all__ = [
     "FileResult",
     "IngestResult",
     "accounts_at",
+    "channels",
     "ingest",
     "ingest_mapped",
+    "quality",
+    "resolution",
     "resolve_identities",
     "warehouse_problem",
     "warehouse_status",

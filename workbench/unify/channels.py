@@ -22,7 +22,7 @@ from workbench.unify.identity import accounts_at
 CHANNELS: tuple[str, ...] = ("tmall", "jd", "pdd", "youzan", "douyin", "pos")
 
 
-def orders_until(con: Any, as_of: str | None) -> ir.Table:
+def orders_until(con: Any, as_of: str | dt.date | None) -> ir.Table:
     orders = con.table("orders")
     if as_of:
         end = ibis.date(pd.Timestamp(as_of).date()) + ibis.interval(days=1)

@@ -1,5 +1,6 @@
-"""What the 02_segment report shows: the tables of :mod:`workbench.segment.summary`,
-labelled, formatted and drawn in the report's language."""
+"""What the 02_segment report shows: the snapshot of :func:`workbench.segment.run` and
+the small tables the job makes of it, labelled, formatted and drawn in the report's
+language. Each function takes one job result and the language."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from workbench.config import specs
 from workbench.report.format import count, fixed, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
 from workbench.report.views.common import Code, Note, Stack, Strip, number_axis, tip, title
+from workbench.segment import MEMBER_TIERS, AudienceProfile, Intervals, Migration, Snapshot
 from workbench.segment.lifecycle import LEVEL1_ORDER, LEVEL2_ORDER, LEVEL3_ACTIVE, SCHEME_TWO
 from workbench.segment.rfm import QUADRANTS, RFM_SEGMENTS, SENSITIVITY
-from workbench.segment.segments import MEMBER_TIERS
-from workbench.segment.summary import NON_MEMBER, Intervals
+from workbench.segment.summary import NON_MEMBER
 
 WIDTH = 520
 LEVEL1_COLORS = dict(
@@ -291,12 +293,11 @@ def sensitivity_table(sens: pd.DataFrame, lang: str = "zh") -> Table:
     )
 
 
-def migration_chart(
-    moves: pd.DataFrame, before: str, after: str, lang: str = "zh"
-) -> alt.LayerChart:
+def migration_chart(moved: Migration, lang: str = "zh") -> alt.LayerChart:
     """Transition matrix between two snapshots: each cell's persons, coloured by its share
-    of the row (:func:`workbench.segment.summary.migration`)."""
-    g = moves.copy()
+    of the row (:func:`workbench.segment.migration`)."""
+    before, after = moved.before.as_of.isoformat(), moved.now.as_of.isoformat()
+    g = moved.moves.copy()
     g["from_name"] = g["from"].map(
         lambda t: label(t, lang) if isinstance(t, str) else label("new_to_pool", lang)
     )
@@ -336,7 +337,7 @@ def migration_chart(
 
 def alerts_table(alerts: pd.DataFrame, lang: str = "zh") -> Table | Note:
     """Worsening transitions that grew against the period before
-    (:func:`workbench.segment.summary.migration_alerts`)."""
+    (:func:`workbench.segment.alerts`)."""
     if alerts.empty:
         return Note(label("no_alerts", lang))
     g = alerts.copy()
@@ -360,9 +361,12 @@ def competitor_note(has_competitor_data: bool, lang: str = "zh") -> Note | None:
     return None if has_competitor_data else Note(label("no_competitor_data", lang), warning=True)
 
 
-def propensity_table(model: Any, lang: str = "zh") -> Table:
-    """AUC and top-decile lift of the 7-day model beside the recency baseline, with the
-    weeks it was trained and tested on (:class:`workbench.segment.propensity.PropensityModel`)."""
+def propensity_table(s: Snapshot, lang: str = "zh") -> Table | Note:
+    """AUC and top-decile lift of a snapshot's 7-day model beside the recency baseline, with
+    the weeks it was trained and tested on; a note when it has none."""
+    model = s.propensity
+    if model is None:
+        return Note(label("propensity_missing", lang), warning=True)
     g = model.quality()
     g["model"] = g["model"].map(lambda m: label(m, lang))
     caption = label("propensity_note", lang).format(
@@ -381,10 +385,12 @@ def propensity_table(model: Any, lang: str = "zh") -> Table:
     )
 
 
-def calibration_chart(model: Any, lang: str = "zh") -> alt.LayerChart:
+def calibration_chart(s: Snapshot, lang: str = "zh") -> alt.LayerChart | None:
     """Mean predicted probability against the observed purchase rate per decile of the
-    test week, with the diagonal a calibrated model follows."""
-    g = model.calibration.copy()
+    test week, with the diagonal a calibrated model follows (nothing without a model)."""
+    if s.propensity is None:
+        return None
+    g = s.propensity.calibration.copy()
     top = float(max(g["predicted"].max(), g["observed"].max(), 0.01))
     tooltip = [
         tip("decile:O", "decile", lang),
@@ -418,9 +424,12 @@ def calibration_chart(model: Any, lang: str = "zh") -> alt.LayerChart:
     return diagonal + points
 
 
-def cluster_table(clusters: Any, lang: str = "zh") -> Table:
-    """Each cluster's size, feature means and what sets it apart
-    (:class:`workbench.segment.cluster.Clusters`)."""
+def cluster_table(s: Snapshot, lang: str = "zh") -> Table | Note:
+    """Each cluster of a snapshot's buyers: size, feature means and what sets it apart;
+    a note when it has none."""
+    clusters = s.clusters
+    if clusters is None:
+        return Note(label("clusters_missing", lang), warning=True)
     g = clusters.profile.copy()
     sep = "、" if lang == "zh" else ", "
     g["traits"] = [
@@ -460,10 +469,11 @@ def cluster_table(clusters: Any, lang: str = "zh") -> Table:
     )
 
 
-def audience_table(profile: pd.DataFrame, found: Any, lang: str = "zh") -> Stack:
+def audience_table(profile: AudienceProfile, lang: str = "zh") -> Stack:
     """An audience's size and filter, and its persons per level-1 tier
-    (:func:`workbench.segment.summary.audience_profile`)."""
-    g = profile.copy()
+    (:func:`workbench.segment.audience`)."""
+    found = profile.found
+    g = profile.tiers.copy()
     order = {t: i for i, t in enumerate(LEVEL1_ORDER)}
     g = g.sort_values("tier_l1", key=lambda c: c.map(order))
     g["tier_l1"] = g["tier_l1"].map(lambda t: label(t, lang))
@@ -508,3 +518,24 @@ def condition_lines(where: str) -> str:
         out.append(ch)
         i += 1
     return "".join(out)
+
+
+def settings_table(s: Snapshot, lang: str = "zh") -> Table:
+    """Every segment setting the snapshot was made with, by its label: the choices
+    behind every figure of the report (RC method, bounds, references)."""
+    rows = []
+    for name in specs(type(s.settings)):
+        value = getattr(s.settings, name)
+        if name == "brand" and not value:
+            value = s.purchases.brand or "–"
+        elif isinstance(value, str):
+            value = label(value, lang) if value in ("auto", "usage", "inductive") else value
+        rows.append({"setting": label(name, lang), "value": str(value)})
+    return table(
+        pd.DataFrame(rows), caption=label("settings_title", lang), lang=lang, name="settings"
+    )
+
+
+def stored(n: int, s: Snapshot, lang: str = "zh") -> Note:
+    """Says where the snapshot went (:func:`workbench.segment.write`) and how many rows."""
+    return Note(label("stored_note", lang).format(as_of=s.as_of.isoformat(), n=n))
