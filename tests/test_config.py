@@ -223,3 +223,30 @@ def test_the_example_file_loads_and_names_every_setting(tmp_path: Path) -> None:
     assert (s.timezone, s.salt, s.engine) == ("Asia/Shanghai", "change-me", "duckdb")
     for key in _KEYS:
         assert f"{key} = " in text, key
+
+
+def test_the_example_file_is_the_settings_declaration(tmp_path: Path) -> None:
+    """Every job setting appears in workbench.toml.example with its declared default and
+    range, so a setting is added in one place: its declaration."""
+    from workbench.config import SegmentSettings, example_toml, specs
+
+    example = Path(__file__).parents[1] / "workbench.toml.example"
+    assert example.read_text(encoding="utf-8") == example_toml()
+    text = example_toml()
+    for name, spec in specs(SegmentSettings).items():
+        assert f"\n{name} = " in text and spec.accepts in text, name
+    assert "\nactive_rc = 2.0\n" in text and "a number above 0 and at most 20" in text
+
+
+def test_a_declared_setting_is_read_and_refused_by_its_declaration(tmp_path: Path) -> None:
+    env = {"WORKBENCH_SEGMENT_ALERT_MIN_PERSONS": "50", "WORKBENCH_SEGMENT_RC_QUANTILE": "0.8"}
+    s = load_settings(root=tmp_path, env=env)
+    assert (s.segment.alert_min_persons, s.segment.rc_quantile) == (50, 0.8)
+    for var, bad, says in (
+        ("WORKBENCH_SEGMENT_RC_QUANTILE", "1.0", "a number above 0 and below 1"),
+        ("WORKBENCH_SEGMENT_COMPARE_DAYS", "0", "a whole number at least 1"),
+        ("WORKBENCH_SEGMENT_ALERT_MIN_PERSONS", "2.5", "a whole number at least 1"),
+        ("WORKBENCH_SEGMENT_RFM_BASIS", "both", "score or raw"),
+    ):
+        with pytest.raises(ValueError, match=f"{var.split('_SEGMENT_')[1].lower()} .*{says}"):
+            load_settings(root=tmp_path, env={var: bad})

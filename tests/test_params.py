@@ -124,3 +124,13 @@ def test_segment_bounds_default_to_the_settings_and_are_checked_together(tmp_pat
     assert check_value("rc_method", "Inductive") == "inductive"
     with pytest.raises(ParameterError, match="usage, inductive or auto"):
         check_value("rc_method", "both")
+
+
+def test_a_job_settings_parameter_takes_the_rule_its_declaration_gives() -> None:
+    assert check_value("rc_quantile", "0.95") == 0.95
+    assert check_value("rfm_reference", "Median") == "median"
+    assert check_value("alert_min_persons", "30") == 30
+    with pytest.raises(ParameterError, match="alert_min_persons takes a whole number at least 1"):
+        check_value("alert_min_persons", "0")
+    with pytest.raises(ParameterError, match="lost_rc takes a number above 0 and at most 20"):
+        check_value("lost_rc", "25")

@@ -172,7 +172,7 @@ def test_the_p90_interval_holds_the_true_p90_ninety_five_times_in_a_hundred() ->
             "mean_interval": rng.exponential(20.0, samples * n),
         }
     )
-    got = p90_interval(iv, ("sample",)).to_pandas()
+    got = p90_interval(iv, ("sample",), 0.9).to_pandas()
     assert len(got) == samples and (got["repeaters"] == n).all()
     truth = 20.0 * np.log(10.0)
     held = ((got["p90_low"] <= truth) & (truth <= got["p90_high"])).mean()

@@ -78,16 +78,35 @@ def main(
 
 
 @app.command()
-def config() -> None:
+def config(
+    example: Annotated[
+        bool,
+        typer.Option(
+            "--example", help="Print workbench.toml.example: every setting, its default and range."
+        ),
+    ] = False,
+) -> None:
     """Print the resolved settings and where each came from.
 
     Example: workbench config   (or WORKBENCH_ENGINE=spark workbench config)
     """
+    if example:
+        from workbench.config import example_toml
+
+        typer.echo(example_toml(), nl=False)
+        return
     s = _settings()
     for f in dataclasses.fields(s):
         if f.name in ("salt", "source"):
             continue
-        typer.echo(f"{f.name:14} {getattr(s, f.name)!s:50} {s.source.get(f.name, 'default')}")
+        value = getattr(s, f.name)
+        if dataclasses.is_dataclass(value):
+            for g in dataclasses.fields(value):
+                key = f"{f.name}.{g.name}"
+                shown = f"{getattr(value, g.name)!s}"
+                typer.echo(f"{key:30} {shown:34} {s.source.get(key, 'default')}")
+            continue
+        typer.echo(f"{f.name:14} {value!s:50} {s.source.get(f.name, 'default')}")
     salt = "development default (set WORKBENCH_SALT for real data)" if s.uses_dev_salt else "set"
     typer.echo(f"{'salt':14} {salt:50} {s.source.get('salt', 'default')}")
 

@@ -97,11 +97,6 @@ def account_people(con: Any, truth_dir: str | Path) -> pd.DataFrame:
     return pd.concat([people, crm_people])
 
 
-def true_person_of_accounts(con: Any, truth_dir: str | Path) -> pd.Series:
-    """The true person of each account (see :func:`account_people`)."""
-    return account_people(con, truth_dir)["owner"]
-
-
 def evidence_ceiling(key_groups: pd.Series, people: pd.DataFrame) -> dict[str, float]:
     """Scores of a linker that reads the evidence perfectly: the best one can do.
 

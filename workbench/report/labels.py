@@ -494,11 +494,3 @@ def reason_label(reason: str, lang: str = "zh") -> str:
             fields = {k: label(v, lang) for k, v in m.groupdict().items()}
             return label(key, lang).format(**fields)
     return reason
-
-
-def reason_kind(reason: str) -> str:
-    """``excluded`` for rows kept out by a rule (cancelled, 0.01 tests), else ``unreadable``."""
-    for pattern, _, kind in REASONS:
-        if pattern.fullmatch(reason or ""):
-            return kind
-    return "unreadable"

@@ -71,10 +71,10 @@ def repeat_customers(per_person: ir.Table) -> ir.Table:
     return r.select("person_id", purchase_days=r.purchases, mean_interval=span / (r.purchases - 1))
 
 
-def p90_interval(iv: ir.Table, by: tuple[str, ...] = (), quantile: float = 0.9) -> ir.Table:
+def p90_interval(iv: ir.Table, by: tuple[str, ...], quantile: float) -> ir.Table:
     """The p90 of the mean intervals per ``by`` group, their count and a 95% interval.
 
-    The "p90" is the ``quantile`` setting (``SegmentSettings.rc_quantile``), 0.9 by default.
+    The "p90" is the ``quantile`` given: the setting ``SegmentSettings.rc_quantile``.
 
     The interval is distribution-free: among ``n`` repeat customers sorted by
     their mean interval, the number below the true p90 is binomial(n, 0.9), so
@@ -95,7 +95,7 @@ def p90_interval(iv: ir.Table, by: tuple[str, ...] = (), quantile: float = 0.9) 
         With intervals 1, 2, ..., 100 days: p90 = 90.1, ``l`` = 84, ``u`` = 96.
 
         >>> iv = ibis.memtable({"mean_interval": [float(d) for d in range(1, 101)]})
-        >>> p90_interval(iv).to_pandas().round(1).to_dict("records")
+        >>> p90_interval(iv, (), 0.9).to_pandas().round(1).to_dict("records")
         [{'p90_interval': 90.1, 'repeaters': 100, 'p90_low': 84.0, 'p90_high': 96.0}]
     """
     group = list(by)
@@ -130,7 +130,7 @@ class RepurchaseCycles:
     table: pd.DataFrame
     requested: str
     min_repeaters: int
-    multiple: float = 3.0
+    multiple: float
 
     def of(self, category: str | None) -> float:
         """The chosen RC of ``category`` (``None``: overall)."""
@@ -161,7 +161,7 @@ def repurchase_cycles(p: Purchases, settings: SegmentSettings | None = None) -> 
     cats = p.categories.filter(p.categories.ours)
 
     per_cat = p90_interval(purchase_intervals(cats, ("category",)), ("category",), q).to_pandas()
-    overall_row = p90_interval(repeat_customers(p.per_person), quantile=q).to_pandas()
+    overall_row = p90_interval(repeat_customers(p.per_person), (), q).to_pandas()
     overall_row["category"] = None
     ind = pd.concat([per_cat, overall_row], ignore_index=True)
     for out, col in (("", "p90_interval"), ("_low", "p90_low"), ("_high", "p90_high")):

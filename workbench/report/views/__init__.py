@@ -7,4 +7,5 @@ package and :mod:`workbench.report.theme` import Altair.
 Modules:
     common: the summary strip, notes, chart titles and tooltips.
     unify: the 01_unify report.
+    segment: the 02_segment report.
 """
