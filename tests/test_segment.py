@@ -509,3 +509,20 @@ def test_interval_histogram_of_all_purchases_by_hand() -> None:
     assert laundry.bins.to_dict("list") == {"start": [60, 105], "repeaters": [1, 1]}
     # The p90 line is the one laundry's RC was computed from: 61 + 0.9 * (335/3 - 61).
     assert laundry.p90 == pytest.approx(61 + 0.9 * (335 / 3 - 61))
+
+
+def test_a_warehouse_without_members_segments_and_retiers() -> None:
+    """Real data without a member CRM (CDNOW): nobody is a member, member_days is empty,
+    and the explorer's in-memory re-tiering still runs."""
+    from workbench.segment import recency_frame, retier
+
+    con = tiny_warehouse()
+    con.drop_table("members")
+    s = segment(con, AS_OF, USAGE)
+    t = s.table.to_pandas().set_index("person_id")
+    assert t["member_tier"].isna().all()
+    frame = recency_frame(s)
+    assert frame["member_days"].isna().all()
+    sizes = retier(frame, USAGE, s.loyal_aov)
+    level1 = sizes[sizes["level"] == 1].set_index("tier")["persons"].to_dict()
+    assert level1 == {"potential": 3, "active": 2, "sleeping": 1, "lost": 1}

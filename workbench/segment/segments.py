@@ -147,7 +147,7 @@ def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
         discount_depth=ibis.ifelse(buyer, t.discount_depth.fill_null(0.0), ibis.null("float64")),
         other_brand_ever=t.last_other.notnull(),
         other_brand_after=t.last_other.notnull() & (t.last_other > t.last_day),
-        member_days=member_days,
+        member_days=member_days.cast("int64"),
     )
 
 

@@ -212,7 +212,10 @@ def retier(frame: pd.DataFrame, bounds: SegmentSettings, loyal_aov: float) -> pd
     from workbench.engine import duckdb_connect
 
     con = duckdb_connect(":memory:")
-    return tier_sizes(lifecycle(con.create_table("_recency", frame), bounds, loyal_aov))
+    # A column empty throughout (member_days without a member CRM) has no type of its own.
+    empty = [c for c in frame.columns if frame[c].dtype == object and frame[c].isna().all()]
+    typed = frame.astype({c: "float64" for c in empty})
+    return tier_sizes(lifecycle(con.create_table("_recency", typed), bounds, loyal_aov))
 
 
 def audience_profile(persons: ir.Table, table: ir.Table) -> pd.DataFrame:
