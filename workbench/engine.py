@@ -132,6 +132,34 @@ def _attached(con: BaseBackend) -> tuple[Path, bool] | None:
     return None if row is None else (Path(row[0]), bool(row[1]))
 
 
+def release(con: BaseBackend) -> bool:
+    """Detach a reader's warehouse file, so another process (a scheduled ingest) may write
+    it; :func:`reattach` before the next query. Return whether there was one to detach.
+
+    Scratch tables and lazy expressions keep: they live in the reader's memory, and
+    expressions find the warehouse's tables by name when next run.
+    """
+    found = _attached(con)
+    if found is None:
+        return False
+    con._workbench_detached = found[0]
+    _detach(con.con)
+    return True
+
+
+def reattach(con: BaseBackend, wait: float = 60.0) -> None:
+    """Attach again, read-only, what :func:`release` detached (nothing if it detached nothing).
+
+    Raises:
+        WarehouseLocked: an ingest still holds the file after ``wait`` seconds.
+    """
+    path = getattr(con, "_workbench_detached", None)
+    if path is None or _attached(con) is not None:
+        return
+    _attach(con.con, path, read_only=True, wait=wait)
+    con._workbench_detached = None
+
+
 @contextmanager
 def writing(con: BaseBackend, wait: float = 0.0) -> Iterator[BaseBackend]:
     """``con`` able to write to the warehouse for the duration of a ``with`` block.

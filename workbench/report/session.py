@@ -69,6 +69,37 @@ class Report:
         )
 
 
+_HOOKS: list[tuple[str, Any]] = []
+
+
+def _hold_between_cells_only(con: Any) -> None:
+    """In a kernel, hold the warehouse file only while a cell runs: it is detached after
+    each cell and attached again before the next, so a scheduled ingest can write it
+    while a notebook stays open. Outside IPython (a script), nothing changes."""
+    from workbench.engine import reattach, release
+
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    for event, callback in _HOOKS:  # a notebook run again in the same kernel
+        shell.events.unregister(event, callback)
+    _HOOKS.clear()
+
+    def before(*_: Any) -> None:
+        reattach(con)
+
+    def after(*_: Any) -> None:
+        release(con)
+
+    for event, callback in (("pre_run_cell", before), ("post_run_cell", after)):
+        shell.events.register(event, callback)
+        _HOOKS.append((event, callback))
+
+
 def start(settings: Settings | None = None, **values: Any) -> Report:
     """Check the parameters, fill in their defaults and open the warehouse read-only.
 
@@ -102,6 +133,7 @@ def start(settings: Settings | None = None, **values: Any) -> Report:
         raise WarehouseIncomplete(label("warehouse_missing", lang))
     con = connect(settings, read_only=True)
     resolved = resolve_parameters(checked, settings, con)
+    _hold_between_cells_only(con)
     enable_theme()
     # Dates cross into the jobs as dates, once, here.
     values = {
