@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import ibis
 import pandas as pd
 import pytest
 
-from workbench.config import load_settings
+from workbench.config import SegmentSettings, load_settings
 from workbench.engine import duckdb_connect
 from workbench.errors import ParameterError
 from workbench.report.params import (
@@ -134,3 +135,31 @@ def test_a_job_settings_parameter_takes_the_rule_its_declaration_gives() -> None
         check_value("alert_min_persons", "0")
     with pytest.raises(ParameterError, match="lost_rc takes a number above 0 and at most 20"):
         check_value("lost_rc", "25")
+
+
+def test_a_report_records_the_settings_of_its_job_and_they_key_its_latest_copy(
+    tmp_path: Path,
+) -> None:
+    """The RFM reference is not a parameter of 02, yet it changes the report: it is in
+    the run's settings, and two runs that differ only in it keep apart in latest/."""
+    from workbench.report.runner import params_key, prepare_parameters
+
+    notebook = Path(__file__).parents[1] / "notebooks" / "02_segment.ipynb"
+    plain = load_settings(root=tmp_path, env={})
+    median = load_settings(root=tmp_path, env={"WORKBENCH_SEGMENT_RFM_REFERENCE": "median"})
+    a = prepare_parameters(notebook, {"active_rc": "2.2"}, plain)
+    b = prepare_parameters(notebook, {"active_rc": "2.2"}, median)
+    assert a.settings["segment.rfm_reference"] == "mean"
+    assert b.settings["segment.rfm_reference"] == "median"
+    assert b.setting_sources["segment.rfm_reference"] == (
+        "setting (env WORKBENCH_SEGMENT_RFM_REFERENCE)"
+    )
+    # A parameter overrides its setting, and says so.
+    assert a.settings["segment.active_rc"] == 2.2
+    assert a.setting_sources["segment.active_rc"] == "given"
+    assert len(a.settings) == len(fields(SegmentSettings))
+    assert params_key(notebook, a.values, plain, a.settings) != params_key(
+        notebook, b.values, median, b.settings
+    )
+    unify = Path(__file__).parents[1] / "notebooks" / "01_unify.ipynb"
+    assert prepare_parameters(unify, {}, plain).settings == {}

@@ -185,7 +185,7 @@ def local_time(iso: str, tz: str | None = None) -> str:
 
 def _source(text: str, lang: str) -> str:
     """Where a parameter's value came from, in words."""
-    if text.startswith("setting"):
+    if text.startswith("setting ("):
         detail = text[len("setting") :].strip(" ()")
         if detail in ("", "default"):
             return label("setting_default", lang)
@@ -221,6 +221,22 @@ def _header(meta: Mapping[str, Any], lang: str) -> str:
         src = sources.get(name)
         note = f' <span class="wb-src">({esc(_source(src, lang))})</span>' if src else ""
         rows.append((esc(label(name, lang)), f"<code>{esc(_value(value))}</code>{note}"))
+    used = meta.get("settings") or {}
+    if used:
+        used_sources = meta.get("setting_sources", {}) or {}
+        changed = [k for k, src in used_sources.items() if src != "setting (default)"]
+        items = "".join(
+            f"<li>{esc(label(k.split('.', 1)[1], lang))} <code>{esc(_value(v))}</code>"
+            f' <span class="wb-src">({esc(_source(used_sources.get(k, ""), lang))})</span></li>'
+            for k, v in used.items()
+        )
+        summary = label("settings_summary", lang).format(n=len(used), changed=len(changed))
+        rows.append(
+            (
+                label("setting", lang),
+                f"<details><summary>{esc(summary)}</summary><ul>{items}</ul></details>",
+            )
+        )
     span = meta.get("data_range")
     if span:
         rows.append((label("data_range", lang), esc(f"{span[0]} – {span[1]}")))

@@ -158,6 +158,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "compare_days": ("迁移对比间隔（天）", "Migration gap (days)"),
     "alert_min_persons": ("迁移预警最少人数", "Alert: persons at least"),
     "setting": ("设置", "Setting"),
+    "settings_summary": (
+        "{n} 项设置，{changed} 项不是默认值",
+        "{n} settings, {changed} not at their default",
+    ),
     "settings_title": ("本报告的分层设置", "The segment settings of this report"),
     "stored_note": (
         "{as_of} 的快照已存入数据仓库表 segments：{n:,} 人（含 7 天复购得分与聚类）；"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,6 +235,36 @@ def check_parameters(notebook: str | Path, given: Mapping[str, Any]) -> dict[str
             f"{Path(notebook).name} has no parameter {unknown[0]}; it takes: {known}"
         )
     return {k: check_value(k, v, declared[k]) for k, v in given.items()}
+
+
+def notebook_jobs(notebook: str | Path) -> tuple[str, ...]:
+    """The jobs whose settings a notebook runs with: those its code asks for with
+    ``r.job_settings("<job>")``, in order."""
+    import json
+
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    found = re.findall(r"job_settings\(\s*[\"'](\w+)[\"']\s*\)", code)
+    return tuple(dict.fromkeys(j for j in found if j in JOB_SETTINGS))
+
+
+def effective_settings(
+    jobs: Iterable[str], values: Mapping[str, Any], sources: Mapping[str, str], settings: Settings
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every setting of ``jobs`` as a run uses it (a parameter of the same name overrides
+    the setting), as ``{"segment.active_rc": 2.0}``, and where each came from."""
+    out: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for job in jobs:
+        chosen = getattr(settings, job).updated(values)
+        for name in specs(JOB_SETTINGS[job]):
+            key = f"{job}.{name}"
+            out[key] = getattr(chosen, name)
+            if values.get(name) is not None and name in sources:
+                where[key] = sources[name]
+            else:
+                where[key] = f"setting ({settings.source.get(key, 'default')})"
+    return out, where
 
 
 @dataclass(frozen=True)

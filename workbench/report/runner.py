@@ -35,7 +35,13 @@ import yaml
 from workbench import __version__
 from workbench.config import Settings, load_settings
 from workbench.errors import WorkbenchError
-from workbench.report.params import check_parameters, declared_parameters, resolve_parameters
+from workbench.report.params import (
+    check_parameters,
+    declared_parameters,
+    effective_settings,
+    notebook_jobs,
+    resolve_parameters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,10 @@ class RunResult:
 
 
 def params_key(
-    notebook: str | Path, parameters: Mapping[str, Any], settings: Settings | None = None
+    notebook: str | Path,
+    parameters: Mapping[str, Any],
+    settings: Settings | None = None,
+    job_settings: Mapping[str, Any] | None = None,
 ) -> str:
     """Stable name of a notebook and what its results depend on, e.g. ``01_unify-3fa2c1``.
 
@@ -74,6 +83,8 @@ def params_key(
         parameters: the effective parameters of the run.
         settings: adds the settings that change results without being parameters:
             the engine and the warehouse file.
+        job_settings: adds the effective settings of the jobs the notebook runs
+            (:func:`~workbench.report.params.effective_settings`).
 
     Example:
         >>> params_key("notebooks/01_unify.ipynb", {"lang": "en"})[:9]
@@ -83,6 +94,8 @@ def params_key(
     if settings is not None:
         blob["engine"] = settings.engine
         blob["warehouse"] = str(settings.warehouse)
+    if job_settings:
+        blob["settings"] = dict(job_settings)
     text = json.dumps(blob, sort_keys=True, ensure_ascii=False, default=str)
     return f"{Path(notebook).stem}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
@@ -262,6 +275,9 @@ class Prepared:
         data_range: first and last order dates in the warehouse, or ``None``.
         inject: the values papermill injects: all but those the notebook itself sets.
         lang: the report's language: the effective ``lang``, else the setting.
+        settings: every setting of the jobs the notebook runs, as the run uses it
+            (``segment.active_rc``); a parameter of the same name overrides its setting.
+        setting_sources: where each of those came from.
     """
 
     values: dict[str, Any]
@@ -269,6 +285,8 @@ class Prepared:
     data_range: tuple[str, str] | None
     inject: dict[str, Any]
     lang: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    setting_sources: dict[str, str] = field(default_factory=dict)
 
 
 def prepare_parameters(notebook: Path, given: Mapping[str, Any], settings: Settings) -> Prepared:
@@ -305,12 +323,16 @@ def prepare_parameters(notebook: Path, given: Mapping[str, Any], settings: Setti
         if con is not None:
             con.disconnect()
     inject = {k: v for k, v in resolved.values.items() if resolved.sources.get(k) != "notebook"}
+    jobs = notebook_jobs(notebook)
+    used, used_sources = effective_settings(jobs, resolved.values, resolved.sources, settings)
     return Prepared(
         values=dict(resolved.values),
         sources=dict(resolved.sources),
         data_range=resolved.data_range,
         inject=inject,
         lang=str(resolved.values.get("lang") or settings.lang),
+        settings=used,
+        setting_sources=used_sources,
     )
 
 
@@ -386,7 +408,7 @@ def run_notebook(
     from workbench.report.index import write_index
 
     started = datetime.now(settings.tzinfo)
-    key = params_key(nb_path, prepared.values, settings)
+    key = params_key(nb_path, prepared.values, settings, prepared.settings)
     run_id = f"{started:%Y%m%dT%H%M%S}-{key}"
     out_dir = settings.reports_dir / run_id
     suffix = 1
@@ -435,6 +457,8 @@ def run_notebook(
         "lang": prepared.lang,
         "parameters": prepared.values,
         "parameter_sources": prepared.sources,
+        "settings": prepared.settings,
+        "setting_sources": prepared.setting_sources,
         "data_range": list(prepared.data_range) if prepared.data_range else None,
         "started": started.isoformat(timespec="seconds"),
         "timezone": settings.timezone,
