@@ -526,3 +526,19 @@ def test_a_warehouse_without_members_segments_and_retiers() -> None:
     sizes = retier(frame, USAGE, s.loyal_aov)
     level1 = sizes[sizes["level"] == 1].set_index("tier")["persons"].to_dict()
     assert level1 == {"potential": 3, "active": 2, "sleeping": 1, "lost": 1}
+
+
+def test_a_snapshot_says_what_the_data_lack_and_judges_no_sensitivity_without_promotions() -> None:
+    con = tiny_warehouse()
+    assert segment(con, AS_OF, USAGE).purchases.absent == ()
+    con.drop_table("members")
+    con.drop_table("campaigns")
+    con.create_table("coupons", con.table("coupons").limit(0), overwrite=True)
+    con.raw_sql("UPDATE orders SET discount_amount = 0")
+    s = segment(con, AS_OF, USAGE)
+    assert s.purchases.absent == ("members", "promotions")
+    t = s.table.to_pandas().set_index("person_id")["promo_sensitivity"]
+    # P1 (four purchases) and P4 (two) would be judged; with no promotion data at all
+    # nobody is indifferent: every buyer is unknown, non-buyers stay empty.
+    assert t[["P1", "P2", "P3", "P4"]].tolist() == ["unknown"] * 4
+    assert t[["P5", "P6", "P7"]].isna().all()

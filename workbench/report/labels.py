@@ -364,6 +364,21 @@ LABELS: dict[str, tuple[str, str]] = {
     "frequency": ("频次", "Frequency"),
     "high": ("高", "high"),
     "low": ("低", "low"),
+    "absent_members": (
+        "数据中没有会员系统：会员等级交叉与规划分层中的会员各层为空，所有人计为非会员。",
+        "The data hold no member CRM: the member-tier cross and the planning scheme's member "
+        "tiers are empty, and everyone counts as a non-member.",
+    ),
+    "absent_promotions": (
+        "数据中没有大促、优惠券或折扣：无法判断促销敏感度，所有购买者记为无法判断。",
+        "The data hold no campaign, coupon or discount: promotion sensitivity cannot be judged, "
+        "and every buyer is unknown.",
+    ),
+    "absent_products": (
+        "数据中没有商品主数据：没有品类，也没有用量法 RC，只有整体的归纳法 RC。",
+        "The data hold no product master: no categories and no usage RC, only the overall "
+        "inductive RC.",
+    ),
     "no_competitor_data": (
         "数据中没有竞争品牌的购买记录：竞争品牌人群与品牌流失无法区分，分别归入品类潜力人群与品类流失。",
         "The data hold no purchases of another brand: competitor buyers and brand-lost persons "

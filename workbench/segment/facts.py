@@ -52,6 +52,11 @@ class Purchases:
         brand: our brand (``None`` when the product master names none).
         has_other_brands: whether any purchase holds another brand's product:
             without such data, competitor and brand-lost tiers cannot be told apart.
+        absent: the parts of a brand's data these purchases lack, each of which
+            leaves something unshown: ``other_brands``, ``members`` (no member CRM),
+            ``promotions`` (no campaign bursts, coupons or discounts: promotion
+            sensitivity cannot be judged), ``products`` (no product master: no
+            categories and no usage RC).
     """
 
     orders: ir.Table
@@ -61,6 +66,7 @@ class Purchases:
     as_of: dt.date
     brand: str | None
     has_other_brands: bool
+    absent: tuple[str, ...] = ()
 
 
 def our_brand(con: Any) -> str | None:
@@ -160,7 +166,22 @@ def purchases(
         if "persons" in con.list_tables()
         else (o.select("person_id").distinct())
     )
-    return Purchases(orders_out, categories, persons, per_person, as_of, brand, other)
+    on_promotion = orders_out.filter(orders_out.coupon | orders_out.promo).count()
+    tables = set(con.list_tables())
+    absent = tuple(
+        part
+        for part, missing in (
+            ("other_brands", not other),
+            (
+                "members",
+                "members" not in tables or int(con.table("members").count().execute()) == 0,
+            ),
+            ("promotions", int(on_promotion.execute()) == 0),
+            ("products", "products" not in tables),
+        )
+        if missing
+    )
+    return Purchases(orders_out, categories, persons, per_person, as_of, brand, other, absent)
 
 
 def _per_person(orders: ir.Table) -> ir.Table:

@@ -132,18 +132,22 @@ def promotion_measures(
     return {"promo_share": on_promo.mean(where=where), "discount_depth": depth.mean(where=where)}
 
 
-def sensitivity(t: ir.Table, settings: SegmentSettings | None = None) -> ir.StringValue:
+def sensitivity(
+    t: ir.Table, settings: SegmentSettings | None = None, judged: bool = True
+) -> ir.StringValue:
     """Each person's promotion sensitivity (``None`` for those who never bought).
 
     Parameters:
         t: one row per person with ``orders`` (purchases of our brand) and the
             :func:`promotion_measures`.
         settings: the ``promo_*`` bounds.
+        judged: ``False`` when the data hold no promotion at all (no campaign burst,
+            coupon or discount): every buyer is then ``unknown``, not indifferent.
     """
     b = settings or SegmentSettings()
     return ibis.cases(
         (t.orders == 0, ibis.null("string")),
-        (t.orders < b.promo_min_orders, "unknown"),
+        ((t.orders < b.promo_min_orders) | ibis.literal(not judged), "unknown"),
         (
             (t.promo_share >= b.promo_fanatic_share) & (t.discount_depth >= b.promo_deep_discount),
             "fanatic",

@@ -104,12 +104,6 @@ class Snapshot:
     def as_of(self) -> dt.date:
         return self.purchases.as_of
 
-    @property
-    def competitor_data(self) -> bool:
-        """Whether other brands' purchases were there to split competitor buyers and
-        brand-lost persons (else they fall to category potential and category-lost)."""
-        return self.purchases.has_other_brands
-
 
 def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
     """The per-person table the rules read (see :mod:`workbench.segment.lifecycle`)."""
@@ -220,7 +214,7 @@ def segment(
     out = t.left_join(scored, "person_id").select(~cs.endswith("_right"))
     out = out.mutate(
         as_of=ibis.literal(as_of),
-        promo_sensitivity=sensitivity(out, s),
+        promo_sensitivity=sensitivity(out, s, judged="promotions" not in p.absent),
         propensity_7d=ibis.null("float64"),
         cluster=ibis.null("int64"),
     )

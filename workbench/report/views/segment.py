@@ -356,9 +356,19 @@ def alerts_table(alerts: pd.DataFrame, lang: str = "zh") -> Table | Note:
     )
 
 
-def competitor_note(has_competitor_data: bool, lang: str = "zh") -> Note | None:
-    """Says so when the data hold no other brand's purchases (CDNOW, a single-brand shop)."""
-    return None if has_competitor_data else Note(label("no_competitor_data", lang), warning=True)
+ABSENT_NOTES: dict[str, str] = {
+    "other_brands": "no_competitor_data",
+    "members": "absent_members",
+    "promotions": "absent_promotions",
+    "products": "absent_products",
+}
+
+
+def data_notes(s: Snapshot, lang: str = "zh") -> Stack | None:
+    """One line for each part of a brand's data the snapshot lacks (CDNOW has no members,
+    campaigns, coupons or other brands), saying what the report cannot show."""
+    notes = [Note(label(ABSENT_NOTES[part], lang), warning=True) for part in s.purchases.absent]
+    return Stack(notes) if notes else None
 
 
 def propensity_table(s: Snapshot, lang: str = "zh") -> Table | Note:
