@@ -476,7 +476,7 @@ def test_tags_and_an_audience_by_hand() -> None:
         ["beijing", "city = '北京市' AND orders_ever >= 1", 1]
     ]
     assert con.table("audience_members").to_pandas()["person_id"].tolist() == ["P1"]
-    with pytest.raises(ValueError, match="cannot use the filter"):
+    with pytest.raises(ValueError, match="unknown tag 'no_such_tag'"):
         audience(con, tags(con, s), "bad", "no_such_tag > 1")
 
 

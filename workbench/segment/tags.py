@@ -20,7 +20,10 @@ syntax, which reads as it says::
         AND other_brand_orders_7d = 0
 
 (registered in Beijing, visited 3 or more times in three months, bought at
-least once, and no purchase of the other brand in the last week).
+least once, and no purchase of the other brand in the last week). The filter
+is parsed (sqlglot) into an Ibis expression, never sent to the engine as SQL:
+it runs on DuckDB and Spark alike, and only comparisons, AND/OR/NOT, IN,
+BETWEEN, LIKE and IS NULL over the tags are accepted (:func:`audience_filter`).
 
 :func:`audience` returns the persons it selects (and so its size);
 :func:`save_audience` stores the definition and its members in
@@ -30,12 +33,19 @@ least once, and no purchase of the other brand in the last week).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from workbench.segment.segments import Snapshot
 
@@ -176,24 +186,267 @@ class Audience:
         return int(self.persons.count().execute())
 
 
-def audience(con: Any, tag_table: ir.Table, name: str, where: str) -> Audience:
-    """The persons whose tags satisfy ``where`` (SQL WHERE syntax over the tag columns).
+ALLOWED = "comparisons of tags with values, AND, OR, NOT, IN (...), BETWEEN, LIKE, IS [NOT] NULL"
+
+_COMPARE: dict[type[exp.Expr], Callable[[Any, Any], Any]] = {
+    exp.EQ: operator.eq,
+    exp.NEQ: operator.ne,
+    exp.LT: operator.lt,
+    exp.LTE: operator.le,
+    exp.GT: operator.gt,
+    exp.GTE: operator.ge,
+}
+
+
+def _refuse(what: str) -> ValueError:
+    return ValueError(f"audience filter: {what} is not allowed; use {ALLOWED}")
+
+
+def _snippet(node: exp.Expr) -> str:
+    text = " ".join(node.sql(dialect="duckdb").split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _construct(node: exp.Expr) -> str:
+    """What ``node`` is, in words, with its text."""
+    if isinstance(node, exp.Alias):
+        return f"the word {node.alias!r} after a complete condition"
+    if isinstance(node, exp.Subquery | exp.Query | exp.Exists) or (
+        isinstance(node, exp.In) and node.args.get("query")
+    ):
+        kind = "a subquery"
+    elif isinstance(node, exp.Cast):
+        kind = "a cast or typed literal"
+    elif isinstance(node, exp.Anonymous):
+        kind = f"the function {node.name}()"
+    elif isinstance(node, exp.Func):
+        kind = f"the function {node.sql_name().lower()}()"
+    elif isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod | exp.DPipe):
+        kind = "arithmetic"
+    elif isinstance(node, exp.Placeholder):
+        kind = "a parameter placeholder"
+    elif isinstance(node, exp.Is):
+        kind = "IS TRUE/FALSE (write tag = TRUE)"
+    elif isinstance(node, exp.Between):
+        kind = "BETWEEN SYMMETRIC"
+    elif isinstance(node, exp.NullSafeEQ | exp.NullSafeNEQ):
+        kind = "IS [NOT] DISTINCT FROM"
+    elif isinstance(node, exp.Escape):
+        kind = "LIKE ... ESCAPE"
+    elif isinstance(node, exp.Neg):
+        kind = "a minus sign before something other than a number"
+    else:
+        kind = node.key.upper()
+    return f"{kind} `{_snippet(node)}`"
+
+
+def _extra(node: exp.Expr, *known: str) -> bool:
+    """Whether ``node`` carries a part other than ``known`` (a subquery, SYMMETRIC, ...)."""
+    return any(v for k, v in node.args.items() if k not in known)
+
+
+def _family(value: ir.Value) -> str:
+    """The kind of value for comparisons: a number, text, true/false, or the type's name."""
+    t = value.type()
+    if t.is_boolean():
+        return "true/false"
+    if t.is_numeric():
+        return "a number"
+    if t.is_string():
+        return "text"
+    return str(t)
+
+
+class _Filter:
+    """Turns a parsed filter into an Ibis expression over the columns of ``table``."""
+
+    def __init__(self, table: ir.Table) -> None:
+        self.table = table
+        self.lower = {c.lower(): c for c in table.columns}
+
+    def condition(self, node: exp.Expr) -> ir.BooleanValue:
+        value = self.value(node)
+        if not isinstance(value, ir.BooleanValue):
+            raise ValueError(
+                f"audience filter: `{_snippet(node)}` is {_family(value)}, not a condition; "
+                f"compare it with a value, e.g. `{_snippet(node)} = ...`"
+            )
+        return value
+
+    def value(self, node: exp.Expr) -> ir.Value:
+        if isinstance(node, exp.Paren):
+            return self.value(node.this)
+        if isinstance(node, exp.And | exp.Or):
+            left, right = self.condition(node.this), self.condition(node.expression)
+            return left & right if isinstance(node, exp.And) else left | right
+        if isinstance(node, exp.Not):
+            return ~self.condition(node.this)
+        if type(node) in _COMPARE:
+            left, right = self.operands(node, node.this, node.expression)
+            return _COMPARE[type(node)](left, right)
+        if isinstance(node, exp.In) and not _extra(node, "this", "expressions"):
+            this = self.value(node.this)
+            items = [self.operands(node, node.this, item)[1] for item in node.expressions]
+            return this.isin(items)
+        if isinstance(node, exp.Between) and not _extra(node, "this", "low", "high"):
+            this, low = self.operands(node, node.this, node.args["low"])
+            return this.between(low, self.operands(node, node.this, node.args["high"])[1])
+        if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
+            return self.value(node.this).isnull()
+        if isinstance(node, exp.Like) and not _extra(node, "this", "expression", "negate"):
+            return self.like(node)
+        if isinstance(node, exp.Column):  # the only names a filter may use
+            return self.column(node)
+        return self.literal(node)
+
+    def operands(self, node: exp.Expr, a: exp.Expr, b: exp.Expr) -> tuple[ir.Value, ir.Value]:
+        """Both sides of a comparison, when they are of the same kind."""
+        for side in (a, b):
+            if isinstance(side, exp.Null):
+                raise ValueError(
+                    f"audience filter: `{_snippet(node)}` compares with NULL, which selects "
+                    "nobody; write `tag IS NULL` or `tag IS NOT NULL`"
+                )
+        left, right = self.value(a), self.value(b)
+        if _family(left) != _family(right):
+            raise ValueError(
+                f"audience filter: `{_snippet(node)}` compares {_snippet(a)} "
+                f"({_family(left)}) with {_snippet(b)} ({_family(right)})"
+            )
+        return left, right
+
+    def like(self, node: exp.Like) -> ir.BooleanValue:
+        this = self.value(node.this)
+        pattern = node.expression
+        if not (isinstance(pattern, exp.Literal) and pattern.is_string):
+            raise _refuse(f"LIKE with a pattern that is not text in quotes `{_snippet(node)}`")
+        if "\\" in pattern.this:
+            # DuckDB reads a backslash as itself, Spark as an escape: the same text
+            # would select different persons.
+            raise _refuse(f"a backslash in a LIKE pattern `{_snippet(node)}`")
+        if _family(this) != "text":
+            raise ValueError(f"audience filter: `{_snippet(node)}`: LIKE needs a text tag")
+        found = this.like(pattern.this)
+        return ~found if node.args.get("negate") else found
+
+    def column(self, node: exp.Column) -> ir.Value:
+        if node.table or not isinstance(node.this, exp.Identifier):
+            raise _refuse(f"the qualified name `{_snippet(node)}`")
+        name = node.name
+        quoted = bool(node.this.args.get("quoted"))
+        if name not in self.table.columns and not quoted:
+            name = self.lower.get(name.lower(), name)
+        if name in self.table.columns:
+            return self.table[name]
+        close = difflib.get_close_matches(name, self.table.columns, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        if quoted:
+            hint += f" (text takes single quotes: '{name}')"
+        known = ", ".join(self.table.columns)
+        raise ValueError(f"audience filter: unknown tag {name!r}{hint}; known tags: {known}")
+
+    def literal(self, node: exp.Expr) -> ir.Value:
+        if isinstance(node, exp.Boolean):
+            return ibis.literal(bool(node.this))
+        sign = 1
+        if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+            sign, node = -1, node.this
+            if node.is_string:
+                raise _refuse(f"a minus sign before text `-{_snippet(node)}`")
+        if not isinstance(node, exp.Literal):
+            raise _refuse(_construct(node))
+        if node.is_string:
+            return ibis.literal(node.this, type="string")
+        try:
+            return ibis.literal(sign * int(node.this))
+        except ValueError:
+            return ibis.literal(sign * float(node.this))
+
+
+def audience_filter(table: ir.Table, where: str) -> ir.BooleanValue:
+    """The condition ``where`` over the tags, as an Ibis expression on ``table``.
+
+    ``where`` is read by sqlglot as SQL WHERE syntax, but only a small part of it
+    is accepted: comparisons (``=``, ``!=``/``<>``, ``<``, ``<=``, ``>``, ``>=``)
+    of tags (columns of ``table``) with values or other tags of the same kind,
+    ``AND``, ``OR``, ``NOT``, parentheses, ``IN (...)`` lists,
+    ``BETWEEN ... AND ...``, ``LIKE`` with a quoted pattern, ``IS [NOT] NULL``,
+    numbers, 'text' and ``TRUE``/``FALSE``. Nothing of it reaches the engine as
+    SQL text, so it runs on DuckDB and Spark alike and can only select rows.
+
+    Parameters:
+        table: the tag table (:func:`tags`), or any table whose columns are the tags.
+        where: the analyst's filter, e.g. ``city = '北京市' AND visits_90d >= 3``.
+
+    Returns:
+        A boolean expression, true for the rows the filter selects.
 
     Raises:
-        ValueError: ``where`` names a column that is not a tag, or does not parse.
-    """
-    scratch = f"_tags_{_slug(name) or 'audience'}"
-    from workbench.engine import materialise
+        ValueError: one line naming the unknown tag (and the known ones), or the
+            construct that is not allowed (a subquery, a function, a comment, ``;``),
+            or where the filter does not parse.
 
-    t = materialise(tag_table, scratch, con)
+    Example:
+        >>> t = ibis.memtable({"person_id": ["P1", "P2"], "city": ["北京市", "上海市"]})
+        >>> t.filter(audience_filter(t, "city IN ('北京市', '天津市')")).person_id.to_list()
+        ['P1']
+    """
+    dialect = sqlglot.Dialect.get_or_raise("duckdb")
     try:
-        picked = con.sql(f'SELECT person_id FROM "{scratch}" WHERE {where}')
-        picked.count().execute()
-    except Exception as exc:  # the backend's parser or binder names the problem
-        first = str(exc).splitlines()[0]
-        raise ValueError(f"audience {name!r}: cannot use the filter {where!r}: {first}") from None
-    del t
-    return Audience(name, where, picked)
+        tokens = dialect.tokenize(where)
+        if any(t.comments for t in tokens):
+            raise _refuse("a comment (-- or /* */)")
+        if any(t.token_type == TokenType.SEMICOLON for t in tokens):
+            raise _refuse("';' (a filter is one condition)")
+        parsed = dialect.parse(where)
+    except ParseError as exc:
+        e = exc.errors[0] if exc.errors else {}
+        near = f" near {e['highlight']!r}" if e.get("highlight") else ""
+        at = f" (line {e['line']}, column {e['col']})" if "line" in e else ""
+        raise ValueError(f"audience filter: cannot read {where!r}{near}{at}") from None
+    except TokenError:
+        raise ValueError(
+            f"audience filter: cannot read {where!r}: is a quote not closed?"
+        ) from None
+    if not parsed or parsed[0] is None:
+        raise ValueError(
+            "audience filter: the filter is empty; write a condition over the tags, "
+            "e.g. city = '北京市' AND orders_ever >= 1"
+        )
+    try:
+        return _Filter(table).condition(parsed[0])
+    except RecursionError:
+        raise _refuse("nesting this deep") from None
+
+
+def audience(con: Any, tag_table: ir.Table, name: str, where: str) -> Audience:
+    """The persons whose tags satisfy ``where`` (see :func:`audience_filter`).
+
+    The filter is checked before anything runs; then its persons are written to a
+    scratch table, so counting, profiling and saving the audience read them once.
+
+    Parameters:
+        con: the backend the tag table lives on.
+        tag_table: every person's tags (:func:`tags`).
+        name: the audience's name, under which :func:`save_audience` stores it.
+        where: the filter over the tags, e.g. ``city = '北京市' AND orders_ever >= 1``.
+
+    Returns:
+        The audience: its name, its filter as written and its persons (``person_id``).
+
+    Raises:
+        ValueError: ``where`` names a column that is not a tag, uses something other
+            than the conditions :func:`audience_filter` accepts, or does not parse.
+
+    Example:
+        >>> beijing = audience(con, tags(con, snapshot), "beijing", "city = '北京市'")
+        >>> beijing.size
+        1
+    """
+    from workbench.engine import materialise, scratch_name
+
+    picked = tag_table.filter(audience_filter(tag_table, where)).select("person_id")
+    return Audience(name, where, materialise(picked, scratch_name("audience", name), con))
 
 
 def save_audience(con: Any, found: Audience, as_of: dt.date) -> int:
