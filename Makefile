@@ -13,13 +13,27 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: venv demo test lint format typecheck pytest lab bench lock clean
 
+# Notebooks are committed without outputs: at the top of a git work tree, the
+# nbstripout filter that .gitattributes names is set up for this clone (by a path
+# relative to the work tree, so each work tree runs its own .venv; cell ids are
+# kept, so a notebook without outputs is committed unchanged); elsewhere, nothing.
+STRIP := $(BIN)/nbstripout --keep-id
+GIT_FILTER = if git rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+	&& [ -z "$$(git rev-parse --show-cdup)" ]; then \
+	git config filter.nbstripout.clean '$(STRIP)' \
+	&& git config filter.nbstripout.smudge cat \
+	&& git config filter.nbstripout.required true \
+	&& git config diff.ipynb.textconv '$(STRIP) -t'; fi
+
 venv: $(STAMP)
+	@$(GIT_FILTER)
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@$(GIT_FILTER)
 	@touch $(STAMP)
 
 demo: $(STAMP)

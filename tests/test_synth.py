@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.sources.stage import read_export
 from workbench.synth import SynthResult, generate
 from workbench.synth.world import CATEGORIES, Planted
 
@@ -20,15 +22,73 @@ FULL = re.compile(r"^1\d{10}$")
 
 
 def _digest(root: Path) -> dict[str, str]:
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            data = p.read_bytes()
-            if p.suffix == ".xlsx":
-                # xlsx is a zip with timestamps; compare the cell contents instead.
-                data = repr(read_export(p).table.to_pylist()).encode()
-            out[str(p.relative_to(root))] = hashlib.sha256(data).hexdigest()
-    return out
+    """sha256 of every file's bytes, by its path below ``root``."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _cli(args: list[str], root: Path, hash_seed: str = "0") -> tuple[int, str, str]:
+    """``workbench ARGS`` in a fresh process, its output captured (so not a terminal).
+
+    Returns the exit code, stdout and stderr, decoded as written (a ``\\r`` stays one).
+    """
+    env = {**os.environ, "WORKBENCH_ROOT": str(root), "PYTHONHASHSEED": hash_seed}
+    env.pop("WORKBENCH_CONFIG", None)
+    r = subprocess.run(
+        [sys.executable, "-m", "workbench", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
+    return r.returncode, r.stdout.decode("utf-8"), r.stderr.decode("utf-8")
+
+
+def _no_progress_bar(text: str) -> None:
+    for mark in ("it/s", "persons/s", "%|", "\r"):
+        assert mark not in text, (mark, text[-500:])
+
+
+@pytest.fixture(scope="module")
+def synth_twice(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
+    """``workbench synth -n 800 --seed 11`` run twice, one process after the other
+    and with different string hashing; each run's folder and all it printed."""
+    runs = []
+    for hash_seed in ("1", "2"):
+        root = tmp_path_factory.mktemp(f"synth_cli_{hash_seed}")
+        code, out, err = _cli(["synth", "--customers", "800", "--seed", "11"], root, hash_seed)
+        assert code == 0, err
+        runs.append((root / "data", out + err))
+    return runs
+
+
+def test_the_same_seed_gives_byte_identical_files(synth_twice: list[tuple[Path, str]]) -> None:
+    (a, _), (b, _) = synth_twice
+    da, db = _digest(a), _digest(b)
+    kinds = {Path(p).suffix for p in da}
+    assert {".csv", ".xlsx", ".jsonl", ".json", ".parquet"} <= kinds, kinds
+    assert any(p.startswith("truth/") for p in da)
+    assert da.keys() == db.keys()
+    assert [p for p in da if da[p] != db[p]] == []
+
+
+def test_synth_off_a_terminal_draws_no_progress_bar(synth_twice: list[tuple[Path, str]]) -> None:
+    for _, printed in synth_twice:
+        assert "800 persons" in printed  # the summary is still printed
+        _no_progress_bar(printed)
+
+
+@pytest.mark.slow
+def test_demo_off_a_terminal_draws_no_progress_bar(tmp_path: Path) -> None:
+    # A project without notebooks: demo synthesises and ingests, and has nothing to run.
+    code, out, err = _cli(["demo", "--customers", "800", "--seed", "11"], tmp_path)
+    assert code == 0, err
+    assert "synthesising 800 persons" in out
+    assert (tmp_path / "data" / "warehouse.duckdb").is_file()
+    _no_progress_bar(out + err)
 
 
 def _csv(path: Path, encoding: str) -> pd.DataFrame:

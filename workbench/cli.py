@@ -147,7 +147,13 @@ def synth(
 
     try:
         r = generate(
-            out_dir, truth_dir, customers=customers, seed=seed, batch_size=batch_size, force=force
+            out_dir,
+            truth_dir,
+            customers=customers,
+            seed=seed,
+            batch_size=batch_size,
+            progress=_progress(),
+            force=force,
         )
     except WorkbenchError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -439,7 +445,7 @@ def demo(
     s = _settings()
     if not s.raw_dir.exists() or not any(s.raw_dir.iterdir()):
         typer.echo(f"synthesising {customers:,} persons into {s.raw_dir} ...")
-        generate(s.raw_dir, s.truth_dir, customers=customers, seed=seed)
+        generate(s.raw_dir, s.truth_dir, customers=customers, seed=seed, progress=_progress())
     else:
         typer.echo(f"using the exports already in {s.raw_dir}")
     from workbench.errors import WorkbenchError

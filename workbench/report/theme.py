@@ -55,7 +55,11 @@ def theme() -> dict[str, Any]:
 
 
 # JupyterLab renders this mimetype with its bundled Vega-Lite, offline; the
-# report export turns it into an inline chart backed by the inlined Vega bundle.
+# report export turns it into an inline chart backed by the inlined Vega bundle
+# (Vega-Lite 6, as Altair writes). The label stays v5 although the specs are
+# Vega-Lite 6: JupyterLab 4.6 has renderers for v3 to v5 only, so a chart labelled
+# v6 shows as its text "<Chart>"; labelled v5, Lab's Vega-Lite 5 draws it and notes
+# the version difference in the browser console.
 CHART_MIME = "application/vnd.vegalite.v5+json"
 
 

@@ -460,17 +460,41 @@ def _write_unquoted(path: Path, rows: pd.DataFrame, encoding: str, header: bool)
         fh.write("\r\n".join(lines) + "\r\n")
 
 
-def write_xlsx(path: Path, header: list[str], rows: Iterable[Any], sheet: str = "Sheet1") -> None:
+# The creation time stamped in every workbook's properties. A fixed one keeps the
+# same rows the same bytes (xlsxwriter would stamp the clock; its zip entries
+# already carry a constant date).
+XLSX_CREATED = datetime(2000, 1, 1)
+
+
+def write_xlsx(
+    path: Path,
+    header: list[str],
+    rows: Iterable[Any],
+    sheet: str = "Sheet1",
+    created: datetime = XLSX_CREATED,
+) -> None:
     """An Excel workbook of one sheet, as the platforms' back offices export it.
 
     Rows are dicts (by header) or sequences; text stays text (ids keep every
-    digit), numbers are numbers, and empty values leave the cell empty.
+    digit), numbers are numbers, and empty values leave the cell empty. The
+    same arguments give the same bytes.
+
+    Parameters:
+        path: the .xlsx file to write (replaced if it exists).
+        header: column names, the sheet's first row.
+        rows: one dict or sequence per row.
+        sheet: the sheet's name.
+        created: creation time in the workbook's properties.
+
+    Example:
+        >>> write_xlsx(Path("/tmp/x.xlsx"), ["订单号", "京东价"], [["300000000001", 59.9]])
     """
     import math
 
     import xlsxwriter
 
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    book.set_properties({"created": created})
     stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
     ws = book.add_worksheet(sheet)
     ws.write_row(0, 0, header)

@@ -156,7 +156,7 @@ def _receivers(
     # Till receipts come from a store in the buyer's city where there is one.
     pick = rng.integers(0, len(world.STORES), len(o))
     city = per["city"].to_numpy()
-    for c in {s[2] for s in world.STORES}:
+    for c in dict.fromkeys(s[2] for s in world.STORES):  # in a fixed order: rng draws follow it
         local = np.array([i for i, s in enumerate(world.STORES) if s[2] == c])
         here = city == c
         pick[here] = rng.choice(local, int(here.sum()))
