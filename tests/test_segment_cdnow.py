@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from workbench.config import load_settings
+from workbench.config import SegmentSettings, Settings, load_settings
 from workbench.engine import connect
 from workbench.segment.segments import segment
 
@@ -137,7 +137,24 @@ def reference() -> dict[str, object]:
     rfm = pd.Series(
         [SEGMENT_NAMES[k] for k in zip(high["r"], high["f"], high["m"], strict=True)]
     ).value_counts()
+
+    def segments(table: pd.DataFrame, reference: str) -> dict[str, int]:
+        # Higher is better in every column given here (recency as minus days); at a
+        # reference on the worst value, high is strictly above it.
+        high = {}
+        for col in table.columns:
+            ref = table[col].agg(reference)
+            strict = ref == table[col].min()
+            high[col] = table[col] > ref if strict else table[col] >= ref
+        keys = zip(high["r"], high["f"], high["m"], strict=True)
+        return pd.Series([SEGMENT_NAMES[k] for k in keys]).value_counts().to_dict()
+
+    raw_values = pd.DataFrame({"r": -per["recency"], "f": per["days"], "m": per["amount"]})
     return {
+        "rfm_median_score": segments(scores, "median"),
+        "rfm_median_raw": segments(raw_values, "median"),
+        "f_median_days": float(per["days"].median()),
+        "buyers_twice": int((per["days"] >= 2).sum()),
         "rc": rc,
         "rc_interval": (float(ci.low) / 3, float(ci.high) / 3),
         "repeaters": len(repeat),
@@ -147,14 +164,20 @@ def reference() -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The workbench's segments of CDNOW as of 1998-06-30, and its RC table."""
+def cdnow(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """CDNOW ingested through its mapping file."""
     from workbench.unify import ingest_mapped
 
     warehouse = tmp_path_factory.mktemp("cdnow") / "w.duckdb"
     s = load_settings(root=REPO, env={"WORKBENCH_WAREHOUSE": str(warehouse)})
     ingest_mapped(MAPPING, s, progress=False)
-    snap = segment(connect(s, read_only=True), AS_OF)
+    return s
+
+
+@pytest.fixture(scope="module")
+def snapshot(cdnow: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The workbench's segments of CDNOW as of 1998-06-30, and its RC table."""
+    snap = segment(connect(cdnow, read_only=True), AS_OF)
     return snap.table.to_pandas(), snap.cycles.table
 
 
@@ -204,3 +227,20 @@ def test_rfm_segments_match_pandas(
     got = table["rfm_segment"].value_counts().to_dict()
     assert got == reference["rfm"]
     assert table["rfm_segment"].isna().sum() == TIERS[("potential", "category_potential")]
+
+
+@pytest.mark.slow
+@needs_cdnow
+@pytest.mark.parametrize("basis", ["score", "raw"])
+def test_rfm_against_the_median_splits_frequency(
+    cdnow: Settings, reference: dict[str, object], basis: str
+) -> None:
+    """CDNOW's median buyer bought on one day: against the median, F-high means more than
+    that, not everyone, and the eight segments agree with pandas' count."""
+    assert reference["f_median_days"] == 1.0
+    chosen = SegmentSettings(rfm_reference="median", rfm_basis=basis)
+    table = segment(connect(cdnow, read_only=True), AS_OF, chosen).table.to_pandas()
+    got = table["rfm_segment"].value_counts().to_dict()
+    assert got == reference[f"rfm_median_{basis}"]
+    f_high = table["rfm_segment"].isin([n for (r, f, m), n in SEGMENT_NAMES.items() if f]).sum()
+    assert f_high == reference["buyers_twice"] < table["rfm_segment"].notna().sum()

@@ -6,8 +6,10 @@ as-of): R is days since the last purchase, F the number of purchase days, M
 the net amount. Each gets a 1-5 score by quintile (5 best: most recent, most
 frequent, highest spend; ties share a score, so a score may hold more or
 fewer than a fifth). Each dimension is then high or low against a reference:
-by default the mean of its score. Scores rather than raw values, because raw
-F and M are so skewed that their mean leaves most buyers "low"; the mean
+by default the mean of its score; a buyer at the reference is high, except
+when the reference sits on the worst value (the median of F is often one
+purchase day), where high is strictly better, as for the quadrants. Scores
+rather than raw values, because raw F and M are so skewed that their mean leaves most buyers "low"; the mean
 rather than the median, because the median of a 1-5 score often equals a
 score, which then falls on one side arbitrarily. The analyst may choose
 ``mean`` or ``median`` of ``score`` or ``raw`` values.
@@ -92,7 +94,13 @@ def rfm(buyers: ir.Table, settings: SegmentSettings | None = None) -> ir.Table:
         col = scored[score] if s.rfm_basis == "score" else scored[raw]
         ref = col.mean() if s.rfm_reference == "mean" else col.median()
         recent = s.rfm_basis == "raw" and raw == "recency_days"
-        highs[f"_{score}_high"] = col <= ref if recent else col >= ref
+        # A reference on the worst value (a median F of one purchase day) would call
+        # every buyer high: there, high is strictly better than the reference.
+        if recent:
+            high = ibis.ifelse(ref == col.max(), col < ref, col <= ref)
+        else:
+            high = ibis.ifelse(ref == col.min(), col > ref, col >= ref)
+        highs[f"_{score}_high"] = high
     flagged = scored.mutate(**highs)
     r_hi, f_hi, m_hi = (flagged[name] for name in highs)
     segment = ibis.cases(
