@@ -542,3 +542,22 @@ def test_a_snapshot_says_what_the_data_lack_and_judges_no_sensitivity_without_pr
     # nobody is indifferent: every buyer is unknown, non-buyers stay empty.
     assert t[["P1", "P2", "P3", "P4"]].tolist() == ["unknown"] * 4
     assert t[["P5", "P6", "P7"]].isna().all()
+
+
+def test_the_tier_table_reads_by_level_then_from_potential_to_lost() -> None:
+    from workbench.report.views.segment import tier_table
+    from workbench.segment import tier_sizes
+
+    shown = tier_table(tier_sizes(segment(tiny_warehouse(), AS_OF, USAGE).table), "en").data
+    level3 = shown[shown.iloc[:, 0] == 3].iloc[:, 2].tolist()
+    # P5 bought only the sister brand, P6 and P7 never bought; P1 is a loyal fan and P4
+    # returning (both active), P2 in deep sleep, P3 went on to the sister brand.
+    assert level3 == [
+        "Competitor buyers",
+        "Category potential",
+        "Returning",
+        "Loyal fans",
+        "Deep sleep",
+        "Brand-lost",
+    ]
+    assert shown.iloc[:, 0].tolist() == sorted(shown.iloc[:, 0].tolist())

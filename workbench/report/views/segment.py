@@ -160,11 +160,14 @@ def tier_chart(sizes: pd.DataFrame, lang: str = "zh") -> alt.HConcatChart:
 
 
 def tier_table(sizes: pd.DataFrame, lang: str = "zh") -> Table:
-    """Every tier at the three levels with persons, share and net sales."""
+    """Every tier at the three levels with persons, share and net sales: by level, then
+    from potential to lost (level 3's new, returning and loyal under active)."""
+    parents = {t: i for i, t in enumerate(LEVEL1_ORDER)}
     order = {t: i for i, t in enumerate((*LEVEL1_ORDER, *LEVEL2_ORDER, *LEVEL3_ACTIVE))}
     g = sizes.copy()
+    g["_p"] = g["parent"].map(parents).fillna(99)
     g["_o"] = g["tier"].map(order).fillna(99)
-    g = g.sort_values(["level", "_o"]).drop(columns="_o")
+    g = g.sort_values(["level", "_p", "_o"]).drop(columns=["_p", "_o"])
     g["parent"] = g["parent"].map(lambda t: label(t, lang))
     g["tier"] = g["tier"].map(lambda t: label(t, lang))
     g = g[["level", "parent", "tier", "persons", "share", "net_amount"]]
