@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 from pathlib import Path
 
@@ -27,29 +26,6 @@ def small_synth(tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
         batch_size=1500,
         progress=False,
     )
-
-
-@pytest.fixture(scope="session")
-def world_20k(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Settings:
-    """The demo's world: 20,000 persons, seed 42, ingested; settings rooted in its project.
-
-    Built once per test run: under xdist the first worker to need it builds it
-    in the run's shared temp folder while the others wait on a file lock.
-    """
-    base = tmp_path_factory.getbasetemp()
-    root = (base if worker_id == "master" else base.parent) / "world_20k"
-    with open(f"{root}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        settings = load_settings(root=root, env={})
-        if not (root / "built").exists():
-            from workbench.unify import ingest
-
-            world = generate(
-                settings.raw_dir, settings.truth_dir, customers=20_000, seed=42, progress=False
-            )
-            ingest(world.raw_dir, settings, progress=False)
-            (root / "built").touch()
-    return settings
 
 
 @pytest.fixture()

@@ -19,14 +19,18 @@ from workbench.evaluation.identity import (
     planted_new_share,
 )
 from workbench.evaluation.segment import (
+    SegmentChecks,
     SensitivityAgreement,
     planted_categories,
     rc_recovery,
+    rc_without_gifts,
+    segment_checks,
     sensitivity_confusion,
     truth_cycles,
 )
 
 __all__ = [
+    "SegmentChecks",
     "SensitivityAgreement",
     "account_people",
     "evidence_ceiling",
@@ -36,6 +40,8 @@ __all__ = [
     "planted_categories",
     "planted_new_share",
     "rc_recovery",
+    "rc_without_gifts",
+    "segment_checks",
     "sensitivity_confusion",
     "truth_cycles",
 ]

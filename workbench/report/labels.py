@@ -112,6 +112,33 @@ LABELS: dict[str, tuple[str, str]] = {
     "new_share": ("品牌新客占比", "New-to-brand share"),
     "planted_new_share": ("预设新客占比(合成数据)", "Planted share (synthetic)"),
     "day": ("日期", "Day"),
+    "rc_planted": ("预设 RC（天）", "Planted RC (days)"),
+    "inductive_error": ("与预设之差", "Off the planted RC"),
+    "rc_inductive_true": ("真实买家上的归纳法 RC", "The method on the true buyers"),
+    "rc_no_gifts": ("去掉礼品订单后的 RC", "RC without gift orders"),
+    "rc_planted_repeaters": (
+        "预设个人 RC：真实复购客户",
+        "Planted person RC: true repeat customers",
+    ),
+    "rc_planted_buyers": ("预设个人 RC：全部真实买家", "Planted person RC: all true buyers"),
+    "rc_check_note": (
+        "合成数据的检验：找到的 RC 与预设 RC 之差来自两个可测量的原因。礼品订单被（按其证据）归给收礼人，"
+        "使一次性买家变成间隔很长的复购客户，见去掉礼品订单后的 RC；数据窗口的结束使长周期的人来不及复购，"
+        "见预设个人 RC 在真实复购客户与全部真实买家之间的差。",
+        "A check on synthetic data: the distance between the RC found and the planted RC has "
+        "two measured causes. Gift orders go (by their evidence) to the receiver, which turns "
+        "one-off buyers into repeat customers with long intervals: see the RC without gift "
+        "orders. The window's end keeps persons with long cycles from buying again: see the "
+        "planted person RC over the true repeat customers against all true buyers.",
+    ),
+    "sensitivity_check_note": (
+        "促销敏感度与预设类别对照（行：预设；列：找到）。{n:,} 人被分类，一致率 {agreement}，"
+        "随机一致率 {chance}，Cohen's kappa {kappa:.2f}（线性加权 {weighted:.2f}）。",
+        "Promotion sensitivity against the planted class (rows: planted; columns: found). "
+        "{n:,} persons classified, agreement {agreement} against {chance} by chance, "
+        "Cohen's kappa {kappa:.2f} ({weighted:.2f} linearly weighted).",
+    ),
+    "planted": ("预设", "Planted"),
     "no_truth": (
         "未找到真值数据：这是真实数据，无法计算准确率。",
         "No ground truth: real data, so accuracy cannot be measured.",
@@ -303,7 +330,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "sensitive": ("促销敏感", "Sensitive"),
     "neutral": ("中性", "Neutral"),
     "indifferent": ("不敏感", "Indifferent"),
-    "unknown": ("无法判断（购买不足两次）", "Undetermined (under two purchases)"),
+    "unknown": (
+        "无法判断（购买次数不足或无促销数据）",
+        "Undetermined (too few purchases, or no promotion data)",
+    ),
     "普通": ("普通", "Regular"),
     "高级": ("高级", "Senior"),
     "VIP": ("VIP", "VIP"),
@@ -317,7 +347,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "rc_usage": ("用量法 RC（天）", "Usage RC (days)"),
     "rc_inductive": ("归纳法 RC（天）", "Inductive RC (days)"),
     "rc_inductive_ci": ("归纳法 RC 95% 区间", "Inductive RC, 95% interval"),
-    "p90_interval": ("P90 购买间隔（天）", "P90 interval (days)"),
+    "p90_interval": ("归纳法分位数处的购买间隔（天）", "Interval at the inductive quantile (days)"),
     "repeaters": ("复购客户数", "Repeat customers"),
     "rc_days": ("采用的 RC（天）", "RC used (days)"),
     "method": ("方法", "Method"),

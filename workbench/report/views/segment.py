@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 
 from workbench.config import specs
+from workbench.evaluation import SegmentChecks
 from workbench.report.format import count, fixed, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
@@ -552,3 +553,59 @@ def settings_table(s: Snapshot, lang: str = "zh") -> Table:
 def stored(n: int, s: Snapshot, lang: str = "zh") -> Note:
     """Says where the snapshot went (:func:`workbench.segment.write`) and how many rows."""
     return Note(label("stored_note", lang).format(as_of=s.as_of.isoformat(), n=n))
+
+
+def rc_check_table(checks: SegmentChecks | None, lang: str = "zh") -> Table | Note:
+    """The RC found per category against the planted RC, with the two measured causes
+    of their distance (:func:`workbench.evaluation.segment_checks`); on real data, a note."""
+    if checks is None:
+        return Note(label("no_truth", lang))
+    g = checks.rc.copy()
+    g["rc_inductive_ci"] = [
+        _bounds(lo, hi)
+        for lo, hi in zip(g["rc_inductive_low"], g["rc_inductive_high"], strict=True)
+    ]
+    g = g[
+        [
+            "category",
+            "rc_planted",
+            "rc_inductive",
+            "rc_inductive_ci",
+            "inductive_error",
+            "rc_inductive_true",
+            "rc_no_gifts",
+            "rc_planted_repeaters",
+            "rc_planted_buyers",
+        ]
+    ]
+    one = fixed(1)
+    days = ("rc_planted", "rc_inductive", "rc_inductive_true", "rc_no_gifts")
+    formats: dict[str, Any] = {c: one for c in (*days, "rc_planted_repeaters", "rc_planted_buyers")}
+    formats["inductive_error"] = lambda x: f"{x * 100:+.1f}%"
+    return table(
+        g,
+        caption=label("rc_check_note", lang),
+        lang=lang,
+        formats=formats,
+        name="rc_check",
+    )
+
+
+def sensitivity_check(checks: SegmentChecks | None, lang: str = "zh") -> Table | Note:
+    """Promotion sensitivity found against the planted class, with kappa; on real data,
+    a note."""
+    if checks is None:
+        return Note(label("no_truth", lang))
+    s = checks.sensitivity
+    g = s.matrix.copy()
+    g.index = [label(str(c), lang) for c in g.index]
+    g.columns = [label(str(c), lang) for c in g.columns]
+    g = g.reset_index(names=label("planted", lang))
+    caption = label("sensitivity_check_note", lang).format(
+        n=s.classified,
+        agreement=pct(s.agreement),
+        chance=pct(s.chance),
+        kappa=s.kappa,
+        weighted=s.weighted_kappa,
+    )
+    return table(g, caption=caption, lang=lang, name="sensitivity_check")
