@@ -238,3 +238,13 @@ def test_the_narrative_check_catches_written_values() -> None:
     ):
         assert narrative_problems(text, forms) != [], text
     assert narrative_problems("最近 7/30/90/365 天的订单数，1-5 分", forms) == []
+
+
+def test_every_job_setting_has_a_label_in_both_languages() -> None:
+    """The report's settings table and header name each setting in the report's language."""
+    from workbench.report.labels import LABELS
+
+    for cls in JOB_SETTINGS.values():
+        for name in specs(cls):
+            zh, en = LABELS[name]
+            assert re.search(r"[\u4e00-\u9fff]", zh) and not re.search(r"[\u4e00-\u9fff]", en)
