@@ -16,6 +16,7 @@ are category potential.
 from __future__ import annotations
 
 import datetime as dt
+import html
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +245,25 @@ def test_rfm_against_the_median_splits_frequency(
     assert got == reference[f"rfm_median_{basis}"]
     f_high = table["rfm_segment"].isin([n for (r, f, m), n in SEGMENT_NAMES.items() if f]).sum()
     assert f_high == reference["buyers_twice"] < table["rfm_segment"].notna().sum()
+
+
+@pytest.mark.slow
+@needs_cdnow
+def test_the_segment_report_runs_on_cdnow_and_says_what_it_cannot_show(
+    cdnow: Settings, tmp_path: Path
+) -> None:
+    """CDNOW has no member CRM, coupons, campaigns, other brands or product master: every
+    section of 02 still runs, in both languages, and one line says what each lack hides."""
+    from workbench.report import run_notebook
+    from workbench.report.labels import label
+
+    settings = cdnow.with_(reports_dir=tmp_path / "reports")
+    notebook = REPO / "notebooks" / "02_segment.ipynb"
+    for lang in ("zh", "en"):
+        given = {"lang": lang, "as_of": str(AS_OF), "truth_dir": str(tmp_path / "no_truth")}
+        run = run_notebook(notebook, given, settings, progress=False)
+        assert run.ok, run.error
+        page = html.unescape(run.html.read_text(encoding="utf-8"))
+        for key in ("absent_members", "absent_promotions", "absent_products", "no_truth"):
+            assert label(key, lang) in page, (lang, key)
+        assert label("no_competitor_data", lang) in page

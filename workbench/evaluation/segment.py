@@ -385,6 +385,16 @@ class SegmentChecks:
     sensitivity: SensitivityAgreement
 
 
+def _truth_of(s: Snapshot, truth_dir: str | Path) -> bool:
+    """Whether the truth describes the snapshot's warehouse: some of its orders are there
+    (a project may hold a demo's truth beside real data ingested later)."""
+    truth = pd.read_parquet(Path(truth_dir) / "orders", columns=["platform", "order_id"])
+    sample = truth.head(50)
+    keys = list(sample["platform"] + ":" + sample["order_id"])
+    orders = s.purchases.orders.get_backend().table("orders")
+    return bool(int(orders.filter(orders.order_key.isin(keys)).count().execute()) > 0)
+
+
 def segment_checks(s: Snapshot, truth_dir: str | Path | None) -> SegmentChecks | None:
     """The snapshot's RC and promotion sensitivity against the planted truth, with the
     two measured causes of the RC's distance from the planted value; ``None`` on real
@@ -394,7 +404,7 @@ def segment_checks(s: Snapshot, truth_dir: str | Path | None) -> SegmentChecks |
         >>> checks = segment_checks(now, "data/truth")  # doctest: +SKIP
         >>> checks.rc[["category", "rc_planted", "rc_inductive", "rc_no_gifts"]]  # doctest: +SKIP
     """
-    if truth_dir is None or not has_truth(truth_dir):
+    if truth_dir is None or not has_truth(truth_dir) or not _truth_of(s, truth_dir):
         return None
     rc = rc_recovery(s, truth_dir)
     bounds = s.cycles.table[["category", "rc_inductive_low", "rc_inductive_high"]]

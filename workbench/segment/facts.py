@@ -177,11 +177,15 @@ def purchases(
                 "members" not in tables or int(con.table("members").count().execute()) == 0,
             ),
             ("promotions", int(on_promotion.execute()) == 0),
-            ("products", "products" not in tables),
+            ("products", "products" not in tables or _empty(con.table("products"))),
         )
         if missing
     )
     return Purchases(orders_out, categories, persons, per_person, as_of, brand, other, absent)
+
+
+def _empty(table: ir.Table) -> bool:
+    return int(table.count().execute()) == 0
 
 
 def _per_person(orders: ir.Table) -> ir.Table:
