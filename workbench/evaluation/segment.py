@@ -105,7 +105,7 @@ def truth_cycles(
     truth = Path(truth_dir)
     planted = planted_categories(truth)
     o = con.read_parquet(str(truth / "orders" / "*.parquet"))
-    day_end = pd.Timestamp(as_of).date()
+    day_end = as_of
     o = o.filter(
         ~o.is_test,
         o.order_date.cast("date") <= day_end,
