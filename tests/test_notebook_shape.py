@@ -248,3 +248,13 @@ def test_every_job_setting_has_a_label_in_both_languages() -> None:
         for name in specs(cls):
             zh, en = LABELS[name]
             assert re.search(r"[\u4e00-\u9fff]", zh) and not re.search(r"[\u4e00-\u9fff]", en)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_parameter_has_a_label_in_both_languages(path: Path) -> None:
+    """The report header names each parameter in the report's language."""
+    from workbench.report.labels import LABELS
+
+    for name in declared_parameters(path):
+        zh, en = LABELS[name]
+        assert re.search(r"[\u4e00-\u9fff]", zh) and not re.search(r"[\u4e00-\u9fff]", en)

@@ -542,8 +542,10 @@ def settings_table(s: Snapshot, lang: str = "zh") -> Table:
         value = getattr(s.settings, name)
         if name == "brand" and not value:
             value = s.purchases.brand or "–"
-        elif isinstance(value, str):
-            value = label(value, lang) if value in ("auto", "usage", "inductive") else value
+        elif name == "rc_method":
+            value = label(value, lang)
+        elif name in ("rfm_reference", "rfm_basis"):
+            value = label(f"setting_{value}", lang)
         rows.append({"setting": label(name, lang), "value": str(value)})
     return table(
         pd.DataFrame(rows), caption=label("settings_title", lang), lang=lang, name="settings"
