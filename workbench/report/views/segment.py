@@ -375,7 +375,7 @@ def data_notes(s: Snapshot, lang: str = "zh") -> Stack | None:
     return Stack(notes) if notes else None
 
 
-def propensity_table(s: Snapshot, lang: str = "zh") -> Table | Note:
+def propensity_table(s: Snapshot, lang: str = "zh") -> Stack | Note:
     """AUC and top-decile lift of a snapshot's 7-day model beside the recency baseline, with
     the weeks it was trained and tested on; a note when it has none."""
     model = s.propensity
@@ -390,13 +390,8 @@ def propensity_table(s: Snapshot, lang: str = "zh") -> Table | Note:
         rows=model.test_rows,
         rate=pct(model.base_rate),
     )
-    return table(
-        g,
-        caption=caption,
-        lang=lang,
-        formats={"auc": fixed(3), "top_decile_lift": fixed(1)},
-        name="propensity",
-    )
+    formats = {"auc": fixed(3), "top_decile_lift": fixed(1)}
+    return Stack([Note(caption), table(g, lang=lang, formats=formats, name="propensity")])
 
 
 def calibration_chart(s: Snapshot, lang: str = "zh") -> alt.LayerChart | None:
@@ -557,7 +552,7 @@ def stored(n: int, s: Snapshot, lang: str = "zh") -> Note:
     return Note(label("stored_note", lang).format(as_of=s.as_of.isoformat(), n=n))
 
 
-def rc_check_table(checks: SegmentChecks | None, lang: str = "zh") -> Table | Note:
+def rc_check_table(checks: SegmentChecks | None, lang: str = "zh") -> Stack | Note:
     """The RC found per category against the planted RC, with the two measured causes
     of their distance (:func:`workbench.evaluation.segment_checks`); on real data, a note."""
     if checks is None:
@@ -584,16 +579,12 @@ def rc_check_table(checks: SegmentChecks | None, lang: str = "zh") -> Table | No
     days = ("rc_planted", "rc_inductive", "rc_inductive_true", "rc_no_gifts")
     formats: dict[str, Any] = {c: one for c in (*days, "rc_planted_repeaters", "rc_planted_buyers")}
     formats["inductive_error"] = lambda x: f"{x * 100:+.1f}%"
-    return table(
-        g,
-        caption=label("rc_check_note", lang),
-        lang=lang,
-        formats=formats,
-        name="rc_check",
-    )
+    # The explanation is a note above the table: a caption does not wrap on a phone.
+    shown = table(g, lang=lang, formats=formats, name="rc_check")
+    return Stack([Note(label("rc_check_note", lang)), shown])
 
 
-def sensitivity_check(checks: SegmentChecks | None, lang: str = "zh") -> Table | Note:
+def sensitivity_check(checks: SegmentChecks | None, lang: str = "zh") -> Stack | Note:
     """Promotion sensitivity found against the planted class, with kappa; on real data,
     a note."""
     if checks is None:
@@ -610,4 +601,4 @@ def sensitivity_check(checks: SegmentChecks | None, lang: str = "zh") -> Table |
         kappa=s.kappa,
         weighted=s.weighted_kappa,
     )
-    return table(g, caption=caption, lang=lang, name="sensitivity_check")
+    return Stack([Note(caption), table(g, lang=lang, name="sensitivity_check")])
