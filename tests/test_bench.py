@@ -13,7 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from workbench import bench
+from workbench.bench import harness
+from workbench.bench.generate import TABLES, Generated, generate
+from workbench.bench.harness import StepRun
+from workbench.bench.pandas_reference import segment_pandas
+from workbench.bench.report import compare
+from workbench.bench.sql_reference import segment_sql
+from workbench.bench.steps import COUNTED
+from workbench.bench.world import AS_OF
 from workbench.cli import app
 from workbench.engine import duckdb_connect
 from workbench.segment.segments import segment
@@ -24,16 +31,16 @@ ARGS = ["bench", "--persons", str(PERSONS), "--seed", str(SEED)]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> bench.Generated:
-    return bench.generate(PERSONS, SEED, tmp_path_factory.mktemp("bench") / "data")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    return generate(PERSONS, SEED, tmp_path_factory.mktemp("bench") / "data")
 
 
-def test_generated_tables_hold_what_segmentation_reads(data: bench.Generated) -> None:
+def test_generated_tables_hold_what_segmentation_reads(data: Generated) -> None:
     assert data.rows["persons"] == PERSONS
     con = duckdb.connect(str(data.warehouse), read_only=True)
     tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-    assert tables == set(bench.TABLES)
-    for name in bench.TABLES:
+    assert tables == set(TABLES)
+    for name in TABLES:
         n = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()
         assert n == (data.rows[name],)
         assert pq.read_metadata(data.parquet / f"{name}.parquet").num_rows == data.rows[name]
@@ -47,7 +54,7 @@ def test_generated_tables_hold_what_segmentation_reads(data: bench.Generated) ->
     # Orders run past the as-of date, some carry no lines, some a SKU the master lacks.
     late, no_lines, unknown = con.execute(
         f"""SELECT
-            (SELECT count(*) FROM orders WHERE ordered_at >= DATE '{bench.AS_OF}' + 1),
+            (SELECT count(*) FROM orders WHERE ordered_at >= DATE '{AS_OF}' + 1),
             (SELECT count(*) FROM orders o WHERE NOT EXISTS
                 (SELECT 1 FROM order_lines l WHERE l.order_key = o.order_key)),
             (SELECT count(*) FROM order_lines WHERE sku NOT IN (SELECT sku FROM products))"""
@@ -55,18 +62,18 @@ def test_generated_tables_hold_what_segmentation_reads(data: bench.Generated) ->
     assert late > 0 and no_lines > 0 and unknown > 0
 
 
-def test_the_same_seed_gives_the_same_data(data: bench.Generated, tmp_path: Path) -> None:
-    again = bench.generate(PERSONS, SEED, tmp_path / "again")
-    other = bench.generate(PERSONS, SEED + 1, tmp_path / "other")
+def test_the_same_seed_gives_the_same_data(data: Generated, tmp_path: Path) -> None:
+    again = generate(PERSONS, SEED, tmp_path / "again")
+    other = generate(PERSONS, SEED + 1, tmp_path / "other")
     for name in ("orders", "order_lines", "members"):
         first = pq.read_table(data.parquet / f"{name}.parquet")
         assert pq.read_table(again.parquet / f"{name}.parquet").equals(first)
         assert not pq.read_table(other.parquet / f"{name}.parquet").equals(first)
 
 
-def test_a_kept_data_folder_is_reused(data: bench.Generated) -> None:
+def test_a_kept_data_folder_is_reused(data: Generated) -> None:
     before = (data.warehouse).stat().st_mtime_ns
-    assert bench.generate(PERSONS, SEED, data.root).rows == data.rows
+    assert generate(PERSONS, SEED, data.root).rows == data.rows
     assert data.warehouse.stat().st_mtime_ns == before
 
 
@@ -77,13 +84,13 @@ def _by_person(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def test_the_three_agree_person_by_person(data: bench.Generated, tmp_path: Path) -> None:
+def test_the_three_agree_person_by_person(data: Generated, tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     warehouse.write_bytes(data.warehouse.read_bytes())
     con = duckdb_connect(warehouse)
-    ours = _by_person(segment(con, bench.AS_OF).table.to_pandas())
-    sql = _by_person(con.con.execute(bench.segment_sql(bench.AS_OF)).df())
-    pandas = _by_person(bench.segment_pandas(data.parquet, bench.AS_OF))
+    ours = _by_person(segment(con, AS_OF).table.to_pandas())
+    sql = _by_person(con.con.execute(segment_sql(AS_OF)).df())
+    pandas = _by_person(segment_pandas(data.parquet, AS_OF))
     assert len(ours) == PERSONS
     for name, other in (("sql", sql), ("pandas", pandas)):
         assert list(other.index) == list(ours.index), name
@@ -112,8 +119,8 @@ def test_compare_reports_every_difference() -> None:
         "totals": {"persons": 4},
         "rc": {"laundry": 60.5},
     }
-    assert bench.compare({"ours": a, "sql": a}) == []
-    assert bench.compare({"ours": a, "sql": b}) == [
+    assert compare({"ours": a, "sql": a}) == []
+    assert compare({"ours": a, "sql": b}) == [
         "tier_l1 = active: ours 3, sql 2",
         "tier_l1 = sleeping: ours 0, sql 1",
         "rc_days of laundry: ours 60.0, sql 60.5",
@@ -121,7 +128,7 @@ def test_compare_reports_every_difference() -> None:
 
 
 def test_workbench_bench_runs_writes_its_json_and_the_three_agree(
-    data: bench.Generated, tmp_path: Path
+    data: Generated, tmp_path: Path
 ) -> None:
     out = tmp_path / "results"
     result = CliRunner().invoke(
@@ -144,7 +151,7 @@ def test_workbench_bench_runs_writes_its_json_and_the_three_agree(
         assert s["wall_s"] > 0 and s["cpu_s"] >= 0
         assert s["peak_rss_mb"] >= s["baseline_rss_mb"] > 0
     counts = report["counts"]
-    assert set(counts) == set(bench.COUNTED)
+    assert set(counts) == set(COUNTED)
     # Every person is counted once per column; buyers alone have an RFM segment.
     for col, values in counts.items():
         assert sum(values.values()) == PERSONS, col
@@ -152,22 +159,22 @@ def test_workbench_bench_runs_writes_its_json_and_the_three_agree(
     assert set(report["ratios"]) == {"ours/pandas", "ours/sql", "ours/pandas cpu", "ours/sql cpu"}
     # The warehouse is left as it was found.
     con = duckdb.connect(str(data.warehouse), read_only=True)
-    assert {r[0] for r in con.execute("SHOW TABLES").fetchall()} == set(bench.TABLES)
+    assert {r[0] for r in con.execute("SHOW TABLES").fetchall()} == set(TABLES)
 
 
 def test_a_mismatch_fails_loudly(
-    data: bench.Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    data: Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fake(step: str, root: Path, as_of: str, cap_mb: float, temp: float) -> bench.StepRun:
+    def fake(step: str, root: Path, as_of: str, cap_mb: float, temp: float) -> StepRun:
         loyal = 10 if step == "ours" else 11
         result = {
             "counts": {"tier_l3": {"loyal": loyal, "new": 5}},
             "totals": {"persons": 15},
             "rc": {"laundry": 60.0},
         }
-        return bench.StepRun(step, "ok", 1.0, 1.0, 300.0, 200.0, 2.0, result)
+        return StepRun(step, "ok", 1.0, 1.0, 300.0, 200.0, 2.0, result)
 
-    monkeypatch.setattr(bench, "measure", fake)
+    monkeypatch.setattr(harness, "measure", fake)
     result = CliRunner().invoke(
         app,
         [*ARGS, "--out", str(tmp_path), "--data", str(data.root), "--steps", "ours,sql"],
