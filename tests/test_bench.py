@@ -22,8 +22,9 @@ from workbench.bench.sql_reference import segment_sql
 from workbench.bench.steps import COUNTED
 from workbench.bench.world import AS_OF
 from workbench.cli import app
+from workbench.config import SegmentSettings
 from workbench.engine import duckdb_connect
-from workbench.segment.segments import segment
+from workbench.segment.segments import Options, segment
 
 PERSONS = 3000
 SEED = 5
@@ -84,6 +85,23 @@ def _by_person(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _assert_same(ours: pd.DataFrame, other: pd.DataFrame, name: str) -> None:
+    """Every person and every column alike (numbers to 1e-12)."""
+    assert list(other.index) == list(ours.index), name
+    for col in ours.columns:
+        a, b = ours[col], other[col]
+        if col in ("propensity_7d", "cluster"):
+            assert a.isna().all() and b.isna().all()
+            continue
+        both_missing = a.isna() & b.isna()
+        if a.dtype.kind in "fiu" or b.dtype.kind in "fiu":
+            close = np.isclose(a.astype(float), b.astype(float), rtol=1e-12, atol=1e-12)
+            same = both_missing | close
+        else:
+            same = both_missing | (a.astype(object) == b.astype(object))
+        assert same.all(), f"{name}: {col} differs for {int((~same).sum())} persons"
+
+
 def test_the_three_agree_person_by_person(data: Generated, tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     warehouse.write_bytes(data.warehouse.read_bytes())
@@ -93,19 +111,85 @@ def test_the_three_agree_person_by_person(data: Generated, tmp_path: Path) -> No
     pandas = _by_person(segment_pandas(data.parquet, AS_OF))
     assert len(ours) == PERSONS
     for name, other in (("sql", sql), ("pandas", pandas)):
-        assert list(other.index) == list(ours.index), name
-        for col in ours.columns:
-            a, b = ours[col], other[col]
-            if col in ("propensity_7d", "cluster"):
-                assert a.isna().all() and b.isna().all()
-                continue
-            both_missing = a.isna() & b.isna()
-            if a.dtype.kind in "fiu" or b.dtype.kind in "fiu":
-                close = np.isclose(a.astype(float), b.astype(float), rtol=1e-12, atol=1e-12)
-                same = both_missing | close
-            else:
-                same = both_missing | (a.astype(object) == b.astype(object))
-            assert same.all(), f"{name}: {col} differs for {int((~same).sum())} persons"
+        _assert_same(ours, other, name)
+
+
+# Every bound the segment step reads moved off its default (but the inductive RC's
+# quantile and multiple, which the segment step keeps fixed): 300 repeat customers
+# send dishwasher tablets, with about 230 here, to the usage RC.
+OTHER = SegmentSettings(
+    min_repeaters=300,
+    awake_rc=0.8,
+    active_rc=1.6,
+    light_sleep_rc=2.2,
+    lost_rc=2.7,
+    loyal_min_purchases=3,
+    loyal_aov_quantile=0.3,
+    new_member_days=400,
+    recovery_min_purchases=3,
+    rfm_reference="median",
+    rfm_basis="raw",
+    promo_high_share=0.5,
+    promo_low_share=0.3,
+    promo_deep_discount=0.1,
+    promo_fanatic_share=0.7,
+    promo_min_orders=3,
+)
+
+
+def test_the_three_agree_under_other_settings(data: Generated, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(data.warehouse.read_bytes())
+    con = duckdb_connect(warehouse)
+    ours = _by_person(segment(con, AS_OF, options=Options.from_settings(OTHER)).table.to_pandas())
+    sql = _by_person(con.con.execute(segment_sql(AS_OF, OTHER)).df())
+    pandas = _by_person(segment_pandas(data.parquet, AS_OF, OTHER))
+    for name, other in (("sql", sql), ("pandas", pandas)):
+        _assert_same(ours, other, name)
+    # The settings moved persons in every column they bear on.
+    default = _by_person(segment(con, AS_OF).table.to_pandas())
+    assert (ours["rc_days"] != default["rc_days"]).any()
+    for col in ("tier_l2", "tier_l3", "tier_s2", "rfm_segment", "promo_sensitivity"):
+        assert (ours[col].astype(object) != default[col].astype(object)).any(), col
+
+
+def _rc(df: pd.DataFrame) -> dict[str, float]:
+    buyers = df[df["purchases"] > 0]
+    return buyers.groupby(buyers["rc_category"].fillna("(overall)"))["rc_days"].first().to_dict()
+
+
+def test_the_references_take_the_inductive_rc_quantile_and_multiple(data: Generated) -> None:
+    con = duckdb.connect(str(data.warehouse), read_only=True)
+
+    def both(**changes: float | str) -> dict[str, float]:
+        s = SegmentSettings(rc_method="inductive", **changes)  # type: ignore[arg-type]
+        sql = _rc(con.execute(segment_sql(AS_OF, s)).df())
+        pandas = _rc(segment_pandas(data.parquet, AS_OF, s))
+        assert sql.keys() == pandas.keys() and len(sql) == 4
+        for c in sql:
+            assert sql[c] == pytest.approx(pandas[c], rel=1e-12), c
+        return sql
+
+    p90_over_3 = both()
+    # The same p90 over 2 instead of 3: half as long again.
+    p90_over_2 = both(rc_multiple=2.0)
+    assert p90_over_2 == pytest.approx({c: v * 1.5 for c, v in p90_over_3.items()}, rel=1e-12)
+    # The median interval lies below the p90 in every category.
+    p50_over_3 = both(rc_quantile=0.5)
+    assert all(p50_over_3[c] < p90_over_3[c] for c in p90_over_3)
+
+
+def test_a_step_process_applies_the_settings_it_is_given(data: Generated, tmp_path: Path) -> None:
+    copy = tmp_path / "data"
+    copy.mkdir()
+    (copy / "warehouse.duckdb").write_bytes(data.warehouse.read_bytes())
+    run = harness.measure("sql", copy, AS_OF, cap_mb=8000.0, settings=OTHER)
+    assert run.status == "ok", run.error
+    assert run.result is not None
+    con = duckdb.connect(str(data.warehouse), read_only=True)
+    expected = con.execute(segment_sql(AS_OF, OTHER)).df()["tier_l2"].value_counts().to_dict()
+    default = con.execute(segment_sql(AS_OF)).df()["tier_l2"].value_counts().to_dict()
+    assert run.result["counts"]["tier_l2"] == expected != default
 
 
 def test_compare_reports_every_difference() -> None:
@@ -165,7 +249,9 @@ def test_workbench_bench_runs_writes_its_json_and_the_three_agree(
 def test_a_mismatch_fails_loudly(
     data: Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fake(step: str, root: Path, as_of: str, cap_mb: float, temp: float) -> StepRun:
+    def fake(
+        step: str, root: Path, as_of: str, cap_mb: float, temp: float, s: SegmentSettings
+    ) -> StepRun:
         loyal = 10 if step == "ours" else 11
         result = {
             "counts": {"tier_l3": {"loyal": loyal, "new": 5}},

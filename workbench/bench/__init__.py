@@ -11,6 +11,10 @@ the same data (:mod:`~workbench.bench.steps`):
 - ``sql``: one hand-written DuckDB statement (:mod:`~workbench.bench.sql_reference`),
   materialised as a table of the warehouse.
 
+The two references write the rules again, independently, with every bound from
+one :class:`~workbench.config.SegmentSettings` and the names of tiers and segments
+from their one definition (:mod:`~workbench.bench.names`).
+
 Each step's wall time is measured inside its process from just before the
 step to just after its result is materialised (imports and interpreter start
 left out); its peak memory is the resident set high-water mark of that process,

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.bench.steps import settings_arg
+from workbench.config import SegmentSettings
+
 TEMP_CAP_GB = 20.0
 """What a DuckDB step may spill to disk; past it the step fails rather than fill the disk
 (DuckDB's own default is 90% of the free space)."""
@@ -73,6 +76,7 @@ def measure(
     as_of: str,
     cap_mb: float,
     temp_cap_gb: float = TEMP_CAP_GB,
+    settings: SegmentSettings | None = None,
 ) -> StepRun:
     """Run ``step`` in a fresh Python process; its peak RSS comes from ``os.wait4``.
 
@@ -82,6 +86,7 @@ def measure(
         as_of: the as-of date.
         cap_mb: the resident set at which the process is stopped.
         temp_cap_gb: what a DuckDB step may spill to disk before it fails.
+        settings: the segment settings the step applies (``SegmentSettings()`` by default).
 
     Returns:
         The run: ``ok`` with its times, peak memory and result; ``failed`` with the
@@ -92,11 +97,12 @@ def measure(
         >>> run.status, run.peak_rss_mb  # doctest: +SKIP
         ('ok', 2910.4)
     """
+    settings = settings or SegmentSettings()
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result.json"
         err = Path(tmp) / "stderr"
         cmd = [sys.executable, "-m", "workbench.bench", step, str(root), as_of]
-        cmd += [str(temp_cap_gb), str(result)]
+        cmd += [str(temp_cap_gb), settings_arg(settings), str(result)]
         t0 = time.perf_counter()
         with open(err, "wb") as err_f:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_f)

@@ -2,7 +2,9 @@
 
 :func:`segment_pandas` reads every table from the Parquet files of
 :func:`workbench.bench.generate.generate`, merges and groups by, writing the rules
-of :mod:`workbench.segment` again without calling it.
+of :mod:`workbench.segment` again without calling it. Every bound comes from a
+:class:`~workbench.config.SegmentSettings`, the names of tiers and segments from
+their one definition (:mod:`workbench.bench.names`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.segment.rfm import RFM_SEGMENTS
-from workbench.segment.segments import MEMBER_TIERS as TIERS_LOW_TO_HIGH
+from workbench.bench.names import MEMBER_TIERS, NAMES, RFM_SEGMENTS
+from workbench.config import SegmentSettings
 from workbench.segment.segments import SEGMENT_COLUMNS
 
-_TIER_RANK = {tier: rank for rank, tier in enumerate(TIERS_LOW_TO_HIGH)}
+_TIER_RANK = {tier: rank for rank, tier in enumerate(MEMBER_TIERS)}
+_N = NAMES
 
 
 def _ntile5(position: pd.Series, n: int) -> pd.Series:
@@ -45,30 +48,68 @@ def _quintile_score(col: pd.Series, descending: bool = False) -> pd.Series:
     return _ntile5(position, len(col))
 
 
-def _p90_over_3(intervals: pd.Series) -> float:
-    return float(intervals.quantile(0.9)) / 3
+def _inductive(intervals: pd.Series, s: SegmentSettings) -> float:
+    """The inductive RC: the ``rc_quantile`` of the mean intervals over ``rc_multiple``."""
+    if not len(intervals):
+        return math.nan
+    return float(intervals.quantile(s.rc_quantile)) / s.rc_multiple
 
 
-def _choose_rc(inductive: float, repeaters: int, usage: float) -> float:
+def _choose_rc(inductive: float, repeaters: int, usage: float, s: SegmentSettings) -> float:
+    """The RC by the RC method; each method falls back on the other where it has none."""
+
     def ok(x: float) -> bool:
         return x is not None and not math.isnan(x) and x > 0
 
-    if ok(inductive) and repeaters >= 100:
+    if s.rc_method == "usage":
+        return usage if ok(usage) else inductive
+    if s.rc_method == "inductive":
+        return inductive if ok(inductive) else usage
+    if ok(inductive) and repeaters >= s.min_repeaters:
         return inductive
     if ok(usage):
         return usage
     return inductive
 
 
-def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
-    """The segment step in plain pandas, from the Parquet files of :func:`generate`.
+def _rfm_highs(b: pd.DataFrame, s: SegmentSettings) -> list[pd.Series]:
+    """Whether each buyer's R, F and M are high: at or above the mean or median of the
+    scores, or of the raw values (where a recency is high at or below it: recent)."""
+    highs = []
+    for score, raw in (
+        ("r_score", "recency_days"),
+        ("f_score", "purchases"),
+        ("m_score", "net_amount"),
+    ):
+        value = b[score] if s.rfm_basis == "score" else b[raw]
+        ref = value.mean() if s.rfm_reference == "mean" else value.median()
+        recent = s.rfm_basis == "raw" and raw == "recency_days"
+        highs.append(value <= ref if recent else value >= ref)
+    return highs
 
-    The rules of :func:`workbench.segment.segments.segment` at their defaults,
-    written as an analyst would: read every table, merge, group by.
+
+def segment_pandas(
+    parquet: str | Path, as_of: str, settings: SegmentSettings | None = None
+) -> pd.DataFrame:
+    """The segment step in plain pandas, from the Parquet files of the benchmark's data.
+
+    The rules of :func:`workbench.segment.segments.segment`, written as an analyst
+    would: read every table, merge, group by.
+
+    Parameters:
+        parquet: the folder of ``<table>.parquet``.
+        as_of: ``YYYY-MM-DD``; later orders are left out.
+        settings: the bounds, RC method and RFM reference (``SegmentSettings()``
+            by default, the segment step's defaults); checked.
 
     Returns:
         One row per person with the columns of ``segments``.
+
+    Example:
+        >>> df = segment_pandas("/tmp/bench-data/parquet", "2024-12-31")  # doctest: +SKIP
+        >>> df["tier_l1"].value_counts()  # doctest: +SKIP
     """
+    s = (settings or SegmentSettings()).check()
     d = Path(parquet)
     day0 = pd.Timestamp(as_of)
     orders = pd.read_parquet(d / "orders.parquet")
@@ -80,10 +121,12 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     coupons = pd.read_parquet(d / "coupons.parquet")
     campaigns = pd.read_parquet(d / "campaigns.parquet")
 
-    # Lines with their product; our brand is the one with the most lines.
+    # Lines with their product; our brand is the setting, else the one with the most lines.
     lines = lines.merge(products, on="sku", how="left")
-    by_brand = lines["brand"].value_counts()
-    brand = min(by_brand[by_brand == by_brand.max()].index)
+    brand = s.brand
+    if not brand:
+        by_brand = lines["brand"].value_counts()
+        brand = min(by_brand[by_brand == by_brand.max()].index)
     lines["ours"] = lines["brand"].isna() | (lines["brand"] == brand)
     lines["other"] = ~lines["ours"]
     lines["units"] = lines["quantity"] * lines["uses_per_unit"]
@@ -106,8 +149,8 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     burst_days = pd.DatetimeIndex(
         np.concatenate(
             [
-                pd.date_range(s, e).values
-                for s, e in zip(bursts.burst_start, bursts.burst_end, strict=True)
+                pd.date_range(first, last).values
+                for first, last in zip(bursts.burst_start, bursts.burst_end, strict=True)
             ]
         )
         if len(bursts)
@@ -123,8 +166,8 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     cat = o[["person_id", "order_key", "day"]].merge(per_cat[per_cat["ours"]], on="order_key")
     ours = o[o["ours"]]
 
-    # RC per category and overall: inductive (p90 of repeat customers' mean interval / 3)
-    # with at least 100 repeat customers, else usage (median days a purchase covers).
+    # RC per category and overall: inductive (a quantile of repeat customers' mean
+    # interval over a multiple) or usage (median days a purchase covers), by the method.
     def mean_intervals(days: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         g = days.drop_duplicates().groupby(by)["day"].agg(["count", "min", "max"])
         g = g[g["count"] >= 2]
@@ -138,13 +181,12 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     rc = {}
     for c in sorted(set(cat_iv["category"]) | set(usage.index)):
         iv = cat_iv.loc[cat_iv["category"] == c, "iv"]
-        rc[c] = _choose_rc(
-            _p90_over_3(iv) if len(iv) else math.nan, len(iv), usage.get(c, math.nan)
-        )
+        rc[c] = _choose_rc(_inductive(iv, s), len(iv), usage.get(c, math.nan), s)
     rc_all = _choose_rc(
-        _p90_over_3(all_iv["iv"]) if len(all_iv) else math.nan,
+        _inductive(all_iv["iv"], s),
         len(all_iv),
         float(covered["days"].median()) if len(covered) else math.nan,
+        s,
     )
 
     # Buyers: purchase days, orders, amount, last purchase, promotion share and depth.
@@ -179,6 +221,7 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     buyers["rc_category"] = last["category"].reindex(buyers.index)
     last_other = o[o["other_brand"]].groupby("person_id")["day"].max().rename("last_other")
 
+    # Members: the highest tier and the earliest join of a person's records.
     crm = accounts[accounts["platform"] == "crm"]
     m = crm.merge(members.assign(account_key="crm:" + members["member_id"]), on="account_key")
     m["rank"] = m["tier"].map(_TIER_RANK).fillna(-1)
@@ -205,55 +248,66 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     other_after = other_ever & (t["last_other"] > t["last_day"])
     r = t["r_rc"]
     t["tier_l2"] = np.select(
-        [never & other_ever, never, r <= 1, r <= 2, r <= 2.5, r <= 3, other_after],
         [
-            "competitor_buyer",
-            "category_potential",
-            "highly_awake",
-            "moderately_awake",
-            "light_sleep",
-            "deep_sleep",
-            "brand_lost",
+            never & other_ever,
+            never,
+            r <= s.awake_rc,
+            r <= s.active_rc,
+            r <= s.light_sleep_rc,
+            r <= s.lost_rc,
+            other_after,
         ],
-        "category_lost",
+        [
+            _N["competitor_buyer"],
+            _N["category_potential"],
+            _N["highly_awake"],
+            _N["moderately_awake"],
+            _N["light_sleep"],
+            _N["deep_sleep"],
+            _N["brand_lost"],
+        ],
+        _N["category_lost"],
     )
-    t["tier_l1"] = t["tier_l2"].map(
-        {
-            "competitor_buyer": "potential",
-            "category_potential": "potential",
-            "highly_awake": "active",
-            "moderately_awake": "active",
-            "light_sleep": "sleeping",
-            "deep_sleep": "sleeping",
-            "brand_lost": "lost",
-            "category_lost": "lost",
-        }
-    )
+    level1 = {
+        _N["competitor_buyer"]: _N["potential"],
+        _N["category_potential"]: _N["potential"],
+        _N["highly_awake"]: _N["active"],
+        _N["moderately_awake"]: _N["active"],
+        _N["light_sleep"]: _N["sleeping"],
+        _N["deep_sleep"]: _N["sleeping"],
+        _N["brand_lost"]: _N["lost"],
+        _N["category_lost"]: _N["lost"],
+    }
+    t["tier_l1"] = t["tier_l2"].map(level1)
     t["tier_s2"] = np.select(
         [
             never & t["is_member"],
             never,
-            t["is_member"] & (t["member_days"] <= 90) & (r <= 2),
-            r <= 2,
-            (r <= 3) & (t["purchases"] >= 2),
-            r <= 3,
+            t["is_member"] & (t["member_days"] <= s.new_member_days) & (r <= s.active_rc),
+            r <= s.active_rc,
+            (r <= s.lost_rc) & (t["purchases"] >= s.recovery_min_purchases),
+            r <= s.lost_rc,
         ],
         [
-            "trial_member",
-            "potential_member",
-            "new_member",
-            "active_old",
-            "high_recovery_pre_churn",
-            "low_recovery_pre_churn",
+            _N["trial_member"],
+            _N["potential_member"],
+            _N["new_member"],
+            _N["active_old"],
+            _N["high_recovery_pre_churn"],
+            _N["low_recovery_pre_churn"],
         ],
-        "churned",
+        _N["churned"],
     )
-    active = t["tier_l1"] == "active"
-    loyal_aov = t.loc[active, "aov"].quantile(0.5) if active.any() else 0.0
+    active = t["tier_l1"] == _N["active"]
+    loyal_aov = t.loc[active, "aov"].quantile(s.loyal_aov_quantile) if active.any() else 0.0
     t["tier_l3"] = np.select(
-        [~active, (t["purchases"] >= 4) & (t["aov"] >= loyal_aov), t["purchases"] >= 2],
-        [t["tier_l2"], "loyal", "returning"],
-        "new",
+        [
+            ~active,
+            (t["purchases"] >= s.loyal_min_purchases) & (t["aov"] >= loyal_aov),
+            t["purchases"] >= 2,
+        ],
+        [t["tier_l2"], _N["loyal"], _N["returning"]],
+        _N["new"],
     )
 
     # RFM and quadrants over buyers.
@@ -261,14 +315,16 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     b["r_score"] = _quintile_score(b["recency_days"], descending=True)
     b["f_score"] = _quintile_score(b["purchases"])
     b["m_score"] = _quintile_score(b["net_amount"])
-    highs = [b[s] >= b[s].mean() for s in ("r_score", "f_score", "m_score")]
+    highs = _rfm_highs(b, s)
     b["rfm_segment"] = [
         RFM_SEGMENTS[k]
         for k in zip(highs[0].to_numpy(), highs[1].to_numpy(), highs[2].to_numpy(), strict=True)
     ]
     hf = b["purchases"] > b["purchases"].median()
     hv = b["aov"] >= b["aov"].median()
-    b["quadrant"] = np.select([hf & hv, hf, hv], ["hf_hv", "hf_lv", "lf_hv"], "lf_lv")
+    b["quadrant"] = np.select(
+        [hf & hv, hf, hv], [_N["hf_hv"], _N["hf_lv"], _N["lf_hv"]], _N["lf_lv"]
+    )
     t = t.merge(
         b[["person_id", "r_score", "f_score", "m_score", "rfm_segment", "quadrant"]],
         on="person_id",
@@ -276,19 +332,17 @@ def segment_pandas(parquet: str | Path, as_of: str) -> pd.DataFrame:
     )
     sensitivity = np.select(
         [
-            t["orders"] < 2,
-            (t["promo_share"] >= 0.8) & (t["discount_depth"] >= 0.2),
-            t["promo_share"] >= 0.6,
-            t["promo_share"] < 0.2,
+            t["orders"] < s.promo_min_orders,
+            (t["promo_share"] >= s.promo_fanatic_share)
+            & (t["discount_depth"] >= s.promo_deep_discount),
+            t["promo_share"] >= s.promo_high_share,
+            t["promo_share"] < s.promo_low_share,
         ],
-        ["unknown", "fanatic", "sensitive", "indifferent"],
-        "neutral",
+        [_N["unknown"], _N["fanatic"], _N["sensitive"], _N["indifferent"]],
+        _N["neutral"],
     )
     t["promo_sensitivity"] = pd.Series(sensitivity, index=t.index).where(~never)
     t["as_of"] = day0
     t["propensity_7d"] = np.nan
     t["cluster"] = pd.NA
-    return t[_SEGMENT_COLUMNS]
-
-
-_SEGMENT_COLUMNS = list(SEGMENT_COLUMNS)
+    return t[list(SEGMENT_COLUMNS)]

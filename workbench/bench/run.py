@@ -26,6 +26,7 @@ from workbench.bench.harness import TEMP_CAP_GB, StepRun, total_ram_bytes
 from workbench.bench.report import compare
 from workbench.bench.steps import STEPS
 from workbench.bench.world import AS_OF
+from workbench.config import SegmentSettings
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def run_benchmark(
     memory_cap_gb: float | None = None,
     temp_cap_gb: float = TEMP_CAP_GB,
     as_of: str = AS_OF,
+    settings: SegmentSettings | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Generate the data, time every step on it, check they agree and write the JSON.
@@ -126,6 +128,8 @@ def run_benchmark(
             ``memory_limit`` setting (``WORKBENCH_MEMORY_LIMIT``; by default 80% of RAM).
         temp_cap_gb: what a DuckDB step may spill to disk; past it the step fails.
         as_of: the as-of date.
+        settings: the segment settings every step applies (``SegmentSettings()``, the
+            segment step's defaults, unless given).
         progress: a progress bar while generating.
 
     Returns:
@@ -143,6 +147,7 @@ def run_benchmark(
         raise ValueError(f"persons must be at least 10; got {persons}")
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1; got {repeat}")
+    settings = (settings or SegmentSettings()).check()
     cap_mb = (memory_cap_gb * 1e3) if memory_cap_gb else 0.9 * total_ram_bytes() / 1e6
     started = dt.datetime.now().astimezone()
     load_start = _load()
@@ -152,7 +157,7 @@ def run_benchmark(
         for _ in range(repeat):
             for step in steps:
                 log.info("bench: running %s", step)
-                run = harness.measure(step, gen.root, as_of, cap_mb, temp_cap_gb)
+                run = harness.measure(step, gen.root, as_of, cap_mb, temp_cap_gb, settings)
                 runs[step].append(run)
     results: dict[str, dict[str, Any]] = {}
     consistency: list[str] = []

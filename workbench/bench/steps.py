@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pandas as pd
 
 from workbench.bench.pandas_reference import segment_pandas
 from workbench.bench.sql_reference import segment_sql
+from workbench.config import SegmentSettings
 
 COUNTED: tuple[str, ...] = (
     "tier_l1",
@@ -125,18 +127,21 @@ def _clean(raw: Any) -> None:
     raw.execute("CHECKPOINT")
 
 
-def _run_ours(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
+def _run_ours(
+    root: Path, as_of: str, temp_cap_gb: float, settings: SegmentSettings
+) -> dict[str, Any]:
     """``segment(con, as_of)`` written by ``write_segments``; engine round trips recorded."""
     import traceback
 
     from workbench.config import load_settings
     from workbench.engine import duckdb_connect
-    from workbench.segment.segments import segment, write_segments
+    from workbench.segment.segments import Options, segment, write_segments
 
     con = duckdb_connect(root / "warehouse.duckdb", load_settings())
     raw = con.con
     _clean(raw)
     engine = _engine_settings(raw, temp_cap_gb)
+    options = Options.from_settings(settings)
     trips: list[dict[str, Any]] = []
 
     def record(name: str) -> None:
@@ -166,7 +171,7 @@ def _run_ours(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
         record(name)
     base = _rss_mb()
     t0, c0 = time.perf_counter(), _cpu_s()
-    rows = write_segments(con, segment(con, as_of))
+    rows = write_segments(con, segment(con, as_of, options=options))
     wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     out = _counts_table(raw, "segments")
     _clean(raw)
@@ -182,7 +187,9 @@ def _run_ours(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
     }
 
 
-def _run_sql(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
+def _run_sql(
+    root: Path, as_of: str, temp_cap_gb: float, settings: SegmentSettings
+) -> dict[str, Any]:
     """:data:`~workbench.bench.sql_reference.SEGMENT_SQL` materialised as a table of the
     warehouse."""
     from workbench.config import load_settings
@@ -191,7 +198,7 @@ def _run_sql(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
     raw = open_duckdb(root / "warehouse.duckdb", load_settings())
     _clean(raw)
     engine = _engine_settings(raw, temp_cap_gb)
-    query = segment_sql(as_of)
+    query = segment_sql(as_of, settings)
     base = _rss_mb()
     t0, c0 = time.perf_counter(), _cpu_s()
     raw.execute(f"CREATE TABLE segments_sql AS {query}")
@@ -210,12 +217,14 @@ def _run_sql(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
     }
 
 
-def _run_pandas(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
+def _run_pandas(
+    root: Path, as_of: str, temp_cap_gb: float, settings: SegmentSettings
+) -> dict[str, Any]:
     """:func:`~workbench.bench.pandas_reference.segment_pandas` from the Parquet files;
     the result stays in memory."""
     base = _rss_mb()
     t0, c0 = time.perf_counter(), _cpu_s()
-    df = segment_pandas(root / "parquet", as_of)
+    df = segment_pandas(root / "parquet", as_of, settings)
     wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     return {
         "wall_s": wall,
@@ -226,28 +235,35 @@ def _run_pandas(root: Path, as_of: str, temp_cap_gb: float) -> dict[str, Any]:
     }
 
 
-Runner = Callable[[Path, str, float], dict[str, Any]]
+Runner = Callable[[Path, str, float, SegmentSettings], dict[str, Any]]
 RUNNERS: dict[str, Runner] = {"ours": _run_ours, "pandas": _run_pandas, "sql": _run_sql}
 """Each step by name, in the order the benchmark runs them."""
 STEPS: tuple[str, ...] = tuple(RUNNERS)
 
 
+def settings_arg(settings: SegmentSettings) -> str:
+    """``settings`` as the one command-line argument :func:`main` reads back."""
+    return json.dumps(asdict(settings))
+
+
 def main(argv: list[str]) -> int:
-    """Run one step: ``STEP DATA_DIR AS_OF TEMP_CAP_GB RESULT_JSON``.
+    """Run one step: ``STEP DATA_DIR AS_OF TEMP_CAP_GB SETTINGS_JSON RESULT_JSON``.
 
     Parameters:
         argv: the step (``ours``, ``pandas`` or ``sql``), the data folder of
             :func:`~workbench.bench.generate.generate`, the as-of date, what a DuckDB
-            step may spill (GB) and where to write the result.
+            step may spill (GB), the segment settings (:func:`settings_arg`) and
+            where to write the result.
 
     Returns:
         0; a failing step raises, and its process exits non-zero.
 
     Example:
-        >>> main(["sql", "/tmp/bench-data", "2024-12-31", "20", "/tmp/sql.json"])  # doctest: +SKIP
+        >>> main(["sql", "/tmp/bench-data", "2024-12-31", "20", "{}", "/tmp/sql.json"])  # doctest: +SKIP
         0
     """
-    step, root, as_of, temp_cap_gb, result = argv
-    out = RUNNERS[step](Path(root), as_of, float(temp_cap_gb))
+    step, root, as_of, temp_cap_gb, settings, result = argv
+    segment_settings = SegmentSettings(**json.loads(settings)).check()
+    out = RUNNERS[step](Path(root), as_of, float(temp_cap_gb), segment_settings)
     Path(result).write_text(json.dumps(out), encoding="utf-8")
     return 0
