@@ -25,6 +25,7 @@ from workbench.cli import app
 from workbench.config import SegmentSettings
 from workbench.engine import duckdb_connect
 from workbench.segment.segments import Options, segment
+from workbench.synth.world import SISTER_BRAND
 
 PERSONS = 3000
 SEED = 5
@@ -137,16 +138,23 @@ OTHER = SegmentSettings(
 )
 
 
-def test_the_three_agree_under_other_settings(data: Generated, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "settings", [OTHER, SegmentSettings(brand=SISTER_BRAND)], ids=["bounds", "brand"]
+)
+def test_the_three_agree_under_other_settings(
+    data: Generated, tmp_path: Path, settings: SegmentSettings
+) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     warehouse.write_bytes(data.warehouse.read_bytes())
     con = duckdb_connect(warehouse)
-    ours = _by_person(segment(con, AS_OF, options=Options.from_settings(OTHER)).table.to_pandas())
-    sql = _by_person(con.con.execute(segment_sql(AS_OF, OTHER)).df())
-    pandas = _by_person(segment_pandas(data.parquet, AS_OF, OTHER))
+    options = Options.from_settings(settings)
+    ours = _by_person(segment(con, AS_OF, options=options).table.to_pandas())
+    sql = _by_person(con.con.execute(segment_sql(AS_OF, settings)).df())
+    pandas = _by_person(segment_pandas(data.parquet, AS_OF, settings))
     for name, other in (("sql", sql), ("pandas", pandas)):
         _assert_same(ours, other, name)
-    # The settings moved persons in every column they bear on.
+    # The settings moved persons in every column they bear on (the sister brand's
+    # buyers become ours, and ours theirs).
     default = _by_person(segment(con, AS_OF).table.to_pandas())
     assert (ours["rc_days"] != default["rc_days"]).any()
     for col in ("tier_l2", "tier_l3", "tier_s2", "rfm_segment", "promo_sensitivity"):

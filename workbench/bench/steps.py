@@ -242,8 +242,16 @@ STEPS: tuple[str, ...] = tuple(RUNNERS)
 
 
 def settings_arg(settings: SegmentSettings) -> str:
-    """``settings`` as the one command-line argument :func:`main` reads back."""
-    return json.dumps(asdict(settings))
+    """``settings`` as the one command-line argument :func:`main` reads back: the
+    settings that differ from the defaults, as JSON (``{}`` at the defaults).
+
+    Example:
+        >>> settings_arg(SegmentSettings(active_rc=1.5))
+        '{"active_rc": 1.5}'
+    """
+    default = SegmentSettings()
+    changed = {k: v for k, v in asdict(settings).items() if v != getattr(default, k)}
+    return json.dumps(changed, ensure_ascii=False)
 
 
 def main(argv: list[str]) -> int:
