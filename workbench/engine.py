@@ -97,11 +97,17 @@ def _attach(
 ) -> None:
     quoted = str(path).replace("'", "''")
     mode = " (READ_ONLY)" if read_only else ""
+    _while_locked(lambda: raw.execute(f"ATTACH '{quoted}' AS {WAREHOUSE}{mode}"), path, wait)
+    raw.execute(f"USE {WAREHOUSE}")
+
+
+def _while_locked(open_it: Callable[[], Any], path: str | Path, wait: float) -> Any:
+    """``open_it()``, tried again while another process holds the warehouse file, for up
+    to ``wait`` seconds; then :class:`WarehouseLocked` naming that process."""
     deadline = time.monotonic() + wait
     while True:
         try:
-            raw.execute(f"ATTACH '{quoted}' AS {WAREHOUSE}{mode}")
-            break
+            return open_it()
         except duckdb.Error as exc:
             holder = lock_holder(str(exc))
             if holder is None:
@@ -109,10 +115,9 @@ def _attach(
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(
                     f"the warehouse {path} is in use by {holder}: close that notebook, "
-                    "report or ingest, or wait for it"
+                    "report or ingest, or add --wait SECONDS to wait for it"
                 ) from None
             time.sleep(min(1.0, max(deadline - time.monotonic(), 0.05)))
-    raw.execute(f"USE {WAREHOUSE}")
 
 
 def _detach(raw: duckdb.DuckDBPyConnection) -> None:
@@ -224,21 +229,9 @@ def open_duckdb(
             )
         if not read_only:  # a reader creates nothing, not even the folder
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                con = duckdb.connect(str(path), read_only=read_only, config=config)
-                break
-            except duckdb.IOException as exc:
-                holder = lock_holder(str(exc))
-                if holder is None:
-                    raise
-                if time.monotonic() >= deadline:
-                    raise WarehouseLocked(
-                        f"the warehouse {path} is in use by {holder}: close that notebook, "
-                        "report or ingest, or add --wait SECONDS to wait for it"
-                    ) from None
-                time.sleep(min(1.0, max(deadline - time.monotonic(), 0.05)))
+        con = _while_locked(
+            lambda: duckdb.connect(str(path), read_only=read_only, config=config), path, wait
+        )
     # DuckDB's own progress bar would land in a report as a widget; tqdm shows progress.
     con.execute("SET enable_progress_bar = false")
     return con

@@ -48,10 +48,7 @@ def rc_table(rc: pd.DataFrame, lang: str = "zh") -> Table:
     g["category"] = g["category"].fillna(label("all_categories", lang))
     g["method"] = g["method"].map(lambda m: label(m, lang))
     g["reason"] = g["reason"].map(lambda r: label(r, lang))
-    g["rc_inductive_ci"] = [
-        _bounds(lo, hi)
-        for lo, hi in zip(g["rc_inductive_low"], g["rc_inductive_high"], strict=True)
-    ]
+    g["rc_inductive_ci"] = _intervals(g)
     g = g[
         [
             "category",
@@ -72,6 +69,14 @@ def rc_table(rc: pd.DataFrame, lang: str = "zh") -> Table:
         formats={"rc_usage": one, "rc_inductive": one, "p90_interval": one, "rc_days": one},
         name="repurchase_cycles",
     )
+
+
+def _intervals(g: pd.DataFrame) -> list[str]:
+    """Each row's 95% interval of the inductive RC, as text."""
+    return [
+        _bounds(lo, hi)
+        for lo, hi in zip(g["rc_inductive_low"], g["rc_inductive_high"], strict=True)
+    ]
 
 
 def _bounds(low: float | None, high: float | None) -> str:
@@ -558,10 +563,7 @@ def rc_check_table(checks: SegmentChecks | None, lang: str = "zh") -> Stack | No
     if checks is None:
         return Note(label("no_truth", lang))
     g = checks.rc.copy()
-    g["rc_inductive_ci"] = [
-        _bounds(lo, hi)
-        for lo, hi in zip(g["rc_inductive_low"], g["rc_inductive_high"], strict=True)
-    ]
+    g["rc_inductive_ci"] = _intervals(g)
     g = g[
         [
             "category",
