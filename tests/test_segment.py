@@ -561,3 +561,48 @@ def test_the_tier_table_reads_by_level_then_from_potential_to_lost() -> None:
         "Brand-lost",
     ]
     assert shown.iloc[:, 0].tolist() == sorted(shown.iloc[:, 0].tolist())
+
+
+def test_the_pool_is_who_had_ordered_or_joined_by_the_as_of_date() -> None:
+    """A snapshot of an earlier date holds only the persons known then: P8's first order
+    is of 2025-01-10, so P8 is new to the pool between the two dates; P1 joined the CRM
+    on 2024-12-15, so on 2024-12-01 P1 is a buyer but not yet a member."""
+    from workbench.segment.moves import transitions
+
+    con = tiny_warehouse()
+    new = pd.DataFrame(
+        [("o81", "P8", "2025-01-10", "L", 1, 100.0, 0.0, 100.0)],
+        columns=["order_key", "person", "day", "sku", "qty", "goods", "disc", "paid"],
+    )
+    con.insert("orders", ibis.memtable(order_rows(new)))
+    con.insert(
+        "order_lines",
+        ibis.memtable(
+            pd.DataFrame(
+                {
+                    "order_key": ["o81"],
+                    "line_no": [1],
+                    "sku": ["L"],
+                    "quantity": [1],
+                    "unit_price": [100.0],
+                    "line_amount": [100.0],
+                }
+            )
+        ),
+    )
+    con.insert(
+        "accounts",
+        ibis.memtable(
+            pd.DataFrame({"account_key": ["tmall:P8"], "platform": ["tmall"], "person_id": ["P8"]})
+        ),
+    )
+    con.insert("persons", ibis.memtable(pd.DataFrame({"person_id": ["P8"]})))
+    early = segment(con, dt.date(2024, 12, 1), USAGE).table
+    late = segment(con, dt.date(2025, 1, 31), USAGE).table
+    e = early.to_pandas().set_index("person_id")
+    assert "P8" not in e.index and len(e) == 7
+    assert not e.loc["P1", "is_member"] and e.loc["P6", "is_member"]
+    assert late.to_pandas().set_index("person_id").loc["P1", "is_member"]
+    moves = transitions(early, late)
+    new_to_pool = moves[moves["from"].isna()]
+    assert new_to_pool[["to", "persons"]].values.tolist() == [["highly_awake", 1]]

@@ -41,7 +41,9 @@ class Purchases:
         categories: one row per purchase and category: ``person_id``, ``order_key``,
             ``day``, ``category``, ``ours``, ``units`` (uses bought),
             ``daily_uses``.
-        persons: every resolved person (the pool), ``person_id`` only.
+        persons: every resolved person: ``person_id`` and ``first_day``, the day of their
+            first order of any value (``None`` for a member who never ordered); the
+            snapshot's pool is those who had ordered or joined by as-of.
         per_person: one row per person with any purchase (ours or another
             brand's): of our brand ``purchases`` (purchase days), ``orders``,
             ``net_amount`` (to the cent), ``first_day``, ``last_day`` and the
@@ -161,11 +163,14 @@ def purchases(
     categories = materialise(categories, scratch_name("purchase_categories", *key), con)
     per_person = materialise(_per_person(orders_out), scratch_name("purchase_persons", *key), con)
     other = bool(per_person.last_other.notnull().any().execute())
-    persons = (
-        con.table("persons").select("person_id")
-        if "persons" in con.list_tables()
-        else (o.select("person_id").distinct())
-    )
+    every = con.table("orders")
+    every = every.join(accounts, every.account_key == accounts.account_key)
+    first = every.group_by(accounts.person_id).agg(first_day=every.ordered_at.min().date())
+    if "persons" in con.list_tables():
+        persons = con.table("persons").select("person_id").left_join(first, "person_id")
+        persons = persons.select("person_id", "first_day")
+    else:
+        persons = first
     on_promotion = orders_out.filter(orders_out.coupon | orders_out.promo).count()
     tables = set(con.list_tables())
     absent = tuple(

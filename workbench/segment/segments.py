@@ -113,7 +113,15 @@ def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
     rc = person_rc(ours.select("person_id", "last_day"), p.categories, cycles)
     members = _member_of_person(con)
     pool = p.persons.left_join(members, "person_id").select(
-        "person_id", "is_member", "member_tier", "joined_at"
+        "person_id", "first_day", "is_member", "member_tier", "joined_at"
+    )
+    # The pool as it stood at as-of: persons who had ordered or joined by then (a person
+    # known by neither date stays); a member who joined later was not one yet.
+    joined = pool.joined_at.notnull() & (pool.joined_at <= as_of)
+    ordered = pool.first_day.notnull() & (pool.first_day <= as_of)
+    undated = pool.joined_at.isnull() & pool.first_day.isnull()
+    pool = pool.filter(joined | ordered | undated).mutate(
+        is_member=pool.is_member & (pool.joined_at.isnull() | (pool.joined_at <= as_of))
     )
     t = (
         pool.left_join(bought, "person_id")
