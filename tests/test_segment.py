@@ -606,3 +606,28 @@ def test_the_pool_is_who_had_ordered_or_joined_by_the_as_of_date() -> None:
     moves = transitions(early, late)
     new_to_pool = moves[moves["from"].isna()]
     assert new_to_pool[["to", "persons"]].values.tolist() == [["highly_awake", 1]]
+
+
+def test_float_noise_in_a_feature_names_no_cluster() -> None:
+    """Without any discount (CDNOW), discount depths of 1e-17 are noise: no cluster is
+    named for deep discounts."""
+    from workbench.segment.cluster import fit
+
+    rng = np.random.default_rng(5)
+    n = 30
+    depth = [0.0] * (2 * n)
+    depth[:4] = [1e-17, 2e-17, 1e-18, 3e-17]
+    frame = pd.DataFrame(
+        {
+            "person_id": [f"p{i:02d}" for i in range(2 * n)],
+            "recency_days": list(rng.integers(5, 15, n)) + list(rng.integers(400, 600, n)),
+            "purchases": list(rng.integers(8, 12, n)) + [1] * n,
+            "net_amount": list(rng.uniform(900, 1100, n)) + list(rng.uniform(40, 60, n)),
+            "aov": list(rng.uniform(90, 110, n)) + list(rng.uniform(40, 60, n)),
+            "promo_share": [0.0] * (2 * n),
+            "discount_depth": depth,
+        }
+    )
+    found = fit(duckdb_connect(":memory:").create_table("s", frame), ks=(2, 3, 4))
+    named = [f for traits in found.profile["traits"] for f, _ in traits]
+    assert "discount_depth" not in named and "promo_share" not in named

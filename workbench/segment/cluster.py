@@ -35,7 +35,9 @@ def _matrix(frame: pd.DataFrame) -> np.ndarray:
     for c in CLUSTER_FEATURES:
         x = frame[c].astype(float).fillna(0.0).clip(lower=0.0).to_numpy()
         cols.append(np.log1p(x) if c in LOGGED else x)
-    return np.column_stack(cols)
+    # Rounded, so that float noise (a discount depth of 1e-17 where nobody had a
+    # discount) has no variance for the scaler to blow up into a cluster.
+    return np.round(np.column_stack(cols), 6)
 
 
 @dataclass(frozen=True)
