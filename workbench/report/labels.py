@@ -354,6 +354,17 @@ LABELS: dict[str, tuple[str, str]] = {
     "usage": ("用量法", "usage"),
     "auto": ("自动（复购客户足够时用归纳法）", "auto (inductive with enough repeat customers)"),
     "audience_name": ("人群包名称", "Audience name"),
+    "percentage_points": ("{x:+.1f} 个百分点", "{x:+.1f} pp"),
+    "explorer_in_lab": (
+        "滑块只在 JupyterLab 中可用；报告中的分层即上表，按参数所设边界。",
+        "The sliders work in JupyterLab; in the report the tiers are the table above, at "
+        "the parameters' bounds.",
+    ),
+    "audience_empty": (
+        "没有人符合这个条件：数据中可能没有它用到的标签（如城市、活动访问）。",
+        "Nobody matches this filter: the data may lack the tags it uses (such as city or "
+        "campaign visits).",
+    ),
     "setting_mean": ("均值", "mean"),
     "setting_median": ("中位数", "median"),
     "setting_score": ("1-5 分", "1-5 scores"),
@@ -382,8 +393,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "new_to_pool": ("新进入人群", "New to the pool"),
     "mean_interval": ("平均购买间隔（天）", "Mean interval between purchases (days)"),
     "buyers_total": ("购买过的人数", "Buyers"),
-    "active_share": ("活跃用户占比", "Active share of buyers"),
-    "lost_share": ("流失用户占比", "Lost share of buyers"),
+    "active_share": ("购买者中活跃占比", "Active share of buyers"),
+    "lost_share": ("购买者中流失占比", "Lost share of buyers"),
     "loyal_fans": ("忠粉人数", "Loyal fans"),
     "active_net_amount": ("活跃用户累计净消费", "Net sales of active persons"),
     "segment_persons": ("人群总数", "Persons in the pool"),

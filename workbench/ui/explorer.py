@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from workbench.report.labels import label
+from workbench.report.views.common import Note
 from workbench.report.views.segment import tier_table
 from workbench.segment import Snapshot, recency_frame, retier
 
@@ -35,12 +36,13 @@ def tier_explorer(s: Snapshot, lang: str = "zh") -> Any:
         s: a snapshot (:func:`workbench.segment.run`); the sliders start at its bounds.
         lang: the report's language.
     """
+    if headless():  # the tier table at these bounds is already in the report
+        return Note(label("explorer_in_lab", lang))
+    import ipywidgets as widgets
+
     frame = recency_frame(s)
     loyal_aov = s.loyal_aov or 0.0
     bounds = s.settings
-    if headless():
-        return tier_table(retier(frame, bounds, loyal_aov), lang)
-    import ipywidgets as widgets
 
     sliders = [
         widgets.FloatSlider(
@@ -51,8 +53,8 @@ def tier_explorer(s: Snapshot, lang: str = "zh") -> Any:
             description=label(name, lang),
             continuous_update=False,
             readout_format=".2f",
-            style={"description_width": "10em"},
-            layout=widgets.Layout(width="36em", max_width="100%"),
+            style={"description_width": "13em"},
+            layout=widgets.Layout(width="100%", max_width="56em"),
         )
         for name in RC_BOUNDS
     ]

@@ -334,7 +334,9 @@ def migration_chart(moved: Migration, lang: str = "zh") -> alt.LayerChart:
             "row_share:Q",
             scale=alt.Scale(scheme="blues"),
             title=label("row_share", lang),
-            legend=alt.Legend(format=".0%", orient="bottom"),
+            legend=alt.Legend(
+                format=".0%", orient="bottom", gradientLength=220, labelOverlap="greedy"
+            ),
         )
     )
     text = base.mark_text(fontSize=10).encode(
@@ -359,7 +361,7 @@ def alerts_table(alerts: pd.DataFrame, lang: str = "zh") -> Table | Note:
         formats={
             "row_share": pct,
             "row_share_before": pct,
-            "change": lambda x: f"{x * 100:+.1f} pp",
+            "change": lambda x: label("percentage_points", lang).format(x=x * 100),
         },
         name="migration_alerts",
     )
@@ -491,7 +493,12 @@ def audience_table(profile: AudienceProfile, lang: str = "zh") -> Stack:
     order = {t: i for i, t in enumerate(LEVEL1_ORDER)}
     g = g.sort_values("tier_l1", key=lambda c: c.map(order))
     g["tier_l1"] = g["tier_l1"].map(lambda t: label(t, lang))
-    note = Note(label("audience_note", lang).format(name=found.name, size=found.size))
+    size = found.size
+    note = Note(label("audience_note", lang).format(name=found.name, size=size))
+    if size == 0:
+        return Stack(
+            [note, Code(condition_lines(found.where)), Note(label("audience_empty", lang))]
+        )
     shown = table(
         g[["tier_l1", "persons", "share", "net_amount"]],
         lang=lang,
@@ -586,11 +593,11 @@ def rc_check_table(checks: SegmentChecks | None, lang: str = "zh") -> Stack | No
     return Stack([Note(label("rc_check_note", lang)), shown])
 
 
-def sensitivity_check(checks: SegmentChecks | None, lang: str = "zh") -> Stack | Note:
-    """Promotion sensitivity found against the planted class, with kappa; on real data,
-    a note."""
+def sensitivity_check(checks: SegmentChecks | None, lang: str = "zh") -> Stack | None:
+    """Promotion sensitivity found against the planted class, with kappa; nothing on real
+    data (the RC check above already says there is no truth)."""
     if checks is None:
-        return Note(label("no_truth", lang))
+        return None
     s = checks.sensitivity
     g = s.matrix.copy()
     g.index = [label(str(c), lang) for c in g.index]
