@@ -237,6 +237,19 @@ def segment_pandas(
     t = persons[["person_id"]].merge(member, on="person_id", how="left")
     t = t.merge(buyers, on="person_id", how="left").merge(last_other, on="person_id", how="left")
     t["is_member"] = t["joined_at"].notna() | t["member_tier"].notna()
+    # The pool at as-of: persons who had ordered (anything) or joined by then; a member
+    # who joined later was not one yet.
+    owner = orders[["account_key", "ordered_at"]].merge(
+        accounts[["account_key", "person_id"]], on="account_key"
+    )
+    first = owner.groupby("person_id")["ordered_at"].min().dt.normalize()
+    first_day = t["person_id"].map(first)
+    joined = pd.to_datetime(t["joined_at"])
+    known = (joined <= day0) | (first_day <= day0) | (joined.isna() & first_day.isna())
+    keep = known.to_numpy()
+    t = t[keep].reset_index(drop=True)
+    joined = joined[keep].reset_index(drop=True)
+    t["is_member"] = t["is_member"] & (joined.isna() | (joined <= day0))
     # Cents and four decimals, as the segment step rounds them (a float sum's last bits
     # would otherwise move persons across bounds from run to run).
     t["net_amount"] = _round(t["net_amount"], 2)

@@ -115,8 +115,15 @@ member AS (             -- the highest tier and the earliest join of a person's 
     FROM accounts a JOIN members m ON a.account_key = 'crm:' || m.member_id
     WHERE a.platform = 'crm' GROUP BY a.person_id
 ),
+first_order AS (        -- the first order of any value: who the pool held at as-of
+    SELECT a.person_id, min(o.ordered_at)::DATE AS first_day
+    FROM orders o JOIN accounts a ON o.account_key = a.account_key GROUP BY a.person_id
+),
 facts AS (
-    SELECT p.person_id, m.person_id IS NOT NULL AS is_member, m.member_tier,
+    SELECT p.person_id,
+           m.person_id IS NOT NULL AND (m.joined_at IS NULL OR m.joined_at <= DATE '{as_of}')
+               AS is_member,
+           m.member_tier,
            coalesce(b.purchases, 0) AS purchases, coalesce(b.orders, 0) AS orders,
            coalesce(b.net_amount, 0) AS net_amount, round(b.net_amount / b.orders, 4) AS aov, b.last_day,
            DATE '{as_of}' - b.last_day AS recency_days,
@@ -131,6 +138,9 @@ facts AS (
                    LEFT JOIN buyers b ON p.person_id = b.person_id
                    LEFT JOIN person_rc r ON p.person_id = r.person_id
                    LEFT JOIN last_other lo ON p.person_id = lo.person_id
+                   LEFT JOIN first_order f ON p.person_id = f.person_id
+    WHERE m.joined_at <= DATE '{as_of}' OR f.first_day <= DATE '{as_of}'
+       OR (m.joined_at IS NULL AND f.first_day IS NULL)
 ),
 tiers AS (
     SELECT *, recency_days / rc_days AS r_rc,
