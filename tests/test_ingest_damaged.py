@@ -452,21 +452,29 @@ def test_damaged_tmall_order_id_is_rejected(wh: Settings, tmp_path: Path) -> Non
 def test_damaged_ids_of_other_platforms_are_rejected(wh: Settings, tmp_path: Path) -> None:
     """6: PDD (YYMMDD-digits), Douyin (digits) and Youzan (E + digits) ids of the wrong shape."""
     raw = tmp_path / "raw"
+    # Each damaged row is of another order than the row beside it (another amount or
+    # time): with the same order details it would be taken for a line of that order,
+    # which would then be held back whole.
     # PDD without the dash after the date.
     write(
         raw / "pdd.csv",
-        [PDD_HEADER, pdd_row("240618-000000000000001"), pdd_row("2406180000000000000002")],
+        [
+            PDD_HEADER,
+            pdd_row("240618-000000000000001"),
+            pdd_row("2406180000000000000002", paid="59.90"),
+        ],
         "utf-8-sig",
     )
     tail = "已完成,,0.00,清溪家居,直播,董晓,156****9563,山东省,济南市,市中区,,春晓路965号阳光花园22栋3104室"
     dy = "洗手液,LQ-HW-500,1,32.90,32.90,0.00,32.90,2025/01/02 19:40:13,2025/01/02 19:49:45"
+    dy_other = dy.replace("19:40:13", "20:12:09")
     # Douyin: an id Excel turned into a number in scientific notation.
     write(
         raw / "dy.csv",
         [
             DOUYIN_HEADER,
             f"\t6900000000046457594,\t6900000000097358538,{dy},{tail}",
-            f"\t6.90000000046458E+18,\t6900000000097358540,{dy},{tail}",
+            f"\t6.90000000046458E+18,\t6900000000097358540,{dy_other},{tail}",
         ],
         "utf-8",
     )

@@ -230,8 +230,8 @@ def ingest(
         f"binding; {ident.get('accounts_probabilistic', 0):,} by name, masked phone and address)"
     )
     for f in result.files:
-        if f.status == "skipped":
-            typer.echo(f"skipped {f.file}: {f.message}")
+        if f.status in ("skipped", "empty"):
+            typer.echo(f"{f.status} {f.file}: {f.message}")
     if result.refused:
         typer.echo(f"{len(result.refused)} file(s) refused, nothing of them loaded:", err=True)
         for f in result.refused:

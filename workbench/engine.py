@@ -412,8 +412,10 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
     to Asia/Shanghai) or an Excel serial day number; ``wb_ts_as(s, f)``: the same, trying
     format ``f`` first (a failed format costs more than the parse, so a column's
     usual format goes first); ``wb_amount(s)``: a number from
-    ``¥1,234.00``, ``￥1,234.00``, ``12.5元``; ``wb_id(s)``: an id without Taobao's
-    ``="..."``, Douyin's tab or a leading apostrophe; ``wb_mobile(s)``: the 11 digits
+    ``¥1,234.00``, ``￥1,234.00``, ``12.5元``; ``wb_clean(s)``: the value as it came,
+    without surrounding whitespace (Douyin's tab) and unwrapped from Taobao's
+    ``="..."``, the one wrapper platforms add (a value such as ``=1+1`` is kept
+    whole); ``wb_id(s)``: the same, for ids; ``wb_mobile(s)``: the 11 digits
     of a mainland mobile number written with spaces, dashes or +86, else NULL;
     ``wb_phone(s)``: its HMAC; ``wb_mask_full(s)``: a full
     phone masked as the platforms mask it (``138****5678``), so full and masked phones compare.
@@ -426,7 +428,7 @@ def register_functions(con: Any, salt: str, datetime_formats: tuple[str, ...]) -
             CASE WHEN s IS NULL OR s = '' THEN NULL ELSE
             lower(sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode(s))))) END;
         CREATE OR REPLACE TEMP MACRO wb_clean(s) AS
-            nullif(trim(regexp_replace(s, '^[\\s''=]*"?|"?\\s*$', '', 'g')), '');
+            nullif(regexp_replace(s, '^\\s*(?:="\\s*(.*?)\\s*"|(.*?))\\s*$', '\\1\\2', 's'), '');
         CREATE OR REPLACE TEMP MACRO wb_id(s) AS wb_clean(s);
         CREATE OR REPLACE TEMP MACRO wb_amount(s) AS
             try_cast(nullif(regexp_replace(trim(s), '[¥￥,元\\s]', '', 'g'), '') AS DOUBLE);

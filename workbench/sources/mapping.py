@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workbench.errors import DataError
+from workbench.sources.detect import JSON_SUFFIXES, data_suffix
 from workbench.sources.specs import ORDER_FIELDS, OrderSpec
 from workbench.sources.stage import ROW, Staged, read_delimited, read_export
 
@@ -84,7 +85,10 @@ class MappedSource:
         files = tuple((root / f).resolve() for f in src["files"])
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
-            raise ValueError(f"mapping {p}: file(s) not found: {missing}")
+            raise ValueError(
+                f"mapping {p}: file(s) not found: {missing}; a relative path in `files` is "
+                f"read from the project root {root}, not from the mapping's folder"
+            )
         return cls(
             name=str(src["name"]),
             platform=str(src["platform"]),
@@ -95,13 +99,17 @@ class MappedSource:
         )
 
     def read(self, path: Path) -> Staged:
-        """The file as text with ``_row`` (and ``_order_id`` when there is no order id)."""
-        suffixes = "".join(path.suffixes).lower()
+        """The file as text with ``_row`` (and ``_order_id`` when there is no order id).
+
+        A gzipped file is decompressed, whatever its delimiter.
+        """
+        suffix = data_suffix(path)
         if self.delimiter == "whitespace" or (
-            self.delimiter != "," and (".csv" in suffixes or ".txt" in suffixes)
+            suffix not in (".xlsx", ".parquet", *JSON_SUFFIXES)
+            and (self.delimiter != "," or self.encoding)
         ):
             staged = read_delimited(path, self.delimiter, self.encoding or "utf-8")
-        elif path.suffix.lower() == ".parquet":
+        elif suffix == ".parquet":
             import pyarrow.parquet as pq
 
             try:

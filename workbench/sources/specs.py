@@ -326,7 +326,9 @@ POS_SALES = OrderSpec(
     order_level=frozenset(ORDER_FIELDS) - {"paid_amount"},
     void=("status", "作废"),
     refund_rows=("status", "退货", "original_order"),
-    id_pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}",
+    # Store code, date and serial (SH0012024111100000063, R-suffixed for a 退货 ticket):
+    # letters and digits only, so a date typed into one (HZ0012024-13-4500001475) is damaged.
+    id_pattern=r"[A-Za-z0-9]{1,40}",
     notes="Till lines; refunds are 退货 tickets pointing at the original; amounts like ￥1,234.00.",
 )
 

@@ -11,6 +11,7 @@ may hold a phone number or a name.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 from collections.abc import Mapping
@@ -24,7 +25,15 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
 from workbench.errors import DataError
-from workbench.sources.detect import detect_encoding, header_of
+from workbench.sources.detect import (
+    BOM,
+    JSON_SUFFIXES,
+    data_suffix,
+    detect_encoding,
+    header_of,
+    read_bytes,
+    xlsx_source,
+)
 
 ROW = "_row"
 LINE = "_line"  # the order of the rows a nested record was flattened into
@@ -55,7 +64,38 @@ def _as_text(table: pa.Table) -> pa.Table:
     return table.cast(pa.schema([pa.field(n, pa.string()) for n in table.column_names]))
 
 
+def utf8_text(path: Path, encoding: str) -> bytes:
+    """The whole file (decompressed when gzipped) as UTF-8 bytes without a byte-order mark.
+
+    The encoding is judged from the first 64 KiB only; the rest is checked here,
+    so a file damaged further on is refused naming where, before any row is read.
+
+    Raises:
+        DataError: bytes that are not text in ``encoding``, naming their offset.
+    """
+    try:
+        codec = codecs.lookup(encoding.replace("-sig", "")).name
+    except LookupError:
+        raise DataError(f"{path.name}: unknown encoding {encoding!r}") from None
+    data = read_bytes(path)
+    try:
+        if codec == "utf-8":
+            data.decode("utf-8")
+            return data.removeprefix(BOM)
+        return data.decode(codec).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path.name}: the bytes at offset {exc.start:,} are not {codec.upper()} text, "
+            "the encoding the file is read in (a damaged file, or one that mixes "
+            "encodings); re-export it in UTF-8 or GBK"
+        ) from None
+
+
 def read_csv(path: Path, encoding: str | None = None, delimiter: str = ",") -> Staged:
+    """A delimited text file, every column text; rows of the wrong width set aside.
+
+    ``encoding`` is detected when not given; a gzipped file is decompressed.
+    """
     columns, enc = header_of(path) if encoding is None else ([], encoding)
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
@@ -66,12 +106,12 @@ def read_csv(path: Path, encoding: str | None = None, delimiter: str = ",") -> S
         uneven.append(row.number or 0)
         return "skip"
 
+    data = utf8_text(path, enc)
+
     def read(threads: bool) -> pa.Table:
         return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                encoding=enc.replace("-sig", ""), block_size=1 << 24, use_threads=threads
-            ),
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(block_size=1 << 24, use_threads=threads),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=count
             ),
@@ -88,16 +128,11 @@ def read_csv(path: Path, encoding: str | None = None, delimiter: str = ",") -> S
             # Row numbers of skipped rows are only counted on a single-threaded read.
             uneven.clear()
             table = read(threads=False)
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path.name}: not readable as {enc} text (byte {exc.start}); re-export it in UTF-8 or GBK"
-        ) from None
     except pa.ArrowInvalid as exc:
         raise DataError(
             f"{path.name}: cannot be read as {enc} CSV ({_first_clause(exc)})"
         ) from None
-    # pyarrow keeps a UTF-8 BOM in the first name when the codec is plain utf-8.
-    table = _as_text(table.rename_columns([c.lstrip("\ufeff") for c in table.column_names]))
+    table = _as_text(table)
     bad = [n - 1 for n in uneven]  # the header is record 1
     width = len(table.column_names)
     reason = f"the row does not have the header's {width} columns"
@@ -122,7 +157,7 @@ def read_xlsx(path: Path) -> Staged:
     import fastexcel
 
     try:
-        sheet = fastexcel.read_excel(path).load_sheet(0, dtypes="string")
+        sheet = fastexcel.read_excel(xlsx_source(path)).load_sheet(0, dtypes="string")
         table = pa.Table.from_batches([sheet.to_arrow()])
     except Exception as exc:  # fastexcel raises its own error types for a damaged workbook
         raise DataError(
@@ -134,13 +169,7 @@ def read_xlsx(path: Path) -> Staged:
 def read_jsonl(path: Path) -> Staged:
     """JSON lines in UTF-8, GBK or GB18030; a line that does not parse is set aside."""
     enc = detect_encoding(path)
-    data = path.read_bytes()
-    if enc not in ("utf-8", "utf-8-sig"):
-        try:
-            data = data.decode(enc).encode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path.name}: not readable as {enc} text (byte {exc.start})") from None
-    data = data.removeprefix(b"\xef\xbb\xbf")
+    data = utf8_text(path, enc)
     bad: list[int] = []
     try:
         table = _parse_jsonl(data)
@@ -161,7 +190,10 @@ def read_jsonl(path: Path) -> Staged:
         try:
             table = _parse_jsonl(b"\n".join(good) + b"\n")
         except pa.ArrowInvalid as exc:
-            raise DataError(f"{path.name}: not valid JSON lines ({_first_clause(exc)})") from None
+            raise DataError(
+                f"{path.name}: not JSON lines: {len(good):,} line(s) parse as JSON objects, "
+                f"but together they cannot be read ({_first_clause(exc)})"
+            ) from None
     return Staged(_numbered(table, bad), enc, [(r, "the line is not a JSON object") for r in bad])
 
 
@@ -224,10 +256,10 @@ def _field(col: pa.Array | pa.ChunkedArray | None, name: str) -> pa.Array | pa.C
 def read_export(path: str | Path) -> Staged:
     """The file as an Arrow table (text, nested for JSON) plus ``_row``, and its encoding."""
     p = Path(path)
-    suffix = p.suffix.lower()
+    suffix = data_suffix(p)
     if suffix == ".xlsx":
         return read_xlsx(p)
-    if suffix in (".jsonl", ".ndjson", ".json"):
+    if suffix in JSON_SUFFIXES:
         return read_jsonl(p)
     return read_csv(p)
 
@@ -236,11 +268,8 @@ def read_delimited(path: Path, delimiter: str, encoding: str) -> Staged:
     """A whitespace-separated (``delimiter == "whitespace"``) or other delimited text file."""
     if delimiter != "whitespace":
         return read_csv(path, encoding=encoding, delimiter=delimiter)
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding=encoding, newline="") as fh:
-        records = [line.split() for line in fh]
+    text = io.StringIO(utf8_text(path, encoding).decode("utf-8"), newline="")
+    records = [line.split() for line in text]
     if not records:
         raise DataError(f"{path.name}: the file is empty")
     header, body = records[0], records[1:]

@@ -9,7 +9,11 @@ derived columns. One loader (``workbench.unify.normalise``) runs them all:
 - a required value missing or unreadable, or a value a ``reject`` rule
   catches, sends the row to ``rejected_rows`` with the column and the value;
 - an optional value that cannot be read, or that a ``flag`` rule catches, is
-  loaded as empty and recorded in ``flagged_values``, row kept.
+  recorded in ``flagged_values`` and its row kept: the stored value of that
+  column stays, or it is loaded as empty when the row is new;
+- every id column has a shape (:func:`shaped`) and every column of a key a
+  shape or a closed list of values, so a damaged id or a payload in a key is
+  rejected instead of making a new record.
 
 Values of ``personal`` columns are never copied into either table.
 """
@@ -86,6 +90,41 @@ class TableSpec:
     contacts: bool = False
 
 
+def shaped(column: str, pattern: str, what: str, shape: str) -> Rule:
+    """A rule rejecting a value of ``column`` that is not the shape of its ids.
+
+    Parameters:
+        column: the warehouse column.
+        pattern: a regular expression the whole value must match.
+        what: the id's name in a reason, e.g. ``member id``.
+        shape: the shape in words, e.g. ``letters and digits``.
+
+    Example:
+        >>> shaped("coupon_id", "[A-Za-z0-9]{1,40}", "coupon id", "letters and digits").reason
+        'damaged coupon id (not the shape of a coupon id: letters and digits)'
+    """
+    return Rule(
+        column,
+        f"NOT regexp_full_match({column}, '{pattern}')",
+        f"damaged {what} (not the shape of a {what}: {shape})",
+    )
+
+
+CODE = r"[A-Za-z0-9]{1,40}"
+"""Member ids, coupon ids: letters and digits only (``M000126722``, ``CP6182024000471279``)."""
+CODE_WORDS = "letters and digits"
+NAMED_CODE = r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}"
+"""Campaign ids: letters and digits, joined by ``-`` or ``_`` (``CMP-618-2024``)."""
+NAMED_CODE_WORDS = "letters and digits joined by - or _"
+SKU = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+"""Product codes: letters and digits, joined by ``-``, ``_`` or ``.`` (``QX-LD-3000``)."""
+
+MEMBER_ID = shaped("member_id", CODE, "member id", CODE_WORDS)
+CAMPAIGN_ID = shaped("campaign_id", NAMED_CODE, "campaign id", NAMED_CODE_WORDS)
+
+TOUCH_CHANNELS = ("短信", "彩信", "微信", "企业微信", "APP推送", "横幅", "H5", "邮件", "外呼")
+"""The channels a touch is sent through, as the campaign tool writes them: a closed list."""
+
 MEMBER_TIERS = ("普通", "高级", "VIP", "至尊VIP")
 
 CRM_MEMBERS = TableSpec(
@@ -110,6 +149,7 @@ CRM_MEMBERS = TableSpec(
     },
     required=("member_id", "tier", "joined_at"),
     rules=(
+        MEMBER_ID,
         Rule(
             "tier",
             "tier NOT IN (" + ", ".join(f"'{t}'" for t in MEMBER_TIERS) + ")",
@@ -143,6 +183,7 @@ PRODUCTS = TableSpec(
         "list_price": ("标价", "number"),
     },
     required=("sku", "brand", "category"),
+    rules=(shaped("sku", SKU, "product code", "letters and digits joined by -, _ or ."),),
 )
 
 CAMPAIGNS = TableSpec(
@@ -164,6 +205,7 @@ CAMPAIGNS = TableSpec(
         "tail_end": ("收尾期结束", "date"),
     },
     required=("campaign_id", "warmup_start", "tail_end"),
+    rules=(CAMPAIGN_ID,),
 )
 
 CAMPAIGN_AUDIENCE = TableSpec(
@@ -177,6 +219,7 @@ CAMPAIGN_AUDIENCE = TableSpec(
         "benefit": ("权益方案", "text"),
     },
     required=("campaign_id", "member_id", "group_name"),
+    rules=(CAMPAIGN_ID, MEMBER_ID),
     derived={"holdout": "group_name IN ('对照组', 'holdout', 'control')"},
 )
 
@@ -194,6 +237,15 @@ TOUCHES = TableSpec(
         "visited": ("是否访问", "flag"),
     },
     required=("campaign_id", "member_id", "channel", "sent_at"),
+    rules=(
+        CAMPAIGN_ID,
+        MEMBER_ID,
+        Rule(
+            "channel",
+            "channel NOT IN (" + ", ".join(f"'{c}'" for c in TOUCH_CHANNELS) + ")",
+            "unknown touch channel (known: " + ", ".join(TOUCH_CHANNELS) + ")",
+        ),
+    ),
 )
 
 COUPONS = TableSpec(
@@ -215,6 +267,9 @@ COUPONS = TableSpec(
     },
     required=("coupon_id", "campaign_id", "member_id", "face_value"),
     rules=(
+        shaped("coupon_id", CODE, "coupon id", CODE_WORDS),
+        CAMPAIGN_ID,
+        MEMBER_ID,
         Rule(
             "used_order_id",
             "NOT regexp_full_match(used_order_id, CASE used_platform "

@@ -10,6 +10,8 @@ What a damaged input gets:
 
 - a file that cannot be read at all, or lacks a required column, is *refused*
   with a one-line reason (file, and row where known); the run goes on;
+- an empty file (no bytes, or only a byte-order mark and blank lines), of any
+  kind, is logged as *empty* and loads nothing;
 - a row that cannot be loaded is *rejected* (``rejected_rows``: file, row,
   column, reason, and the value unless it is personal data);
 - an optional value that cannot be read is *flagged* (``flagged_values``) and
@@ -39,7 +41,7 @@ from tqdm.auto import tqdm
 from workbench.config import Settings, load_settings
 from workbench.engine import duckdb_config, open_duckdb, register_functions
 from workbench.errors import DataError, WorkbenchError
-from workbench.sources.detect import ExportFile, walk
+from workbench.sources.detect import ExportFile, is_empty, walk
 from workbench.sources.mapping import MappedSource
 from workbench.sources.specs import DATETIME_FORMATS, LOAD_ORDER, ORDER_SPECS, OrderSpec
 from workbench.sources.stage import ROW, Staged, flatten, read_export
@@ -79,7 +81,7 @@ class FileResult:
     rows_loaded: int = 0
     rows_rejected: int = 0
     rows_new: int = 0
-    status: str = "loaded"  # loaded | refused | skipped
+    status: str = "loaded"  # loaded | refused | skipped | empty
     message: str = ""
     seconds: float = 0.0
     rows_flagged: int = 0
@@ -111,6 +113,7 @@ class Job:
 
 
 SPECS: dict[str, OrderSpec | TableSpec] = {**ORDER_SPECS, **TABLE_SPECS}
+EMPTY = "the file is empty: nothing to load"
 
 
 def plan(files: list[ExportFile]) -> tuple[list[Job], list[tuple[FileResult, Path]]]:
@@ -118,16 +121,18 @@ def plan(files: list[ExportFile]) -> tuple[list[Job], list[tuple[FileResult, Pat
 
     A file whose header matches no format is skipped; one that is clearly a
     known format but lacks identifying columns, or whose header cannot be read,
-    is refused.
+    is refused; an empty file is logged as empty.
     """
     jobs: list[Job] = []
     others: list[tuple[FileResult, Path]] = []
     for f in files:
-        if f.format in SPECS and not f.problem and not f.missing:
+        if f.format in SPECS and not f.problem and not f.missing and not f.empty:
             jobs.append(Job(f.path, f.rel, f.platform, SPECS[f.format]))
             continue
         res = FileResult(f.rel, f.platform, f.format, f.encoding, status="refused")
-        if f.problem:
+        if f.empty:
+            res.status, res.message = "empty", EMPTY
+        elif f.problem:
             res.message = f.problem
         elif f.missing:
             res.message = (
@@ -181,7 +186,7 @@ def ingest(
         )
     files = list(walk(root))
     jobs, others = plan(files)
-    if not jobs and not any(r.status == "refused" for r, _ in others):
+    if not jobs and not any(r.status in ("refused", "empty") for r, _ in others):
         found = f"{len(files)} file(s), none of a known format" if files else "it is empty"
         raise NoExports(
             f"no exports found in {root}: {found}; data/README.md lists the formats recognised"
@@ -226,7 +231,12 @@ def _run(
         result = IngestResult()
         for job in tqdm(jobs, desc="ingest", unit="file", disable=not progress):
             try:
-                res = _load_file(con, job, result.steps)
+                if is_empty(job.path):
+                    res = FileResult(job.rel, job.platform, job.spec.format, status="empty")
+                    res.message = EMPTY
+                    _log(con, res, _sha256(job.path))
+                else:
+                    res = _load_file(con, job, result.steps)
             except DataError as exc:
                 res = FileResult(job.rel, job.platform, job.spec.format, status="refused")
                 res.message = str(exc)
@@ -237,6 +247,9 @@ def _run(
             result.files.append(res)
         for res in result.refused:
             log.error("refused %s", res.message)
+        for res in result.files:
+            if res.status == "empty":
+                log.info("%s: %s", res.file, res.message)
         import ibis
 
         from workbench.unify.identity import resolve_identities

@@ -3,12 +3,12 @@
 Each step builds one temporary table named for what it holds, so a step can
 be read, tested and profiled on its own. For an order export::
 
-    source -> parsed -> checked -> order_groups, refund_tickets
+    source -> parsed -> checked -> order_holds -> order_groups, refund_tickets
            -> order_verdicts -> rejections, flags
            -> order_contacts -> orders_out, refunds_out, lines_out, contacts_out
 
 For the member CRM, the product master and campaign records
-(:class:`~workbench.sources.tables.TableSpec`)::
+(:class:`~workbench.sources.tables.TableSpec`, in :mod:`workbench.unify.records`)::
 
     source -> parsed -> checked -> rejections, flags -> rows_out (-> contacts_out)
 
@@ -22,12 +22,11 @@ how to apply it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.sources.specs import DATETIME_FORMATS, OrderSpec
-from workbench.sources.tables import FLAG_FALSE, FLAG_TRUE, PLATFORM_NAMES, TableSpec
+from workbench.sources.tables import TableSpec
 
 LABEL = {
     "order_id": "order id",
@@ -75,17 +74,6 @@ ORDER_OUTPUTS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-MEMBER_CONTACT_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "phone_hash": ("phone",),
-    "phone_masked": ("phone",),
-    "unionid": ("unionid",),
-    "name_hash": ("name",),
-    "surname_hash": ("name",),
-    "name_chars": ("name",),
-    "province": ("province",),
-    "city": ("city",),
-}
-
 
 @dataclass(frozen=True)
 class Write:
@@ -128,7 +116,7 @@ def ident(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
-def _case(checks: list[tuple[str, str, str, str]], pick: int) -> str:
+def first_check(checks: list[tuple[str, str, str, str]], pick: int) -> str:
     """CASE over (condition, column, reason, value) checks giving the column (1),
     reason (2) or value (3) of the first that holds."""
     whens = " ".join(
@@ -252,7 +240,10 @@ def normalise(con: Any, spec: OrderSpec | TableSpec, present: set[str], file: st
         file: the file's name as logged.
     """
     if isinstance(spec, TableSpec):
-        return _normalise_table(con, spec, present, file)
+        # Imported here: the records module builds on this module's steps.
+        from workbench.unify.records import normalise_table
+
+        return normalise_table(con, spec, present, file)
     if spec.lines == "only":
         return _normalise_lines(con, spec, present)
     return _normalise_orders(con, spec, present, file)
@@ -383,6 +374,15 @@ def row_checks(spec: OrderSpec, present: set[str]) -> list[tuple[str, str, str, 
                 "NULL",
             )
         )
+        if spec.id_pattern:
+            checks.append(
+                (
+                    f"is_refund AND NOT regexp_full_match(original_id, {sql_str(spec.id_pattern)})",
+                    spec.refund_rows[2],
+                    f"damaged original ticket id (not the shape of a {spec.platform} ticket id)",
+                    "original_id",
+                )
+            )
     # Report the column as the platform names it.
     return [(c, spec.columns.get(f, f), reason, v) for c, f, reason, v in checks]
 
@@ -393,8 +393,8 @@ def check_rows(con: Any, spec: OrderSpec, present: set[str]) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE checked AS
-        SELECT *, {_case(checks, 1)} AS rej_column, {_case(checks, 2)} AS rej_reason,
-               CAST({_case(checks, 3)} AS VARCHAR) AS rej_value
+        SELECT *, {first_check(checks, 1)} AS rej_column, {first_check(checks, 2)} AS rej_reason,
+               CAST({first_check(checks, 3)} AS VARCHAR) AS rej_value
         FROM parsed
         """
     )
@@ -429,7 +429,8 @@ def _account_expr(spec: OrderSpec) -> str:
 
 
 def group_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
-    """``order_groups``: one row per order id of the file (refund tickets aside)."""
+    """``order_groups``: one row per order id of the file (refund tickets aside), with
+    the row that holds it back (``bad_row``, ``hold_reason``) from ``order_holds``."""
     paid = "max(paid_amount)" if "paid_amount" in spec.order_level else "sum(line_amount)"
     goods = (
         "max(goods_amount)"
@@ -439,18 +440,100 @@ def group_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE order_groups AS
-        SELECT order_id,
-            min(_row) FILTER (WHERE rej_reason IS NOT NULL) AS bad_row,
-            min(ordered_at) AS ordered_at, min(paid_at) AS paid_at,
-            {_status_expr(spec)} AS status,
-            {goods} AS goods_amount, coalesce(max(discount_amount), 0) AS discount_amount,
-            {paid} AS paid_amount, coalesce(max(refund_amount), 0) AS refund_amount,
-            CAST(sum(quantity) AS BIGINT) AS items,
-            first(account_id ORDER BY _row) AS account_id,
-            first(store_code ORDER BY _row) AS store_code,
-            first(traffic_source ORDER BY _row) AS traffic_source
-        FROM checked WHERE NOT is_refund AND order_id IS NOT NULL
+        SELECT g.*, h.bad_row, h.reason AS hold_reason FROM (
+            SELECT order_id,
+                min(ordered_at) AS ordered_at, min(paid_at) AS paid_at,
+                {_status_expr(spec)} AS status,
+                {goods} AS goods_amount, coalesce(max(discount_amount), 0) AS discount_amount,
+                {paid} AS paid_amount, coalesce(max(refund_amount), 0) AS refund_amount,
+                CAST(sum(quantity) AS BIGINT) AS items,
+                first(account_id ORDER BY _row) AS account_id,
+                first(store_code ORDER BY _row) AS store_code,
+                first(traffic_source ORDER BY _row) AS traffic_source
+            FROM checked WHERE NOT is_refund AND order_id IS NOT NULL
+            GROUP BY order_id
+        ) g LEFT JOIN order_holds h USING (order_id)
+        """
+    )
+
+
+# Parsed columns holding each order-level field, compared to tell the lines of one order.
+ORDER_DETAILS: dict[str, tuple[str, ...]] = {
+    "ordered_at": ("ordered_at_raw",),
+    "paid_at": ("paid_at_raw",),
+    "goods_amount": ("goods_amount_raw",),
+    "discount_amount": ("discount_amount_raw",),
+    "paid_amount": ("paid_amount_raw",),
+    "refund_amount": ("refund_amount_raw",),
+    "account_id": ("account_id",),
+    "phone": ("phone_given",),
+    "phone_masked": ("phone_masked",),
+    "name": ("name_clean",),
+    "address": ("province", "city", "district", "detail"),
+    "province": ("province",),
+    "city": ("city",),
+    "district": ("district",),
+    "member_id": ("member_id",),
+    "unionid": ("unionid",),
+    "store_code": ("store_code",),
+    "traffic_source": ("traffic_source",),
+}
+
+
+def hold_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
+    """``order_holds``: the orders (and refund tickets) held back whole, and why.
+
+    An order is held back when one of its rows is rejected, so that a stored
+    order is never replaced by part of itself. In an export of one row per
+    order line, a row whose order id is damaged or missing cannot name its
+    order: the orders of the rows beside it (the nearest rows before and after
+    with a readable id) are held back when they carry the same order details
+    (order time, buyer, receiver, order amounts: the order-level fields the
+    file has), since the platforms write the lines of an order together.
+    """
+    id_col = sql_str(spec.columns["order_id"])
+    one_row_per_order = spec.lines == "none" or spec.explode is not None
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE order_holds AS
+        SELECT order_id, min(_row) AS bad_row,
+            'another row of the order was rejected (row ' || min(_row) || ')' AS reason
+        FROM checked WHERE rej_reason IS NOT NULL AND order_id IS NOT NULL
         GROUP BY order_id
+        """
+    )
+    damaged = con.execute(
+        f"SELECT count(*) FROM checked WHERE rej_column = {id_col} AND rej_reason IS NOT NULL"
+    ).fetchone()
+    if one_row_per_order or not damaged or not damaged[0]:
+        return
+    details = sorted(
+        {
+            col
+            for f in spec.order_level - {"order_id", "status", "aftersale"}
+            if spec.columns.get(f) in present
+            for col in ORDER_DETAILS.get(f, ())
+        }
+    )
+    same = "".join(f" AND i.{c} IS NOT DISTINCT FROM d.{c}" for c in details)
+    con.execute(
+        f"""
+        INSERT INTO order_holds
+        WITH intact AS (
+            SELECT * FROM checked
+            WHERE order_id IS NOT NULL AND rej_column IS DISTINCT FROM {id_col}
+        ), damaged AS (
+            SELECT d.*,
+                (SELECT max(i._row) FROM intact i WHERE i._row < d._row) AS before,
+                (SELECT min(i._row) FROM intact i WHERE i._row > d._row) AS after
+            FROM checked d WHERE d.rej_column = {id_col} AND d.rej_reason IS NOT NULL
+        )
+        SELECT i.order_id, min(d._row),
+            'row ' || min(d._row) || ' beside it, with the same order details, has a '
+                || 'damaged or missing order id: the order is held back whole'
+        FROM damaged d JOIN intact i ON i._row IN (d.before, d.after){same}
+        WHERE i.order_id NOT IN (SELECT order_id FROM order_holds)
+        GROUP BY i.order_id
         """
     )
 
@@ -469,6 +552,7 @@ def group_refund_tickets(con: Any, spec: OrderSpec) -> None:
                original_id, -sum(line_amount) AS amount, min(ordered_at) AS refunded_at
         FROM checked
         WHERE is_refund AND rej_reason IS NULL
+            AND order_id NOT IN (SELECT order_id FROM order_holds)
         GROUP BY order_id, original_id
         """
     )
@@ -495,8 +579,9 @@ def judge_orders(con: Any) -> None:
 def collect_rejections(con: Any, spec: OrderSpec) -> None:
     """``rejections``: one row per rejected source row, with the first reason that applies.
 
-    A row is rejected when its own check fails, when another row of its order
-    was rejected, or when its order is excluded by rule (cancelled, test order).
+    A row is rejected when its own check fails, when its order (or refund
+    ticket) is held back (``order_holds``), or when its order is excluded by
+    rule (cancelled, test order).
     Rows the reader could not split come first, from ``bad_rows``. A refund
     ticket whose sale is not loaded yet is not rejected: it is kept, and netted
     into the sale whenever that arrives.
@@ -508,10 +593,14 @@ def collect_rejections(con: Any, spec: OrderSpec) -> None:
         "SELECT _row, rej_column, rej_reason, rej_value FROM checked WHERE rej_reason IS NOT NULL",
         f"""
         SELECT c._row, CASE WHEN v.order_reason IS NULL THEN {id_col} ELSE {status_col} END,
-            coalesce(v.order_reason, 'another row of the order was rejected (row ' || v.bad_row || ')'),
+            coalesce(v.order_reason, v.hold_reason),
             CASE WHEN v.order_reason IS NOT NULL THEN c.order_id END
         FROM checked c JOIN order_verdicts v ON c.order_id = v.order_id AND NOT c.is_refund
         WHERE v.bad_row IS NOT NULL OR v.order_reason IS NOT NULL
+        """,
+        f"""
+        SELECT c._row, {id_col}, h.reason, NULL
+        FROM checked c JOIN order_holds h ON c.order_id = h.order_id AND c.is_refund
         """,
     )
 
@@ -647,6 +736,7 @@ def _kept(
 def _normalise_orders(con: Any, spec: OrderSpec, present: set[str], file: str) -> Normalised:
     parse_orders(con, spec, present)
     check_rows(con, spec, present)
+    hold_orders(con, spec, present)
     group_orders(con, spec, present)
     group_refund_tickets(con, spec)
     judge_orders(con)
@@ -675,6 +765,7 @@ def _normalise_orders(con: Any, spec: OrderSpec, present: set[str], file: str) -
         )
         out.replace_lines = True
     build_contacts(con)
+    _keep_stored_phones(con, spec)
     writes.append(
         Write(
             "contacts",
@@ -697,15 +788,31 @@ def _normalise_orders(con: Any, spec: OrderSpec, present: set[str], file: str) -
     return out
 
 
+def _keep_stored_phones(con: Any, spec: OrderSpec) -> None:
+    """An order whose phone is flagged (not a mainland mobile) keeps its stored contact phone."""
+    p = sql_str(spec.platform + ":")
+    con.execute(
+        f"""
+        UPDATE contacts_out c SET phone_hash = t.phone_hash, phone_masked = t.phone_masked
+        FROM contacts t
+        WHERE t.source_key = c.source_key AND c.phone_hash IS NULL
+            AND c.source_key IN (SELECT {p} || order_id FROM checked
+                                 WHERE _row IN (SELECT _row FROM flags))
+        """
+    )
+
+
 def _normalise_lines(con: Any, spec: OrderSpec, present: set[str]) -> Normalised:
     """Lines of orders loaded from another file (Tmall's item report)."""
     parse_orders(con, spec, present)
     check_rows(con, spec, present)
+    hold_orders(con, spec, present)
     p = sql_str(spec.platform + ":")
     id_col = sql_str(spec.columns["order_id"])
     store_rejections(
         con,
         "SELECT _row, rej_column, rej_reason, rej_value FROM checked WHERE rej_reason IS NOT NULL",
+        f"SELECT c._row, {id_col}, h.reason, NULL FROM checked c JOIN order_holds h USING (order_id)",
         f"""
         SELECT _row, {id_col}, 'order not loaded (rejected or not in the order report)', order_id
         FROM checked WHERE {p} || order_id NOT IN (SELECT order_key FROM orders)
@@ -728,166 +835,4 @@ def _normalise_lines(con: Any, spec: OrderSpec, present: set[str]) -> Normalised
             "WHERE order_key NOT IN (SELECT order_key FROM order_lines)"
         ),
         replace_lines=True,
-    )
-
-
-# --- members, products, campaigns ------------------------------------------------------
-
-
-def read_expr(kind: str, raw: str, fmt: str | None = None) -> str:
-    """SQL reading one export column of ``kind`` (see ``workbench.sources.tables.Kind``);
-    ``fmt`` is a date column's usual format."""
-    if kind == "date":
-        return f"CAST({time_expr(raw, fmt)} AS DATE)"
-    if kind == "timestamp":
-        return time_expr(raw, fmt)
-    if kind == "number":
-        return f"wb_amount({raw})"
-    if kind == "int":
-        return f"try_cast(wb_clean({raw}) AS BIGINT)"
-    if kind == "flag":
-        yes = ", ".join(sql_str(v) for v in FLAG_TRUE)
-        no = ", ".join(sql_str(v) for v in FLAG_FALSE)
-        return f"CASE WHEN wb_clean({raw}) IN ({yes}) THEN true WHEN wb_clean({raw}) IN ({no}) THEN false END"
-    if kind == "platform":
-        pairs = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(v)}" for k, v in PLATFORM_NAMES.items())
-        codes = ", ".join(sorted({sql_str(v) for v in PLATFORM_NAMES.values()}))
-        return (
-            f"CASE WHEN wb_clean({raw}) IN ({codes}) THEN wb_clean({raw}) "
-            f"ELSE CASE wb_clean({raw}) {pairs} END END"
-        )
-    return f"wb_clean({raw})"
-
-
-def _table_checks(spec: TableSpec, action: str) -> list[tuple[str, str, str, str]]:
-    """(condition, header, reason, value) of a table's checks that ``reject`` or ``flag``."""
-    checks: list[tuple[str, str, str, str]] = []
-
-    def value(col: str) -> str:
-        return "NULL" if col in spec.personal else ident("raw_" + col)
-
-    def unreadable(col: str) -> str:
-        return f"{ident(col)} IS NULL AND nullif(trim({ident('raw_' + col)}), '') IS NOT NULL"
-
-    for col in spec.required if action == "reject" else ():
-        checks.append(
-            (
-                f"{ident(col)} IS NULL AND nullif(trim(coalesce({ident('raw_' + col)}, '')), '') IS NULL",
-                spec.columns[col][0],
-                "missing value",
-                "NULL",
-            )
-        )
-    for col, (header, kind) in spec.columns.items():
-        if kind != "text" and (col in spec.required) == (action == "reject"):
-            checks.append((unreadable(col), header, f"unreadable {kind}", value(col)))
-    for rule in spec.rules:
-        if rule.action == action:
-            cond = f"{ident(rule.column)} IS NOT NULL AND ({rule.bad})"
-            checks.append((cond, spec.columns[rule.column][0], rule.reason, value(rule.column)))
-    return checks
-
-
-def _normalise_table(con: Any, spec: TableSpec, present: set[str], file: str) -> Normalised:
-    def raw(col: str) -> str:
-        header = spec.columns[col][0]
-        return ident(header) if header in present else "NULL::VARCHAR"
-
-    usual = usual_formats(
-        con,
-        [h for h, kind in spec.columns.values() if kind in ("date", "timestamp") and h in present],
-    )
-    reads = ", ".join(
-        f"{read_expr(kind, raw(col), usual.get(header))} AS {ident(col)}, "
-        f"{raw(col)} AS {ident('raw_' + col)}"
-        for col, (header, kind) in spec.columns.items()
-    )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT _row, {reads} FROM source")
-    rejects = _table_checks(spec, "reject")
-    flags = _table_checks(spec, "flag")
-    rejected = " OR ".join(f"({c[0]})" for c in rejects) or "false"
-    store_rejections(
-        con,
-        f"SELECT _row, {_case(rejects, 1)}, {_case(rejects, 2)}, "
-        f"CAST({_case(rejects, 3)} AS VARCHAR) FROM parsed WHERE {rejected}",
-    )
-    store_flags(
-        con,
-        *(
-            f"SELECT _row, {sql_str(header)}, {sql_str(reason)}, CAST({value} AS VARCHAR) "
-            f"FROM parsed WHERE {cond}"
-            for cond, header, reason, value in flags
-        ),
-    )
-    header_of = {header: col for col, (header, _) in spec.columns.items()}
-    emptied = ", ".join(
-        f'CASE WHEN _row IN (SELECT _row FROM flags WHERE "column" = {sql_str(h)}) '
-        f"THEN NULL ELSE {ident(c)} END AS {ident(c)}"
-        for h, c in header_of.items()
-        if any(f[1] == h for f in flags)
-    )
-    replace = f" REPLACE ({emptied})" if emptied else ""
-    derived = "".join(f", {sql} AS {ident(col)}" for col, sql in spec.derived.items())
-    keys = ", ".join(ident(k) for k in spec.key)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE checked AS
-        SELECT *{derived} FROM (
-            SELECT *{replace} FROM parsed WHERE _row NOT IN (SELECT _row FROM rejections)
-        )
-        """
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE rows_out AS
-        SELECT * FROM checked
-        QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _row DESC) = 1
-        """
-    )
-    absent = {col for col, (header, _) in spec.columns.items() if header not in present}
-    keep = [c for c in spec.columns if c in absent]
-    keep += [
-        c
-        for c, sql in spec.derived.items()
-        if any(re.search(rf"\b{re.escape(a)}\b", sql) for a in absent)
-    ]
-    writes = [Write(spec.target, "rows_out", spec.key, tuple(keep))]
-    if spec.contacts:
-        _member_contacts(con)
-        contact_keep = tuple(
-            col
-            for col, fields in MEMBER_CONTACT_OUTPUTS.items()
-            if all(f in absent for f in fields)
-        )
-        writes.append(Write("contacts", "contacts_out", ("source_key",), contact_keep))
-    match = " AND ".join(f"c.{ident(k)} IS NOT DISTINCT FROM o.{ident(k)}" for k in spec.key)
-    target_match = " AND ".join(f"t.{ident(k)} = o.{ident(k)}" for k in spec.key)
-    return Normalised(
-        writes=writes,
-        loaded_rows=(
-            f"SELECT count(DISTINCT c._row) FROM checked c "
-            f"WHERE EXISTS (SELECT 1 FROM rows_out o WHERE {match})"
-        ),
-        new_keys=(
-            f"SELECT count(*) FROM rows_out o "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {spec.target} t WHERE {target_match})"
-        ),
-    )
-
-
-def _member_contacts(con: Any) -> None:
-    """``contacts_out``: each member record's identity evidence, as a ``crm:`` account."""
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE contacts_out AS
-        SELECT 'crm:' || member_id AS source_key, 'crm:' || member_id AS account_key,
-            'crm' AS platform, phone_hash, phone_masked, member_id, unionid,
-            wb_hmac(nullif(regexp_replace(coalesce(name, ''), '\\s', '', 'g'), '')) AS name_hash,
-            wb_hmac(left(nullif(regexp_replace(coalesce(name, ''), '\\s', '', 'g'), ''), 1))
-                AS surname_hash,
-            CASE WHEN nullif(trim(name), '') IS NOT NULL THEN wb_chars(name) END AS name_chars,
-            province, city, NULL::VARCHAR AS district, NULL::VARCHAR AS address_hash,
-            NULL::VARCHAR[] AS address_tokens, CAST(joined_at AS TIMESTAMP) AS seen_at
-        FROM rows_out
-        """
     )
