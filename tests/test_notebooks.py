@@ -274,3 +274,27 @@ def test_the_notebook_the_cli_and_the_job_store_the_same_rows(
         pd.testing.assert_frame_equal(
             got.reset_index(drop=True), notebook_rows.reset_index(drop=True), obj=way
         )
+
+
+CSV_LINK = re.compile(r'href="data:text/csv;charset=utf-8;base64,([A-Za-z0-9+/=]+)"')
+LONG_DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d{5,}(?![\w.])")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_download_or_chart_carries_float_noise(
+    reports: dict[tuple[str, str], Path], lang: str
+) -> None:
+    """Money reaches a chart to the fen, and a CSV download rounds every number as its
+    table shows it: no 232850.18999998964 and no 49.333333333333336."""
+    import base64
+
+    for path in NOTEBOOKS:
+        page = reports[(path.stem, lang)].read_text(encoding="utf-8")
+        downloads = [base64.b64decode(b).decode("utf-8-sig") for b in CSV_LINK.findall(page)]
+        assert downloads, path.name
+        for text in downloads:
+            assert not LONG_DECIMAL.search(text), LONG_DECIMAL.findall(text)[:5]
+        for spec in chart_specs(page):
+            for name, value in re.findall(r'"(\w*amount\w*|aov)": (-?\d+\.\d+)', spec):
+                assert len(value.split(".")[1]) <= 2, (path.name, name, value)

@@ -74,3 +74,26 @@ def test_the_rc_table_writes_the_inductive_interval_with_its_known_bounds() -> N
     assert shown["Inductive RC, 95% interval"].tolist() == ["65.4 – 70.8", "≥ 47.1", "–", "–"]
     html = rc_table(rc, "zh").to_html()
     assert "归纳法 RC 95% 区间" in html and "65.4 – 70.8" in html
+
+
+def test_a_csv_download_rounds_numbers_as_its_table_shows_them() -> None:
+    import base64
+    import re
+
+    from workbench.report.format import fixed, money, pct
+    from workbench.report.theme import table
+
+    frame = pd.DataFrame(
+        {
+            "net_amount": [232850.18999998964, 1234567.0],
+            "rc_days": [49.333333333333336, 12.0],
+            "share": [0.123456, 0.5],
+        }
+    )
+    shown = table(
+        frame, formats={"net_amount": money, "rc_days": fixed(1), "share": pct}, lang="en"
+    )
+    b64 = re.search(r"base64,([A-Za-z0-9+/=]+)", shown.csv_link()).group(1)
+    rows = base64.b64decode(b64).decode("utf-8-sig").splitlines()
+    # Money to the fen (the table shows ¥233K), days to one decimal, shares as 12.3%.
+    assert rows[1:] == ["232850.19,49.3,0.123", "1234567.0,12.0,0.5"]

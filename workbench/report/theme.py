@@ -6,7 +6,7 @@ import base64
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import altair as alt
@@ -153,9 +153,19 @@ class Table:
     data: pd.DataFrame
     name: str = "table"
     lang: str = "zh"
+    digits: Mapping[str, int] = field(default_factory=dict)
+
+    def csv_frame(self) -> pd.DataFrame:
+        """What the CSV download holds: the data, numbers rounded to the decimals the
+        table shows (money to the fen at least), text neutralised for spreadsheets."""
+        data = self.data.copy()
+        for col, d in self.digits.items():
+            if col in data.columns and pd.api.types.is_float_dtype(data[col]):
+                data[col] = data[col].round(d)
+        return formula_safe(data)
 
     def csv_link(self) -> str:
-        payload = ("\ufeff" + formula_safe(self.data).to_csv(index=False)).encode("utf-8")
+        payload = ("\ufeff" + self.csv_frame().to_csv(index=False)).encode("utf-8")
         href = "data:text/csv;charset=utf-8;base64," + base64.b64encode(payload).decode()
         name = html.escape(re.sub(r"[^\w.-]+", "_", self.name) + ".csv")
         return (
@@ -225,4 +235,36 @@ def table(
         styler = styler.set_caption(html.escape(caption))
     if not index:
         styler = styler.hide(axis="index")
-    return Table(styler, shown.reset_index() if index else shown, name, lang or "zh")
+    digits = {
+        col: shown_decimals(fmt, shown[col])
+        for col, fmt in default.items()
+        if col in shown.columns and pd.api.types.is_float_dtype(shown[col])
+    }
+    return Table(styler, shown.reset_index() if index else shown, name, lang or "zh", digits)
+
+
+SCALES: dict[str, int] = {"%": -2, "万": 4, "亿": 8, "K": 3, "M": 6, "B": 9}
+"""How many places a unit after a shown number moves the decimal point."""
+CURRENCY_SIGNS = ("￥", "¥", "$", "£", "€")
+
+
+def shown_decimals(formatter: Formatter, values: pd.Series) -> int:
+    """The decimals a column's numbers carry as its formatter shows them: ``12.3%`` is
+    three decimals of a share, ``￥123.5万`` whole yuan, kept to the fen for money.
+
+    Example:
+        >>> share = lambda x: f"{x * 100:.1f}%"
+        >>> shown_decimals("{:,.1f}", pd.Series([49.333])), shown_decimals(share, pd.Series([0.1]))
+        (1, 3)
+    """
+    sample = next((v for v in values if pd.notna(v)), None)
+    if sample is None:
+        return 2
+    text = formatter.format(sample) if isinstance(formatter, str) else str(formatter(sample))
+    m = re.search(r"\d[\d,]*(?:\.(\d+))?\s*(%|万|亿|K|M|B)?", text)
+    if m is None:
+        return 4
+    d = len(m.group(1) or "") - SCALES.get(m.group(2) or "", 0)
+    if any(sign in text for sign in CURRENCY_SIGNS):
+        d = max(d, 2)
+    return max(d, 0)

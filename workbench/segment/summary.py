@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from workbench.config import SegmentSettings
+from workbench.engine import round_to
 from workbench.segment.lifecycle import lifecycle
 from workbench.segment.rc import purchase_intervals, repeat_customers
 from workbench.segment.segments import Snapshot
@@ -22,6 +23,19 @@ from workbench.segment.tags import Audience, tags
 from workbench.segment.tags import audience as find_audience
 
 LEVELS: tuple[str, ...] = ("tier_l1", "tier_l2", "tier_l3")
+
+
+def _fen(amount: ir.NumericValue) -> ir.FloatingValue:
+    """Money aggregated to the fen in the engine: a float sum's last bits never reach a
+    report, a download or a chart."""
+    return round_to(amount, 2)
+
+
+def _ratio(value: ir.NumericValue) -> ir.FloatingValue:
+    """A mean (days, purchases, a share) to four decimals, more than any table shows."""
+    return round_to(value, 4)
+
+
 NON_MEMBER = "non_member"
 
 
@@ -82,7 +96,7 @@ def tier_sizes(table: ir.Table) -> pd.DataFrame:
     for i, col in enumerate(LEVELS, start=1):
         g = (
             table.group_by([table.tier_l1.name("parent"), table[col].name("tier")])
-            .agg(persons=table.count(), net_amount=table.net_amount.sum())
+            .agg(persons=table.count(), net_amount=_fen(table.net_amount.sum()))
             .to_pandas()
         )
         g.insert(0, "level", i)
@@ -95,7 +109,7 @@ def tier_sizes(table: ir.Table) -> pd.DataFrame:
 def scheme_two_sizes(table: ir.Table) -> pd.DataFrame:
     """Persons and net sales per tier of the planning scheme."""
     g = table.group_by(table.tier_s2.name("tier")).agg(
-        persons=table.count(), net_amount=table.net_amount.sum()
+        persons=table.count(), net_amount=_fen(table.net_amount.sum())
     )
     out = g.to_pandas()
     out["share"] = out["persons"] / out["persons"].sum()
@@ -107,7 +121,7 @@ def lifecycle_by_member_tier(table: ir.Table) -> pd.DataFrame:
     without a member record)."""
     member = table.member_tier.fill_null(NON_MEMBER)
     g = table.group_by([table.tier_l1, member.name("member_tier")]).agg(
-        persons=table.count(), net_amount=table.net_amount.sum()
+        persons=table.count(), net_amount=_fen(table.net_amount.sum())
     )
     return g.to_pandas()
 
@@ -117,10 +131,10 @@ def rfm_summary(table: ir.Table) -> pd.DataFrame:
     b = table.filter(table.rfm_segment.notnull())
     g = b.group_by("rfm_segment").agg(
         persons=b.count(),
-        recency_days=b.recency_days.mean(),
-        purchases=b.purchases.mean(),
-        net_amount_mean=b.net_amount.mean(),
-        net_amount=b.net_amount.sum(),
+        recency_days=_ratio(b.recency_days.mean()),
+        purchases=_ratio(b.purchases.mean()),
+        net_amount_mean=_fen(b.net_amount.mean()),
+        net_amount=_fen(b.net_amount.sum()),
     )
     out = g.to_pandas()
     out["share"] = out["persons"] / out["persons"].sum()
@@ -132,9 +146,9 @@ def quadrant_summary(table: ir.Table) -> pd.DataFrame:
     b = table.filter(table.quadrant.notnull())
     g = b.group_by("quadrant").agg(
         persons=b.count(),
-        purchases=b.purchases.mean(),
-        aov=b.aov.mean(),
-        net_amount=b.net_amount.sum(),
+        purchases=_ratio(b.purchases.mean()),
+        aov=_fen(b.aov.mean()),
+        net_amount=_fen(b.net_amount.sum()),
     )
     out = g.to_pandas()
     out["share"] = out["persons"] / out["persons"].sum()
@@ -147,9 +161,9 @@ def sensitivity_summary(table: ir.Table) -> pd.DataFrame:
     b = table.filter(table.promo_sensitivity.notnull())
     g = b.group_by("promo_sensitivity").agg(
         persons=b.count(),
-        promo_share=b.promo_share.mean(),
-        discount_depth=b.discount_depth.mean(),
-        net_amount=b.net_amount.sum(),
+        promo_share=_ratio(b.promo_share.mean()),
+        discount_depth=_ratio(b.discount_depth.mean()),
+        net_amount=_fen(b.net_amount.sum()),
     )
     out = g.to_pandas()
     out["share"] = out["persons"] / out["persons"].sum()
@@ -167,7 +181,7 @@ def headline(table: ir.Table) -> dict[str, Any]:
             active=(t.tier_l1 == "active").sum(),
             lost=(t.tier_l1 == "lost").sum(),
             loyal=(t.tier_l3 == "loyal").sum(),
-            active_net=(t.tier_l1 == "active").ifelse(t.net_amount, 0.0).sum(),
+            active_net=_fen((t.tier_l1 == "active").ifelse(t.net_amount, 0.0).sum()),
         )
         .to_pandas()
         .iloc[0]
@@ -221,7 +235,8 @@ def retier(frame: pd.DataFrame, bounds: SegmentSettings, loyal_aov: float) -> pd
 def audience_profile(persons: ir.Table, table: ir.Table) -> pd.DataFrame:
     """An audience's persons per level-1 tier, with their net sales to date."""
     j = persons.join(table, "person_id")
-    g = j.group_by("tier_l1").agg(persons=j.count(), net_amount=j.net_amount.sum()).to_pandas()
+    g = j.group_by("tier_l1").agg(persons=j.count(), net_amount=_fen(j.net_amount.sum()))
+    g = g.to_pandas()
     g["share"] = g["persons"] / g["persons"].sum() if len(g) else 0.0
     return g
 

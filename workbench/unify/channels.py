@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from workbench.engine import round_to
 from workbench.unify.identity import accounts_at
 
 CHANNELS: tuple[str, ...] = ("tmall", "jd", "pdd", "youzan", "douyin", "pos")
@@ -46,7 +47,7 @@ def person_channels(con: Any, threshold: float | None = None, as_of: str | None 
     return j.group_by(["person_id", "platform"]).agg(
         first_day=j.ordered_at.min().date(),
         orders=j.count(),
-        net_amount=j.net_amount.sum(),
+        net_amount=round_to(j.net_amount.sum(), 2),
     )
 
 
@@ -62,7 +63,7 @@ def channel_summary(
         .agg(
             buyers=j.count(),
             orders=j.orders.sum(),
-            net_amount=j.net_amount.sum(),
+            net_amount=round_to(j.net_amount.sum(), 2),
             also_elsewhere=(j.n_channels > 1).sum(),
         )
         .to_pandas()

@@ -34,7 +34,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from workbench.engine import is_spark, materialise, open_duckdb, replace_tables
+from workbench.engine import is_spark, materialise, open_duckdb, replace_tables, round_to
 from workbench.schema import TABLES
 from workbench.unify.linking import LinkModel, link
 
@@ -259,7 +259,7 @@ def persons_table(con: Any, accounts: ir.Table) -> ir.Table:
     )
     buying = per_order.group_by("person_id").agg(
         orders=per_order.count(),
-        net_amount=per_order.net_amount.sum(),
+        net_amount=round_to(per_order.net_amount.sum(), 2),
         first_order_at=per_order.ordered_at.min(),
         last_order_at=per_order.ordered_at.max(),
     )

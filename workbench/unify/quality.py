@@ -12,6 +12,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from workbench.engine import round_to
 from workbench.unify.channels import orders_until, person_channels
 
 EXCLUDED_REASONS: tuple[str, ...] = (
@@ -83,7 +84,9 @@ def headline(con: Any, threshold: float | None = None, as_of: str | None = None)
     per = pc.group_by("person_id").agg(n=pc.count())
     persons = per.aggregate(persons=per.count(), multi=(per.n > 1).sum()).to_pandas().iloc[0]
     orders = orders_until(con, as_of)
-    o = orders.aggregate(orders=orders.count(), net_amount=orders.net_amount.sum()).to_pandas()
+    o = orders.aggregate(
+        orders=orders.count(), net_amount=round_to(orders.net_amount.sum(), 2)
+    ).to_pandas()
     log = latest_log(con)
     rows = log.aggregate(read=log.rows_read.sum(), rejected=log.rows_rejected.sum()).to_pandas()
     n_persons = int(persons["persons"])
