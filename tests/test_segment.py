@@ -340,6 +340,11 @@ def test_segment_command_stores_snapshots(tmp_path: Any, monkeypatch: pytest.Mon
     ]
     bad = runner.invoke(app, ["segment", "--as-of", "2024-02-30"])
     assert bad.exit_code == 2 and "as_of takes a calendar date" in bad.output
+    # It says which warehouse it read and wrote, and why a date before any order fails.
+    assert f"warehouse {path}: orders 2024-01-01 to 2025-01-05" in out.output
+    early = runner.invoke(app, ["segment", "--as-of", "1990-01-01"])
+    assert early.exit_code == 2
+    assert "no orders on or before 1990-01-01: the first order is of 2024-01-01" in early.output
 
 
 def test_explorer_retiers_in_memory_as_the_bounds_move(monkeypatch: pytest.MonkeyPatch) -> None:

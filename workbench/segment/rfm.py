@@ -96,10 +96,13 @@ def rfm(buyers: ir.Table, settings: SegmentSettings | None = None) -> ir.Table:
         recent = s.rfm_basis == "raw" and raw == "recency_days"
         # A reference on the worst value (a median F of one purchase day) would call
         # every buyer high: there, high is strictly better than the reference.
+        # The lowest score is always 1 (the smallest value takes the first quintile),
+        # so only raw values need their worst looked up.
         if recent:
             high = ibis.ifelse(ref == col.max(), col < ref, col <= ref)
         else:
-            high = ibis.ifelse(ref == col.min(), col > ref, col >= ref)
+            worst = 1 if s.rfm_basis == "score" else col.min()
+            high = ibis.ifelse(ref == worst, col > ref, col >= ref)
         highs[f"_{score}_high"] = high
     flagged = scored.mutate(**highs)
     r_hi, f_hi, m_hi = (flagged[name] for name in highs)
