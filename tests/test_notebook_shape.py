@@ -16,13 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import SegmentSettings, specs
-from workbench.report.params import SETTING_PARAMETERS, declared_parameters
+from workbench.config import specs
+from workbench.report.params import (
+    JOB_SETTINGS,
+    SETTING_PARAMETERS,
+    declared_parameters,
+    notebook_jobs,
+)
 from workbench.segment.tags import WINDOWS
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 JOBS = ("sources", "unify", "segment", "plan", "review")
-JOB_SETTINGS = {"segment": SegmentSettings}
 CONSTANT_PHRASES = (
     "/".join(str(n) for n in WINDOWS),  # the tag windows
     "/".join(str(n) for n in WINDOWS[1:]),  # the propensity model's look-back windows
@@ -118,18 +122,17 @@ def import_problems(source: str) -> list[str]:
     return problems
 
 
-def stated_values(path: Path, source: str) -> dict[str, list[str]]:
+def stated_values(path: Path, jobs: tuple[str, ...]) -> dict[str, list[str]]:
     """The ways the narrative could write the value of a parameter or a setting the
-    notebook runs with: ``2`` for 2.0, ``90%`` and ``P90`` for 0.9."""
+    notebook runs with (those of ``jobs``): ``2`` for 2.0, ``90%`` and ``P90`` for 0.9."""
     values: dict[str, object] = {}
     for name, d in declared_parameters(path).items():
         if d.default is not None:
             values[name] = d.default
-        if name in SETTING_PARAMETERS:
-            obj: object = SegmentSettings() if "." in SETTING_PARAMETERS[name] else None
-            if obj is not None:
-                values[name] = getattr(obj, name)
-    for job in re.findall(r'job_settings\("(\w+)"\)', source):
+        job = SETTING_PARAMETERS.get(name, "").partition(".")[0]
+        if job in JOB_SETTINGS:
+            values[name] = getattr(JOB_SETTINGS[job](), name)
+    for job in jobs:
         cls = JOB_SETTINGS[job]
         defaults = cls()
         values.update({n: getattr(defaults, n) for n in specs(cls)})
@@ -180,8 +183,7 @@ def test_notebooks_import_only_public_names(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_the_narrative_names_settings_instead_of_their_values(path: Path) -> None:
-    _, body = code_sources(path)
-    forms = stated_values(path, "\n".join(body))
+    forms = stated_values(path, notebook_jobs(path))
     for cell in cells(path):
         if cell["cell_type"] == "markdown":
             assert narrative_problems("".join(cell["source"]), forms) == []
@@ -229,7 +231,8 @@ def test_the_import_check_catches(imports: str) -> None:
 
 def test_the_narrative_check_catches_written_values() -> None:
     path = next(p for p in NOTEBOOKS if p.name == "02_segment.ipynb")
-    forms = stated_values(path, 'x = r.job_settings("segment")')
+    assert notebook_jobs(path) == ("segment",)
+    forms = stated_values(path, ("segment",))
     for text in (
         "活跃（距上次购买不超过 2 个 RC）",
         "cells of fewer than 20 persons are left out",

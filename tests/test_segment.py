@@ -13,7 +13,7 @@ import pytest
 from workbench.config import SegmentSettings
 from workbench.engine import duckdb_connect
 from workbench.schema import SEGMENTS
-from workbench.segment import write
+from workbench.segment import stored_settings, write
 from workbench.segment.facts import purchases
 from workbench.segment.rc import p90_interval, repurchase_cycles
 from workbench.segment.segments import segment
@@ -296,6 +296,8 @@ def test_snapshots_of_two_dates_live_side_by_side() -> None:
     first = segment(con, AS_OF, USAGE)
     assert write(con, first) == 7
     assert write(con, first) == 7  # the same date again replaces, not adds
+    assert stored_settings(con, AS_OF) == USAGE  # the settings it was made with
+    assert stored_settings(con, dt.date(2025, 1, 31)) is None
     later = segment(con, dt.date(2025, 1, 31), USAGE)
     write(con, later)
     stored = con.table("segments").to_pandas()
@@ -412,22 +414,34 @@ def test_propensity_features_and_label_by_hand() -> None:
     assert top_decile_lift(np.array([0, 1, 0, 0]), np.array([0.1, 0.9, 0.2, 0.3])) == 4.0
 
 
-def test_clusters_find_two_planted_groups() -> None:
-    from workbench.segment.cluster import assign, fit
-
-    rng = __import__("numpy").random.default_rng(3)
-    n = 30
-    frame = pd.DataFrame(
+def fans_and_drifters(
+    rng: np.random.Generator, n: int, promo_share: list[float], discount_depth: list[float]
+) -> pd.DataFrame:
+    """``n`` fans (recent, frequent, high spend) then ``n`` drifters (the opposite), with
+    the promotion share and discount depth given."""
+    return pd.DataFrame(
         {
             "person_id": [f"p{i:02d}" for i in range(2 * n)],
-            # fans: recent, frequent, high spend, on promotion; drifters: the opposite
             "recency_days": list(rng.integers(5, 15, n)) + list(rng.integers(400, 600, n)),
             "purchases": list(rng.integers(8, 12, n)) + [1] * n,
             "net_amount": list(rng.uniform(900, 1100, n)) + list(rng.uniform(40, 60, n)),
             "aov": list(rng.uniform(90, 110, n)) + list(rng.uniform(40, 60, n)),
-            "promo_share": list(rng.uniform(0.8, 1.0, n)) + [0.0] * n,
-            "discount_depth": list(rng.uniform(0.2, 0.3, n)) + [0.0] * n,
+            "promo_share": promo_share,
+            "discount_depth": discount_depth,
         }
+    )
+
+
+def test_clusters_find_two_planted_groups() -> None:
+    from workbench.segment.cluster import assign, fit
+
+    rng = np.random.default_rng(3)
+    n = 30
+    frame = fans_and_drifters(
+        rng,
+        n,
+        promo_share=list(rng.uniform(0.8, 1.0, n)) + [0.0] * n,
+        discount_depth=list(rng.uniform(0.2, 0.3, n)) + [0.0] * n,
     )
     table = duckdb_connect(":memory:").create_table("s", frame)
     found = fit(table, ks=(2, 3, 4))
@@ -619,20 +633,11 @@ def test_float_noise_in_a_feature_names_no_cluster() -> None:
     named for deep discounts."""
     from workbench.segment.cluster import fit
 
-    rng = np.random.default_rng(5)
     n = 30
     depth = [0.0] * (2 * n)
     depth[:4] = [1e-17, 2e-17, 1e-18, 3e-17]
-    frame = pd.DataFrame(
-        {
-            "person_id": [f"p{i:02d}" for i in range(2 * n)],
-            "recency_days": list(rng.integers(5, 15, n)) + list(rng.integers(400, 600, n)),
-            "purchases": list(rng.integers(8, 12, n)) + [1] * n,
-            "net_amount": list(rng.uniform(900, 1100, n)) + list(rng.uniform(40, 60, n)),
-            "aov": list(rng.uniform(90, 110, n)) + list(rng.uniform(40, 60, n)),
-            "promo_share": [0.0] * (2 * n),
-            "discount_depth": depth,
-        }
+    frame = fans_and_drifters(
+        np.random.default_rng(5), n, promo_share=[0.0] * (2 * n), discount_depth=depth
     )
     found = fit(duckdb_connect(":memory:").create_table("s", frame), ks=(2, 3, 4))
     named = [f for traits in found.profile["traits"] for f, _ in traits]

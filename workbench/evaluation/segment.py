@@ -338,18 +338,28 @@ def sensitivity_confusion(
     )
 
 
-def rc_without_gifts(s: Snapshot, truth_dir: str | Path) -> pd.DataFrame:
+def _truth_orders(truth_dir: str | Path) -> pd.DataFrame:
+    """The true orders' keys, buyers and receivers (read once for the checks)."""
+    return pd.read_parquet(
+        Path(truth_dir) / "orders",
+        columns=["platform", "order_id", "person_id", "receiver_person_id"],
+    )
+
+
+def rc_without_gifts(s: Snapshot, truth: str | Path | pd.DataFrame) -> pd.DataFrame:
     """The inductive RC per category on the snapshot's purchases with the gift orders
     left out (orders whose true buyer is not their receiver: the warehouse, by their
     evidence, gives them to the receiver).
 
+    Parameters:
+        s: a snapshot.
+        truth: the synthetic truth's folder, or its orders already read.
+
     Returns:
         ``category`` (as the warehouse names it) and ``rc_no_gifts``.
     """
-    truth = pd.read_parquet(
-        Path(truth_dir) / "orders",
-        columns=["platform", "order_id", "person_id", "receiver_person_id"],
-    )
+    if not isinstance(truth, pd.DataFrame):
+        truth = _truth_orders(truth)
     gifts = truth[truth["person_id"] != truth["receiver_person_id"]]
     keys = ibis.memtable(
         pd.DataFrame({"order_key": gifts["platform"] + ":" + gifts["order_id"]}),
@@ -385,10 +395,9 @@ class SegmentChecks:
     sensitivity: SensitivityAgreement
 
 
-def _truth_of(s: Snapshot, truth_dir: str | Path) -> bool:
+def _truth_of(s: Snapshot, truth: pd.DataFrame) -> bool:
     """Whether the truth describes the snapshot's warehouse: some of its orders are there
     (a project may hold a demo's truth beside real data ingested later)."""
-    truth = pd.read_parquet(Path(truth_dir) / "orders", columns=["platform", "order_id"])
     sample = truth.head(50)
     keys = list(sample["platform"] + ":" + sample["order_id"])
     orders = s.purchases.orders.get_backend().table("orders")
@@ -404,12 +413,15 @@ def segment_checks(s: Snapshot, truth_dir: str | Path | None) -> SegmentChecks |
         >>> checks = segment_checks(now, "data/truth")  # doctest: +SKIP
         >>> checks.rc[["category", "rc_planted", "rc_inductive", "rc_no_gifts"]]  # doctest: +SKIP
     """
-    if truth_dir is None or not has_truth(truth_dir) or not _truth_of(s, truth_dir):
+    if truth_dir is None or not has_truth(truth_dir):
+        return None
+    truth = _truth_orders(truth_dir)
+    if not _truth_of(s, truth):
         return None
     rc = rc_recovery(s, truth_dir)
     bounds = s.cycles.table[["category", "rc_inductive_low", "rc_inductive_high"]]
     rc = rc.merge(bounds, on="category", how="left")
-    rc = rc.merge(rc_without_gifts(s, truth_dir), on="category", how="left")
+    rc = rc.merge(rc_without_gifts(s, truth), on="category", how="left")
     con = s.purchases.orders.get_backend()
     agreement = sensitivity_confusion(s.table, con, truth_dir, s.link_threshold)
     return SegmentChecks(rc, agreement)
