@@ -18,6 +18,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+import ibis.expr.datatypes as dt
+
 from workbench.errors import SaltMismatch
 from workbench.schema import TABLES
 from workbench.unify.normalise import Write, ident
@@ -39,13 +41,48 @@ _DUCK_TYPES = {
 }
 
 
+def duck_type(typ: dt.DataType) -> str:
+    """The DuckDB type of a schema column type (``decimal(18, 2)``: ``DECIMAL(18,2)``)."""
+    if isinstance(typ, dt.Decimal):
+        return f"DECIMAL({typ.precision},{typ.scale})"
+    return _DUCK_TYPES[str(typ)]
+
+
 def ensure_tables(con: Any) -> None:
-    """Create the warehouse tables that do not exist yet (from ``schema.TABLES``)."""
+    """Create the warehouse tables that do not exist yet (from ``schema.TABLES``), and
+    make the money columns of a warehouse built before they were exact decimals."""
     for table in TABLES.values():
-        cols = ", ".join(
-            f"{ident(name)} {_DUCK_TYPES[str(typ)]}" for name, typ in table.schema.items()
-        )
+        cols = ", ".join(f"{ident(name)} {duck_type(typ)}" for name, typ in table.schema.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({cols})")
+    exact_money(con)
+
+
+def exact_money(con: Any) -> list[str]:
+    """Turn money columns stored as floating point (a warehouse built by an earlier
+    version) into the exact decimals of ``schema.TABLES``; return them as ``table.column``.
+
+    Each value becomes the nearest fen, which is the amount the export gave: a
+    float sum's noise (``232850.18999998964``) goes with it.
+    """
+    stored = {
+        (t, c): typ
+        for t, c, typ in con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema()"
+        ).fetchall()
+    }
+    changed = []
+    for table in TABLES.values():
+        for name, typ in table.schema.items():
+            if isinstance(typ, dt.Decimal) and stored.get((table.name, name)) == "DOUBLE":
+                con.execute(
+                    f"ALTER TABLE {ident(table.name)} ALTER COLUMN {ident(name)} "
+                    f"SET DATA TYPE {duck_type(typ)}"
+                )
+                changed.append(f"{table.name}.{name}")
+    if changed:
+        log.info("money stored as exact decimals in %s", ", ".join(changed))
+    return changed
 
 
 def upsert(con: Any, w: Write, replace_by: str | None = None) -> None:
