@@ -296,7 +296,8 @@ WAREHOUSE_META = _t(
     ("key",),
     "Facts about the warehouse itself: ``salt_fingerprint`` (a hash of the salt its "
     "personal data was hashed with, never the salt), ``state`` (``complete`` once an "
-    "ingestion has resolved identities, ``loading`` while one runs or after one stopped).",
+    "ingestion has resolved identities, ``loading`` while one runs or after one stopped), "
+    "``currency`` (the ISO code of every amount it holds: CNY, or a mapping file's).",
     key="string",
     value="string",
 )

@@ -12,6 +12,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from workbench.report.format import CURRENCY_SIGNS
 from workbench.report.labels import label, relabel
 
 FONT = "'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', 'Source Han Sans SC', sans-serif"
@@ -245,7 +246,7 @@ def table(
 
 SCALES: dict[str, int] = {"%": -2, "万": 4, "亿": 8, "K": 3, "M": 6, "B": 9}
 """How many places a unit after a shown number moves the decimal point."""
-CURRENCY_SIGNS = ("￥", "¥", "$", "£", "€")
+SIGNS = tuple({sign for signs in CURRENCY_SIGNS.values() for sign in signs.values()})
 
 
 def shown_decimals(formatter: Formatter, values: pd.Series) -> int:
@@ -265,6 +266,6 @@ def shown_decimals(formatter: Formatter, values: pd.Series) -> int:
     if m is None:
         return 4
     d = len(m.group(1) or "") - SCALES.get(m.group(2) or "", 0)
-    if any(sign in text for sign in CURRENCY_SIGNS):
+    if any(sign in text for sign in SIGNS):
         d = max(d, 2)
     return max(d, 0)

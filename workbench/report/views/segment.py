@@ -12,7 +12,7 @@ import pandas as pd
 
 from workbench.config import specs
 from workbench.evaluation import SegmentChecks
-from workbench.report.format import count, fixed, money, pct
+from workbench.report.format import count, fixed, money, pct, with_unit
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
 from workbench.report.views.common import Code, Note, Stack, Strip, number_axis, tip, title
@@ -140,7 +140,7 @@ def tier_chart(sizes: pd.DataFrame, lang: str = "zh") -> alt.HConcatChart:
         tip("tier_name:N", "tier", lang),
         tip("persons:Q", "persons", lang, ","),
         tip("share:Q", "share", lang, ".1%"),
-        tip("net_amount:Q", "net_amount", lang, ",.0f"),
+        alt.Tooltip("net_amount:Q", title=with_unit(label("net_amount", lang)), format=",.0f"),
     ]
     base = alt.Chart(g).encode(
         y=alt.Y("tier_name:N", sort=order, title=None), color=color, tooltip=tooltip
@@ -157,7 +157,11 @@ def tier_chart(sizes: pd.DataFrame, lang: str = "zh") -> alt.HConcatChart:
     sales = (
         base.mark_bar()
         .encode(
-            x=alt.X("net_amount:Q", title=label("net_amount", lang), axis=number_axis(lang)),
+            x=alt.X(
+                "net_amount:Q",
+                title=with_unit(label("net_amount", lang)),
+                axis=number_axis(lang),
+            ),
             y=alt.Y("tier_name:N", sort=order, title=None, axis=None),
         )
         .properties(width=WIDTH // 2 - 20, height=alt.Step(22))
@@ -272,7 +276,7 @@ def quadrant_chart(quads: pd.DataFrame, lang: str = "zh") -> alt.LayerChart:
         tooltip=[
             tip("name:N", "quadrant", lang),
             tip("persons:Q", "persons", lang, ","),
-            tip("aov:Q", "aov", lang, ",.0f"),
+            alt.Tooltip("aov:Q", title=with_unit(label("aov", lang)), format=",.0f"),
         ],
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
