@@ -13,7 +13,7 @@ import pandas as pd
 from workbench.config import specs
 from workbench.evaluation import SegmentChecks
 from workbench.report.format import count, fixed, money, pct, with_unit
-from workbench.report.labels import label
+from workbench.report.labels import label, relabel
 from workbench.report.theme import PALETTE, Table, table
 from workbench.report.views.common import Code, Note, Stack, Strip, number_axis, tip, title
 from workbench.segment import MEMBER_TIERS, AudienceProfile, Intervals, Migration, Snapshot
@@ -219,7 +219,15 @@ def member_cross_table(cross: pd.DataFrame, lang: str = "zh") -> Table:
     wide.index = [label(t, lang) for t in wide.index]
     wide.columns = [label(t, lang) for t in wide.columns]
     wide.index.name = label("tier_l1", lang)
-    return table(wide.reset_index(), lang=lang, name="lifecycle_by_member_tier")
+    shown = table(wide.reset_index(), lang=lang, name="lifecycle_by_member_tier")
+    # The download holds the numbers, a row per cell, not the text shown.
+    rank = {t: i for i, t in enumerate((*LEVEL1_ORDER, *tiers))}
+    numbers = cross[["tier_l1", "member_tier", "persons", "net_amount"]].sort_values(
+        ["tier_l1", "member_tier"], key=lambda s: s.map(rank), ignore_index=True
+    )
+    numbers = relabel(numbers, lang, values=("tier_l1", "member_tier"))
+    sales = lambda x: money(x, lang, short=False)  # noqa: E731
+    return shown.with_download(numbers, {label("net_amount", lang): sales})
 
 
 def rfm_table(rfm: pd.DataFrame, lang: str = "zh") -> Table:
