@@ -146,18 +146,21 @@ def test_a_warehouse_built_with_float_money_is_made_exact(tmp_path: Path) -> Non
 
 
 def test_twenty_percent_off_is_a_depth_of_exactly_a_fifth() -> None:
-    """A buyer who paid 80 of a list value of 100 on every promoted purchase is a fanatic
-    at the default bounds (80% on promotion, a depth of at least 0.2): 1 - 80/100 in
-    floating point is 0.19999999999999996, which would make them merely sensitive."""
+    """A buyer whose purchases were on average 20% off, every one on promotion, is a
+    fanatic at the default bounds (80% on promotion, a depth of at least 0.2): in
+    floating point 1 - 80/100 is 0.19999999999999996, and a mean of depths that add up
+    to 0.8 can be 0.19999999999999998, either of which would make them merely sensitive."""
     con = duckdb_connect(":memory:")
     orders = ibis.memtable(
         pd.DataFrame(
             {
-                "person_id": ["A", "A", "B", "B"],
-                "paid_amount": ["80.00", "80.00", "79.60", "90.00"],
-                "list_value": ["100.00", "100.00", "99.50", "100.00"],
-                "promo": [True, True, True, False],
-                "coupon": [False, False, False, False],
+                "person_id": ["A", "A", "B", "B", "C", "C", "C", "C"],
+                "paid_amount": ["80.00", "80.00", "79.60", "90.00"]
+                + ["157.00", "59.30", "90.00", "178.00"],
+                "list_value": ["100.00", "100.00", "99.50", "100.00"]
+                + ["198.00", "99.00", "99.00", "198.00"],
+                "promo": [True, True, True, False] + [True] * 4,
+                "coupon": [False] * 8,
             }
         )
     ).cast({"paid_amount": "decimal(18, 2)", "list_value": "decimal(18, 2)"})
@@ -165,7 +168,11 @@ def test_twenty_percent_off_is_a_depth_of_exactly_a_fifth() -> None:
     g = orders.group_by("person_id").agg(orders=orders.count(), **promotion_measures(orders))
     got = g.mutate(cls=sensitivity(g, SegmentSettings())).to_pandas().set_index("person_id")
     # A: 20/100 twice. B: 19.90/99.50 = 0.2 and 10/100 = 0.1, a mean of 0.15.
+    # C: 41/198, 39.70/99, 9/99 and 20/198 add up to 158.4/198 = 0.8, a mean of 0.2; added
+    # up in floating point, 0.19999999999999998.
     assert got.loc["A", "discount_depth"] == 0.2
     assert got.loc["B", "discount_depth"] == pytest.approx(0.15, abs=1e-15)
+    assert got.loc["C", "discount_depth"] == 0.2
     assert got.loc["A", "cls"] == "fanatic"
     assert got.loc["B", "cls"] == "neutral"  # half on promotion
+    assert got.loc["C", "cls"] == "fanatic"

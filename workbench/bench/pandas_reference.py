@@ -211,7 +211,7 @@ def segment_pandas(
             discount_depth=("depth", "mean"),
         )
     )
-    buyers["discount_depth"] = buyers["discount_depth"].fillna(0.0)
+    buyers["discount_depth"] = buyers["discount_depth"].fillna(0.0).round(9)  # float noise off
     # A buyer's RC: the longest of the categories of their last purchase, else overall.
     last = cat.merge(
         buyers["last_day"].reset_index(),

@@ -94,9 +94,9 @@ buyers AS (
     SELECT person_id, count(DISTINCT day) AS purchases, count(*) AS orders,
            round(sum(net_amount), 2) AS net_amount, max(day) AS last_day,
            avg(CAST(promo OR coupon AS INTEGER)) AS promo_share,
-           coalesce(avg(CASE WHEN list_value > 0
-                             THEN greatest((list_value - paid_amount) / list_value, 0) END), 0)
-               AS discount_depth
+           coalesce(round(avg(CASE WHEN list_value > 0
+                                   THEN greatest((list_value - paid_amount) / list_value, 0)
+                                   END), 9), 0) AS discount_depth
     FROM purchases WHERE ours GROUP BY person_id
 ),
 person_rc AS (          -- the longest RC of the categories of the last purchase

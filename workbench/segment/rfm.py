@@ -33,6 +33,7 @@ import ibis
 import ibis.expr.types as ir
 
 from workbench.config import SegmentSettings
+from workbench.engine import round_to
 
 RFM_SEGMENTS: dict[tuple[bool, bool, bool], str] = {
     (True, True, True): "important_value",  # 重要价值
@@ -138,7 +139,9 @@ def promotion_measures(
 
     A purchase's depth is one division of two whole numbers (ten-thousandths of the
     exact amounts), so 20% off is 0.2 and meets a bound of 0.2; ``1 - paid / list``
-    in floating point gives 0.19999999999999996 and misses it."""
+    in floating point gives 0.19999999999999996 and misses it. The mean is rounded
+    to nine decimals, for the same reason: four purchases at 20% off average to
+    0.19999999999999998 when added up in floating point."""
     on_promo = (orders.promo | orders.coupon).cast("int64")
     listed = orders.list_value > 0
     off = ((orders.list_value - orders.paid_amount) * 10_000).cast("float64")
@@ -147,7 +150,10 @@ def promotion_measures(
         ibis.greatest(off / (orders.list_value * 10_000).cast("float64"), 0),
         ibis.null("float64"),
     )
-    return {"promo_share": on_promo.mean(where=where), "discount_depth": depth.mean(where=where)}
+    return {
+        "promo_share": on_promo.mean(where=where),
+        "discount_depth": round_to(depth.mean(where=where), 9),
+    }
 
 
 def sensitivity(
