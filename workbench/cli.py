@@ -321,6 +321,107 @@ def segment(
         raise typer.Exit(2) from None
 
 
+@app.command()
+def plan(
+    name: Annotated[
+        str, typer.Option(help="The plan's name (saving it again makes a new version).")
+    ],
+    target: Annotated[float, typer.Option(help="GMV target of the coming edition.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Date today's populations are counted at; default: the last order date."
+        ),
+    ] = None,
+    promotion: Annotated[
+        str | None, typer.Option(help="The promotion (618, 双11); default: the setting.")
+    ] = None,
+    target_new: Annotated[
+        float | None, typer.Option(help="The new customers' part of the target.")
+    ] = None,
+    edition_dates: Annotated[
+        str | None,
+        typer.Option(
+            help="The coming edition's phases: first day of warm-up, burst, sustain, close "
+            "and the last day, comma-separated; default: the campaigns table, else the calendar."
+        ),
+    ] = None,
+    levers: Annotated[
+        Path | None,
+        typer.Option(help="CSV of levers: segment, member_tier, rate, aov, measure, owner, note."),
+    ] = None,
+    strategy: Annotated[
+        Path | None, typer.Option(help="An edited copy of the strategy library (TOML).")
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
+    ] = 0.0,
+) -> None:
+    """Plan the coming edition of a promotion and save the plan (history, baseline, gap,
+    levers, strategy, audience packs) under its name.
+
+    Settings come from [workbench.plan] in workbench.toml, or WORKBENCH_PLAN_*;
+    segment snapshots of the past editions' eves are made and stored where missing.
+
+    Example: workbench plan --name double11-2026 --target 200000 --as-of 2026-10-19
+    """
+    import ibis
+    import pandas as pd
+
+    from workbench import plan as job
+    from workbench.engine import open_duckdb
+    from workbench.errors import WorkbenchError
+    from workbench.report.params import as_date, check_value, order_dates
+
+    s = _settings()
+    _on_the_warehouse_file(s, "plan")
+    try:
+        if not s.warehouse.exists():
+            raise FileNotFoundError(
+                f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
+            )
+        settings = s.plan.updated({"promotion": promotion})
+        lever_table = pd.read_csv(levers) if levers else None
+        con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
+        span = order_dates(con)
+        if span is None:
+            raise WorkbenchError(f"the warehouse {s.warehouse} holds no orders to plan from")
+        day = as_date(check_value("as_of", as_of)) if as_of else as_date(span[1])
+        t0 = time.perf_counter()
+        p = job.run(
+            con,
+            day,
+            name,
+            target,
+            settings,
+            target_new=target_new,
+            edition_dates=edition_dates,
+            levers=lever_table,
+            strategy_file=str(strategy) if strategy else None,
+            segment_settings=s.segment,
+            link_threshold=s.link_threshold,
+            salt=s.salt,
+        )
+        version = job.write(con, p)
+        for note in p.notes:
+            typer.echo(f"note: {note}")
+        t = p.total
+        typer.echo(
+            f"{p.coming.name} ({p.coming.start} to {p.coming.end}), history "
+            f"{', '.join(e.name for e in p.past)}"
+        )
+        typer.echo(
+            f"baseline {t.value:,.2f} [{t.low:,.2f}, {t.high:,.2f}] at "
+            f"{p.settings.confidence:.0%}; target {p.target:,.2f}; gap "
+            f"{p.target - t.value:,.2f}; planned with levers {p.planned:,.2f}"
+        )
+        typer.echo(f"saved plan {p.name} version {version} in {time.perf_counter() - t0:.1f} s")
+    except (FileNotFoundError, WorkbenchError, ValueError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _progress() -> bool:
     """Progress bars only on a terminal: none in cron mails, CI logs or piped output."""
     return sys.stdout.isatty() and sys.stderr.isatty()

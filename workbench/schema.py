@@ -381,3 +381,68 @@ SEGMENT_RUNS = _t(
     clusters="boolean",
     written_at="timestamp",
 )
+
+PLANS = _t(
+    "plans",
+    ("name", "version"),
+    "Job 3's saved plans: one row per name and version (saving under an existing name "
+    "makes a new version), with the parameters, the levers and the strategy rows it "
+    "was made with (JSON).",
+    name="string",
+    version="int64",
+    created="timestamp",
+    promotion="string",
+    edition="string",  # the coming edition, 双11-2026
+    as_of="date",
+    target="float64",
+    target_new="float64",
+    baseline="float64",
+    baseline_low="float64",
+    baseline_high="float64",
+    planned="float64",
+    parameters="string",
+    editions="string",  # the coming edition's phases and the past editions (JSON)
+    levers="string",
+    strategy="string",
+)
+
+PLAN_CELLS = _t(
+    "plan_cells",
+    ("plan", "version", "segment", "member_tier"),
+    "The planning table of each saved plan: per segment x member tier cell, the baseline "
+    "with its interval, the gap's share and the levers' plan.",
+    plan="string",
+    version="int64",
+    segment="string",
+    member_tier="string",
+    new="boolean",
+    population="int64",  # NULL for buyers from outside the pool
+    rate="float64",
+    aov="float64",
+    buyers="float64",
+    gmv="float64",
+    gmv_low="float64",
+    gmv_high="float64",
+    gap="float64",
+    planned_rate="float64",
+    planned_aov="float64",
+    planned_gmv="float64",
+    measure="string",
+    owner="string",
+    note="string",
+)
+
+AUDIENCE_PACKS = _t(
+    "audience_packs",
+    ("plan", "version", "person_id", "phase"),
+    "The persons of each saved plan's audience packs, per phase and target group, with "
+    "their arm: ``control`` for the holdout, else the benefit arm (``treatment`` with one).",
+    plan="string",
+    version="int64",
+    person_id="string",
+    phase="string",
+    group_name="string",
+    segment="string",
+    member_tier="string",
+    arm="string",
+)

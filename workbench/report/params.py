@@ -26,12 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.config import LANGS, SegmentSettings, Settings, specs
+from workbench.config import JOB_SETTINGS, LANGS, Settings, specs
 from workbench.errors import ParameterError
 
-JOB_SETTINGS: dict[str, type] = {"segment": SegmentSettings}
-"""Each job's settings class, by its section in Settings: a notebook parameter named as
-one of its settings takes that setting's rule and default."""
+# A notebook parameter named as one of a job's settings takes that setting's rule and default.
 
 SETTING_PARAMETERS: dict[str, str] = {
     "lang": "lang",
@@ -332,7 +330,8 @@ def resolve_parameters(
         else:
             out[name], sources[name] = None, "not set"
     try:
-        settings.segment.updated(out)
+        for job in JOB_SETTINGS:
+            getattr(settings, job).updated(out)
     except ValueError as exc:
         raise ParameterError(f"parameters: {exc}") from None
     return Resolved(out, sources, data_range)
