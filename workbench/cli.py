@@ -27,6 +27,20 @@ app = typer.Typer(
 )
 
 NOTEBOOKS = ("01_unify", "02_segment", "03_plan", "04_review")
+DEMO_RUNS: dict[str, tuple[dict[str, Any], ...]] = {
+    "03_plan": (
+        # the backtest: 双11-2026 planned as of the eve of its warm-up, for the review
+        {
+            "plan_name": "double11-2026-backtest",
+            "promotion": "双11",
+            "as_of": "2026-10-19",
+            "target_growth": 1.2,
+        },
+        # the next 618, planned from the last order date
+        {"plan_name": "618-next", "promotion": "618", "target_growth": 1.2},
+    ),
+}
+"""The demo's runs of a notebook, each with its parameters (one default run otherwise)."""
 
 
 def _settings() -> Settings:
@@ -367,7 +381,6 @@ def plan(
     Example: workbench plan --name double11-2026 --target 200000 --as-of 2026-10-19
     """
     import ibis
-    import pandas as pd
 
     from workbench import plan as job
     from workbench.engine import open_duckdb
@@ -382,7 +395,6 @@ def plan(
                 f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
             )
         settings = s.plan.updated({"promotion": promotion})
-        lever_table = pd.read_csv(levers) if levers else None
         con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
         span = order_dates(con)
         if span is None:
@@ -397,7 +409,7 @@ def plan(
             settings,
             target_new=target_new,
             edition_dates=edition_dates,
-            levers=lever_table,
+            levers=levers,
             strategy_file=str(strategy) if strategy else None,
             segment_settings=s.segment,
             link_threshold=s.link_threshold,
@@ -413,8 +425,8 @@ def plan(
         )
         typer.echo(
             f"baseline {t.value:,.2f} [{t.low:,.2f}, {t.high:,.2f}] at "
-            f"{p.settings.confidence:.0%}; target {p.target:,.2f}; gap "
-            f"{p.target - t.value:,.2f}; planned with levers {p.planned:,.2f}"
+            f"{p.settings.confidence:.0%}; target {target:,.2f}; gap "
+            f"{target - t.value:,.2f}; planned with levers {p.planned:,.2f}"
         )
         typer.echo(f"saved plan {p.name} version {version} in {time.perf_counter() - t0:.1f} s")
     except (FileNotFoundError, WorkbenchError, ValueError, LookupError) as exc:
@@ -566,12 +578,13 @@ def demo(
         nb = s.root / "notebooks" / f"{name}.ipynb"
         if not nb.exists():
             continue
-        params: dict[str, Any] = {}
-        if name == "01_unify" and s.data_dir != s.root / "data":
-            params = {"raw_dir": str(s.raw_dir), "truth_dir": str(s.truth_dir)}
-        result = run_notebook(nb, params, s, progress=_progress())
-        failed += not result.ok
-        typer.echo(f"{result.status:6} {name:12} {result.html}")
+        for params in DEMO_RUNS.get(name, ({},)):
+            params = dict(params)
+            if name == "01_unify" and s.data_dir != s.root / "data":
+                params = {"raw_dir": str(s.raw_dir), "truth_dir": str(s.truth_dir)}
+            result = run_notebook(nb, params, s, progress=_progress())
+            failed += not result.ok
+            typer.echo(f"{result.status:6} {name:12} {result.html}")
     typer.echo(f"\nopen {s.reports_dir / 'index.html'}")
     if failed:
         raise typer.Exit(1)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from workbench.plan.history import CELL, OUTSIDE
+from workbench.plan.history import CELL, NO_TIER, OUTSIDE
 
 ESTIMATORS: tuple[str, ...] = ("last", "mean", "trend")
 
@@ -146,7 +146,7 @@ def baseline(
         outside_rows = pops.iloc[0:0]
     else:
         outside_rows = pd.DataFrame(
-            {"segment": [OUTSIDE], "member_tier": ["none"], "new": [True], "population": [pd.NA]}
+            {"segment": [OUTSIDE], "member_tier": [NO_TIER], "new": [True], "population": [pd.NA]}
         )
     for cell in pd.concat([pops, outside_rows], ignore_index=True).itertuples(index=False):
         key = (cell.segment, cell.member_tier)

@@ -39,7 +39,7 @@ SCHEME_COLUMNS: dict[str, str] = {
 OUTSIDE = "outside"
 """The row of buyers who were not in the pool at the eve (first seen in the edition)."""
 
-NO_TIER = "none"
+NO_TIER = "non_member"
 """The member tier of persons who are not members."""
 
 CELL = ["segment", "member_tier"]

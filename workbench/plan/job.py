@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -126,9 +127,10 @@ def run(
     settings: PlanSettings | None = None,
     *,
     target_new: float | None = None,
+    target_growth: float | None = None,
     edition_dates: str | None = None,
-    levers: pd.DataFrame | None = None,
-    strategy_file: str | None = None,
+    levers: pd.DataFrame | str | Path | None = None,
+    strategy_file: str | Path | None = None,
     segment_settings: SegmentSettings | None = None,
     link_threshold: float | None = None,
     salt: str = "",
@@ -144,10 +146,13 @@ def run(
             without a gap or a suggestion).
         settings: the plan settings (their defaults if ``None``).
         target_new: the new customers' part of the target (``None``: not split).
+        target_growth: with no ``target``, the target is this multiple of the last past
+            edition's GMV (1.2: grow by a fifth).
         edition_dates: the coming edition's dates as text (see
             :func:`workbench.plan.editions.given_edition`); ``None``: from the campaigns
             table, else the calendar.
-        levers: the levers (columns of :data:`workbench.plan.levers.LEVER_COLUMNS`).
+        levers: the levers (columns of :data:`workbench.plan.levers.LEVER_COLUMNS`), or
+            a CSV file of them.
         strategy_file: an edited copy of the strategy library (``None``: the default).
         segment_settings: the settings of the segment snapshots made for the plan.
         link_threshold: the link threshold persons are resolved at.
@@ -163,6 +168,8 @@ def run(
     settings = (settings or PlanSettings()).check()
     if target is not None and not target > 0:
         raise ValueError(f"target GMV {target!r} must be above 0")
+    if target_growth is not None and not target_growth > 0:
+        raise ValueError(f"target growth {target_growth!r} must be above 0")
     promotion = ed.canonical(settings.promotion)
     if edition_dates:
         coming = ed.given_edition(promotion, edition_dates)
@@ -184,6 +191,9 @@ def run(
     if len(past) < settings.editions:
         notes.append(f"the history holds {len(past)} of {settings.editions} editions")
     history, made = hist_mod.history(con, past, settings.scheme, segment_settings, link_threshold)
+    if target is None and target_growth is not None:
+        last = history[history["year"] == history["year"].max()]
+        target = round(float(last["gmv"].sum()) * target_growth, 2)
     snap, new_snap = hist_mod.snapshot(con, as_of, segment_settings, link_threshold)
     if new_snap:
         made.append(as_of)
@@ -193,7 +203,7 @@ def run(
         cells = cells.assign(gap=float("nan"), gap_share=float("nan"))
     else:
         cells = base_mod.gap(cells, target, target_new)
-    lv = lever_mod.check_levers(levers if levers is not None else lever_mod.empty_levers(), cells)
+    lv = lever_mod.check_levers(lever_mod.read_levers(levers), cells)
     cells = lever_mod.apply_levers(cells, lv)
     args = (history, coming.year, settings.estimator, settings.confidence)
     total = base_mod.total(cells, *args)
@@ -365,8 +375,8 @@ def _cells_rows(plan: Plan, version: int) -> pd.DataFrame:
         "planned_gmv",
     ):
         out[col] = c[col].astype("float64")
-    for col in ("measure", "owner", "note"):
-        out[col] = c[col].fillna("").astype(str)
+    for col, src in (("measure", "measure"), ("owner", "owner"), ("note", "lever_note")):
+        out[col] = c[src].fillna("").astype(str)
     return out[list(PLAN_CELLS.schema.names)]
 
 

@@ -13,6 +13,8 @@ baseline and never applied by itself.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
@@ -27,6 +29,29 @@ TIER_ORDER: tuple[str, ...] = (NO_TIER, *MEMBER_TIERS)
 def empty_levers() -> pd.DataFrame:
     """A lever table with no lever."""
     return pd.DataFrame(columns=LEVER_COLUMNS)
+
+
+def read_levers(levers: pd.DataFrame | str | Path | None) -> pd.DataFrame:
+    """Levers as a table: a table as given, a CSV file read (UTF-8, with or without a
+    byte-order mark), ``None`` as no lever.
+
+    Raises:
+        ValueError: the file cannot be read, or lacks the columns ``segment`` and
+            ``member_tier``; the message names the file.
+    """
+    if levers is None:
+        return empty_levers()
+    if isinstance(levers, pd.DataFrame):
+        return levers
+    path = Path(levers)
+    try:
+        table = pd.read_csv(path, encoding="utf-8-sig", dtype={"segment": str, "member_tier": str})
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ValueError(f"levers file {path}: {exc}") from None
+    missing = [c for c in CELL if c not in table.columns]
+    if missing:
+        raise ValueError(f"levers file {path}: no column {', '.join(missing)}")
+    return table
 
 
 def check_levers(levers: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
@@ -61,9 +86,10 @@ def check_levers(levers: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
 
 def apply_levers(cells: pd.DataFrame, levers: pd.DataFrame) -> pd.DataFrame:
     """The cells with the levers applied: ``planned_rate``, ``planned_aov``,
-    ``planned_gmv``, ``lever_gmv`` (what the lever adds) and the lever's text; the
+    ``planned_gmv``, ``lever_gmv`` (what the lever adds) and the lever's ``measure``,
+    ``owner`` and ``lever_note``; the
     remaining gap is the target less ``planned_gmv.sum()``."""
-    lv = check_levers(levers, cells)
+    lv = check_levers(levers, cells).rename(columns={"note": "lever_note"})
     out = cells.merge(lv, on=CELL, how="left", suffixes=("", "_lever"))
     out["planned_rate"] = out["rate_lever"].fillna(out["rate"])
     out["planned_aov"] = out["aov_lever"].fillna(out["aov"])
@@ -73,7 +99,8 @@ def apply_levers(cells: pd.DataFrame, levers: pd.DataFrame) -> pd.DataFrame:
     out["planned_gmv"] = np.where(is_out, outside, planned)
     out["planned_gmv"] = out["planned_gmv"].fillna(0.0)
     out["lever_gmv"] = out["planned_gmv"] - out["gmv"]
-    out[["measure", "owner", "note"]] = out[["measure", "owner", "note"]].fillna("")
+    text = ["measure", "owner", "lever_note"]
+    out[text] = out[text].fillna("").astype(str)
     return out.drop(columns=["rate_lever", "aov_lever"])
 
 
