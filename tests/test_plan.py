@@ -434,3 +434,25 @@ def test_plan_names_are_file_names() -> None:
     for bad in ("a/b", ".hidden", "-x", "a b", ""):
         with pytest.raises(ValueError):
             check_name(bad)
+
+
+def test_the_planners_edits_become_levers_and_recompute_the_plan(warehouse: Any) -> None:
+    from workbench import plan
+    from workbench.ui.planner import levers_of
+
+    con, s = warehouse
+    p = plan.run(con, AS_OF, "ed", 100_000.0, PlanSettings(), segment_settings=s.segment, salt="x")
+    cell = p.cells[p.cells["population"].fillna(0) > 0].iloc[0]
+    key = (cell["segment"], cell["member_tier"])
+    other = p.cells[p.cells["population"].fillna(0) > 0].iloc[1]
+    edits = {
+        key: {"rate": float(cell["rate"]) + 0.1, "measure": "SMS", "owner": "Wang"},
+        (other["segment"], other["member_tier"]): {"rate": float(other["rate"])},  # unchanged
+    }
+    lv = levers_of(p, edits)
+    assert len(lv) == 1 and lv.iloc[0]["owner"] == "Wang"
+    q = plan.with_levers(p, lv)
+    added = float(cell["population"]) * 0.1 * float(cell["aov"])
+    assert q.planned == pytest.approx(p.planned + added)
+    assert q.remaining_gap == pytest.approx(100_000.0 - p.planned - added)
+    assert q.total == p.total  # the baseline stays

@@ -34,10 +34,10 @@ DEMO_RUNS: dict[str, tuple[dict[str, Any], ...]] = {
             "plan_name": "double11-2026-backtest",
             "promotion": "双11",
             "as_of": "2026-10-19",
-            "target_growth": 1.2,
+            "target_growth": 1.5,
         },
         # the next 618, planned from the last order date
-        {"plan_name": "618-next", "promotion": "618", "target_growth": 1.2},
+        {"plan_name": "618-next", "promotion": "618", "target_growth": 1.5},
     ),
 }
 """The demo's runs of a notebook, each with its parameters (one default run otherwise)."""

@@ -21,7 +21,7 @@ benefit arms), ``power``, ``export`` (pack files), ``job`` (run, write, stored).
 """
 
 from workbench.plan.editions import PHASES, Edition
-from workbench.plan.job import Plan, Stored, check_name, packs, run, stored, write
+from workbench.plan.job import Plan, Stored, check_name, packs, run, stored, with_levers, write
 from workbench.plan.levers import LEVER_COLUMNS, empty_levers
 
 __all__ = [
@@ -35,5 +35,6 @@ __all__ = [
     "packs",
     "run",
     "stored",
+    "with_levers",
     "write",
 ]

@@ -232,7 +232,7 @@ def _cell_estimate(
     note = "" if len(seen) > 1 else "one edition"
     return {
         "rate": rate_value,
-        "aov": round(a_hat, 2),
+        "aov": a_hat,
         "buyers": buyers_hat,
         "gmv": gmv_hat,
         "gmv_sd": float(np.sqrt(var_s + var_t)),

@@ -244,6 +244,28 @@ def run(
     )
 
 
+LEVER_RESULT = (
+    "planned_rate",
+    "planned_aov",
+    "planned_gmv",
+    "lever_gmv",
+    "measure",
+    "owner",
+    "lever_note",
+)
+
+
+def with_levers(plan: Plan, levers: pd.DataFrame | str | Path | None) -> Plan:
+    """``plan`` with other levers: the cells recomputed, everything else kept.
+
+    Raises:
+        ValueError: a lever names a cell the plan does not have, or a value out of range.
+    """
+    base = plan.cells.drop(columns=[c for c in LEVER_RESULT if c in plan.cells])
+    lv = lever_mod.check_levers(lever_mod.read_levers(levers), base)
+    return dataclasses.replace(plan, levers=lv, cells=lever_mod.apply_levers(base, lv))
+
+
 def packs(plan: Plan) -> ir.Table:
     """The audience packs of ``plan`` (see :meth:`Plan.packs`)."""
     s = plan.settings

@@ -110,7 +110,7 @@ def best_seen(history: pd.DataFrame, confidence: float = 0.9) -> pd.DataFrame:
     rate's lower confidence bound (Wilson), and where it was seen."""
     h = history[(history["segment"] != OUTSIDE) & (history["population"].fillna(0) > 0)].copy()
     if h.empty:
-        return pd.DataFrame(columns=[*CELL, "best_rate", "best_where"])
+        return pd.DataFrame(columns=[*CELL, "best_rate", "best_edition", "best_tier"])
     low, _ = proportion_confint(
         h["buyers"].to_numpy(),
         h["population"].astype("int64").to_numpy(),
@@ -130,7 +130,8 @@ def best_seen(history: pd.DataFrame, confidence: float = 0.9) -> pd.DataFrame:
                 "segment": seg,
                 "member_tier": tier,
                 "best_rate": float(best["low"]),
-                "best_where": f"{best['edition']} {best['member_tier']}",
+                "best_edition": str(best["edition"]),
+                "best_tier": str(best["member_tier"]),
             }
         )
     return pd.DataFrame(rows)
@@ -150,8 +151,8 @@ def suggest(
     far as needed.
 
     Returns:
-        One row per cell with headroom: ``rate`` (baseline), ``best_rate``,
-        ``best_where``, ``headroom``, ``proposed_rate``, ``gain`` (GMV added),
+        One row per cell with headroom: ``rate`` (baseline), ``best_rate`` and where it
+        was seen (``best_edition``, ``best_tier``), ``headroom``, ``proposed_rate``, ``gain`` (GMV added),
         ``cumulative`` and ``taken`` (whether the proposal uses it).
     """
     if not cap > 0:
@@ -182,7 +183,8 @@ def suggest(
         "rate",
         "aov",
         "best_rate",
-        "best_where",
+        "best_edition",
+        "best_tier",
         "headroom",
         "proposed_rate",
         "gain",

@@ -539,6 +539,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "plan_owner": ("负责人", "Owner"),
     "plan_best_rate": ("历史最佳回购率（下限）", "Best rate seen (lower bound)"),
     "plan_best_where": ("出现于", "Seen in"),
+    "plan_best_tier": ("所在等级", "In tier"),
     "plan_headroom": ("提升空间", "Headroom"),
     "plan_proposed_rate": ("建议回购率", "Proposed rate"),
     "plan_gain": ("增量 GMV", "GMV added"),
@@ -592,6 +593,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "control": ("对照组", "Control"),
     "treatment": ("实验组", "Treatment"),
     "one_edition": ("只有一届", "one edition"),
+    "planner_in_lab": (
+        "在 JupyterLab 中，这里是规划器：逐格调整回购率和客单价，即时看到合计与剩余缺口，并保存为新版本。",
+        "In JupyterLab, this is the planner: change each cell's rate and GMV per buyer, see "
+        "the total and the remaining gap at once, and save the plan as a new version.",
+    ),
     "plan_no_levers": ("还没有抓手：规划等于基线。", "No levers yet: the plan is the baseline."),
     "plan_no_headroom": (
         "没有哪个人群低于其历史最佳回购率：无处可提。",

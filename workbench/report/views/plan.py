@@ -139,29 +139,46 @@ def editions_table(plan: Plan, lang: str = "zh") -> Table:
 
 
 def history_table(plan: Plan, lang: str = "zh") -> Table:
-    """Per cell and past edition: population, repurchasers, rate, GMV per buyer, GMV."""
-    h = _ordered(plan.history)
-    h = h.sort_values("year", kind="stable")
-    h = _ordered(h)
-    h = _named(h, lang)
-    cols = {
-        "edition": "plan_edition",
-        "segment": "plan_segment",
-        "member_tier": "member_tier",
-        "population": "plan_population",
-        "buyers": "plan_buyers",
-        "rate": "plan_rate",
-        "aov": "plan_aov",
-        "gmv": "plan_gmv",
-    }
-    g = h[list(cols)].rename(columns=cols)
-    g["plan_population"] = g["plan_population"].astype("Int64")
-    return table(
-        g,
-        lang=lang,
-        formats={"plan_rate": pct, "plan_aov": _money(lang), "plan_gmv": _money(lang)},
-        name="history",
+    """The history table as a planner reads it: one row per cell, and for each past
+    edition its persons, repurchase rate, GMV per buyer and GMV side by side."""
+    h = plan.history
+    wide = h.pivot_table(
+        index=["segment", "member_tier"],
+        columns="edition",
+        values=["population", "rate", "aov", "gmv"],
+        aggfunc="first",
+        dropna=False,
     )
+    editions = [e.name for e in plan.past]
+    measures = [
+        ("population", "plan_population"),
+        ("rate", "plan_rate"),
+        ("aov", "plan_aov"),
+        ("gmv", "plan_gmv"),
+    ]
+    out = _named(_ordered(wide.index.to_frame(index=False)), lang)
+    keys = list(
+        zip(
+            *(_ordered(wide.index.to_frame(index=False))[c] for c in ("segment", "member_tier")),
+            strict=True,
+        )
+    )
+    frame = pd.DataFrame(
+        {
+            label("plan_segment", lang): out["segment"].to_numpy(),
+            label("member_tier", lang): out["member_tier"].to_numpy(),
+        }
+    )
+    formats: dict[str, Any] = {}
+    for e in editions:
+        for col, key in measures:
+            name = f"{e} {label(key, lang)}"
+            values = [wide.loc[k, (col, e)] if (col, e) in wide.columns else None for k in keys]
+            frame[name] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
+            if col == "population":
+                frame[name] = frame[name].astype("Int64")
+            formats[name] = pct if col == "rate" else _money(lang) if col != "population" else None
+    return table(frame, formats={k: v for k, v in formats.items() if v}, lang=lang, name="history")
 
 
 def history_chart(plan: Plan, lang: str = "zh") -> alt.FacetChart:
@@ -175,7 +192,7 @@ def history_chart(plan: Plan, lang: str = "zh") -> alt.FacetChart:
     tiers = [label(t, lang) for t in TIER_ORDER if t in set(h["member_tier"])]
     base = alt.Chart(h).encode(
         x=alt.X("year:O", title=label("plan_edition", lang)),
-        y=alt.Y("rate:Q", title=label("plan_rate", lang), axis=alt.Axis(format="%")),
+        y=alt.Y("rate:Q", title=None, axis=alt.Axis(format="%")),
         color=alt.Color(
             "tier_name:N",
             title=label("member_tier", lang),
@@ -189,7 +206,12 @@ def history_chart(plan: Plan, lang: str = "zh") -> alt.FacetChart:
             tip("rate:Q", "plan_rate", lang, ".1%"),
         ],
     )
-    layered = alt.layer(base.mark_line(), base.mark_point(filled=True))
+    points = base.mark_point(filled=True).encode(
+        size=alt.Size(
+            "population:Q", title=label("plan_population", lang), scale=alt.Scale(range=[10, 160])
+        )
+    )
+    layered = alt.layer(base.mark_line(opacity=0.7), points)
     return layered.properties(width=150, height=110).facet(
         facet=alt.Facet("segment_name:N", title=None, sort=order),
         columns=4,
@@ -251,7 +273,7 @@ def waterfall(plan: Plan, lang: str = "zh") -> alt.LayerChart | Note:
     steps: list[tuple[str, float, str]] = [
         (label("plan_baseline", lang), plan.total.value, "total")
     ]
-    lv = plan.cells[plan.cells["lever_gmv"].abs() > 0.005]
+    lv = plan.cells[plan.cells["lever_gmv"] != 0]
     for r in _ordered(lv).itertuples():
         name = f"{label(r.segment, lang)} · {label(r.member_tier, lang)}"
         steps.append((name, float(r.lever_gmv), "step"))
@@ -291,13 +313,15 @@ def waterfall(plan: Plan, lang: str = "zh") -> alt.LayerChart | Note:
             ],
         )
     )
-    return bars.properties(width="container", height=260, title=title("plan_waterfall_title", lang))
+    return bars.properties(width=520, height=260, title=title("plan_waterfall_title", lang))
 
 
 def levers_table(plan: Plan, lang: str = "zh") -> Table | Note:
     """The cells a lever changes: baseline and planned rate and GMV per buyer, what
     the lever adds, its measure, owner and note."""
-    c = plan.cells[plan.cells["lever_gmv"].abs() > 0.005]
+    keys = set(zip(plan.levers["segment"], plan.levers["member_tier"], strict=True))
+    has = [k in keys for k in zip(plan.cells["segment"], plan.cells["member_tier"], strict=True)]
+    c = plan.cells[has]
     if c.empty:
         return Note(label("plan_no_levers", lang))
     c = _named(_ordered(c), lang)
@@ -335,6 +359,7 @@ def suggestion_table(plan: Plan, lang: str = "zh") -> Table | Note:
     if s.empty:
         return Note(label("plan_no_headroom", lang))
     s = _named(s, lang)
+    s["best_tier"] = s["best_tier"].map(lambda t: label(t, lang))
     s["taken"] = s["taken"].map(lambda t: "✓" if t else "")
     cols = {
         "segment": "plan_segment",
@@ -342,7 +367,8 @@ def suggestion_table(plan: Plan, lang: str = "zh") -> Table | Note:
         "population": "plan_population",
         "rate": "plan_rate",
         "best_rate": "plan_best_rate",
-        "best_where": "plan_best_where",
+        "best_edition": "plan_best_where",
+        "best_tier": "plan_best_tier",
         "headroom": "plan_headroom",
         "proposed_rate": "plan_proposed_rate",
         "gain": "plan_gain",
@@ -389,7 +415,7 @@ def strategy_table(plan: Plan, lang: str = "zh") -> Table:
             label("plan_resources", lang): st["resources"],
         }
     )
-    return table(out, name="strategy")
+    return table(out, lang=lang, name="strategy")
 
 
 def saved(version: int, plan: Plan, lang: str = "zh") -> Note:
