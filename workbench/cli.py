@@ -340,7 +340,14 @@ def plan(
     name: Annotated[
         str, typer.Option(help="The plan's name (saving it again makes a new version).")
     ],
-    target: Annotated[float, typer.Option(help="GMV target of the coming edition.")],
+    target: Annotated[
+        float | None,
+        typer.Option(help="GMV target of the coming edition; none: the baseline alone."),
+    ] = None,
+    target_growth: Annotated[
+        float | None,
+        typer.Option(help="Without --target: the target as a multiple of the last edition's GMV."),
+    ] = None,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -408,6 +415,7 @@ def plan(
             target,
             settings,
             target_new=target_new,
+            target_growth=target_growth,
             edition_dates=edition_dates,
             levers=levers,
             strategy_file=str(strategy) if strategy else None,
@@ -423,11 +431,15 @@ def plan(
             f"{p.coming.name} ({p.coming.start} to {p.coming.end}), history "
             f"{', '.join(e.name for e in p.past)}"
         )
-        typer.echo(
-            f"baseline {t.value:,.2f} [{t.low:,.2f}, {t.high:,.2f}] at "
-            f"{p.settings.confidence:.0%}; target {target:,.2f}; gap "
-            f"{target - t.value:,.2f}; planned with levers {p.planned:,.2f}"
+        line = (
+            f"baseline {t.value:,.2f} [{t.low:,.2f}, {t.high:,.2f}] at {p.settings.confidence:.0%}"
         )
+        if p.target is not None:
+            line += (
+                f"; target {p.target:,.2f}; gap {p.target - t.value:,.2f}; planned with "
+                f"levers {p.planned:,.2f}"
+            )
+        typer.echo(line)
         typer.echo(f"saved plan {p.name} version {version} in {time.perf_counter() - t0:.1f} s")
     except (FileNotFoundError, WorkbenchError, ValueError, LookupError) as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -78,7 +78,7 @@ def canonical(promotion: str) -> str:
 def known_promotions(con: Any) -> list[str]:
     """The promotions the campaigns table or the calendar knows."""
     found = list(CALENDAR)
-    if "campaigns" in con.list_tables():
+    if "campaigns" in con.list_tables() and "festival" in con.table("campaigns").columns:
         c = con.table("campaigns")
         for f in c.select("festival").distinct().to_pandas()["festival"].dropna():
             if f not in found:
@@ -87,10 +87,14 @@ def known_promotions(con: Any) -> list[str]:
 
 
 def campaign_editions(con: Any, promotion: str) -> dict[int, Edition]:
-    """The editions of ``promotion`` the campaigns table holds, by year."""
+    """The editions of ``promotion`` the campaigns table holds, by year (none when the
+    table lacks the promotion, the year or a phase's dates)."""
     if "campaigns" not in con.list_tables():
         return {}
     c = con.table("campaigns")
+    needed = {"campaign_id", "festival", "year", "tail_end", *(f"{p}_start" for p in PHASES)}
+    if not needed <= set(c.columns):
+        return {}
     rows = c.filter(c.festival == promotion).to_pandas()
     out: dict[int, Edition] = {}
     for r in rows.itertuples():
