@@ -425,7 +425,7 @@ def plan(
         )
         version = job.write(con, p)
         for note in p.notes:
-            typer.echo(f"note: {note}")
+            typer.echo(f"note: {note.text()}")
         t = p.total
         typer.echo(
             f"{p.coming.name} ({p.coming.start} to {p.coming.end}), history "

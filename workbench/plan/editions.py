@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, ClassVar
 
 PHASES: tuple[str, ...] = ("warmup", "burst", "return", "tail")
 """The four phases, in order: 蓄水期, 爆发期, 返场 (稳定期), 收尾期."""
@@ -26,6 +26,30 @@ CALENDAR: dict[str, tuple[tuple[int, int], ...]] = {
 """The usual dates of the promotions the calendar knows, for years without a campaign."""
 
 ALIASES: dict[str, str] = {"1111": "双11", "double11": "双11", "双十一": "双11"}
+
+
+class Notice:
+    """A note on what a plan could not do: a key (``edition_before_data``) and the values
+    its sentence names; :meth:`text` gives the sentence in English, a report its label."""
+
+    SENTENCES: ClassVar[dict[str, str]] = {
+        "edition_after_as_of": "{edition} ends {end}, after the as-of date {as_of}",
+        "edition_before_data": "{edition} starts {start}, before the first order {first}",
+        "fewer_editions": "the history holds {found} of {wanted} editions",
+        "no_members": "no member records: every cell's member tier is non-member",
+        "calendar_dates": "no campaign of this promotion in the data: its dates are the calendar's",
+        "no_target": "no target: the plan shows the baseline without a gap",
+    }
+
+    def __init__(self, key: str, **values: Any) -> None:
+        self.key = key
+        self.values = {k: str(v) for k, v in values.items()}
+
+    def text(self) -> str:
+        return self.SENTENCES[self.key].format(**self.values)
+
+    def __repr__(self) -> str:
+        return f"Notice({self.key!r}, {self.values!r})"
 
 
 @dataclass(frozen=True)
@@ -163,7 +187,7 @@ def past_editions(
     count: int,
     as_of: dt.date,
     first_day: dt.date | None,
-) -> tuple[list[Edition], list[str]]:
+) -> tuple[list[Edition], list[Notice]]:
     """Up to ``count`` editions before ``coming`` whose window lies wholly within the data
     (from ``first_day`` to ``as_of``), oldest first, and notes on the years left out.
 
@@ -171,7 +195,7 @@ def past_editions(
     as new, and one that ends after ``as_of`` is not over: both are left out.
     """
     found: list[Edition] = []
-    notes: list[str] = []
+    notes: list[Notice] = []
     year = coming.year - 1
     while len(found) < count and year >= coming.year - count - 5:
         e = edition(con, coming.promotion, year)
@@ -179,11 +203,13 @@ def past_editions(
         if e is None:
             continue
         if e.end > as_of:
-            notes.append(f"{e.name} ends {e.end}, after the as-of date {as_of}")
+            notes.append(Notice("edition_after_as_of", edition=e.name, end=e.end, as_of=as_of))
             continue
         if first_day is None or e.start <= first_day:
             if first_day is not None:
-                notes.append(f"{e.name} starts {e.start}, before the first order {first_day}")
+                notes.append(
+                    Notice("edition_before_data", edition=e.name, start=e.start, first=first_day)
+                )
             break
         found.append(e)
     return found[::-1], notes

@@ -77,7 +77,7 @@ class Plan:
     library: list[strat.Group]
     persons: ir.Table
     salt: str
-    notes: list[str] = field(default_factory=list)
+    notes: list[ed.Notice] = field(default_factory=list)
     made: list[dt.date] = field(default_factory=list)
 
     @property
@@ -189,7 +189,7 @@ def run(
         )
     ed.check_editions([*past, coming])
     if len(past) < settings.editions:
-        notes.append(f"the history holds {len(past)} of {settings.editions} editions")
+        notes.append(ed.Notice("fewer_editions", found=len(past), wanted=settings.editions))
     history, made = hist_mod.history(con, past, settings.scheme, segment_settings, link_threshold)
     if target is None and target_growth is not None:
         last = history[history["year"] == history["year"].max()]
@@ -198,6 +198,10 @@ def run(
     if new_snap:
         made.append(as_of)
     pops = hist_mod.populations(snap, settings.scheme)
+    if set(pops["member_tier"]) <= {hist_mod.NO_TIER}:
+        notes.append(ed.Notice("no_members"))
+    if not any(e.source == "campaigns" for e in [*past, coming]):
+        notes.append(ed.Notice("calendar_dates"))
     cells = base_mod.baseline(history, pops, coming.year, settings.estimator, settings.confidence)
     if target is None:
         cells = cells.assign(gap=float("nan"), gap_share=float("nan"))
@@ -213,7 +217,7 @@ def run(
         cells, history, target, settings.headroom_cap, settings.confidence
     )
     if target is None:
-        notes.append("no target: the plan shows the baseline without a gap")
+        notes.append(ed.Notice("no_target"))
     library = strat.load_library(strategy_file)
     persons = hist_mod.cells(snap, settings.scheme)
     group = ibis.cases(

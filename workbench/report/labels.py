@@ -598,6 +598,31 @@ LABELS: dict[str, tuple[str, str]] = {
         "In JupyterLab, this is the planner: change each cell's rate and GMV per buyer, see "
         "the total and the remaining gap at once, and save the plan as a new version.",
     ),
+    "plan_settings_title": ("本规划的设置", "The settings of this plan"),
+    "notice_edition_after_as_of": (
+        "{edition} 在 {end} 结束，晚于截止日期 {as_of}，未计入历史。",
+        "{edition} ends {end}, after the as-of date {as_of}: left out of the history.",
+    ),
+    "notice_edition_before_data": (
+        "{edition} 在 {start} 开始，早于第一笔订单 {first}，未计入历史。",
+        "{edition} starts {start}, before the first order {first}: left out of the history.",
+    ),
+    "notice_fewer_editions": (
+        "历史只有 {found} 届（设置为 {wanted} 届）。",
+        "The history holds {found} of {wanted} editions.",
+    ),
+    "notice_no_members": (
+        "数据中没有会员记录：所有格子的会员等级都是非会员，无法按会员等级规划。",
+        "No member records in the data: every cell is non-member, so the plan cannot split by member tier.",
+    ),
+    "notice_calendar_dates": (
+        "数据中没有该大促的活动：日期取自节日日历。",
+        "No campaign of this promotion in the data: its dates are the festival calendar's.",
+    ),
+    "notice_no_target": (
+        "未设目标：只显示基线，不计缺口。",
+        "No target: the baseline alone, without a gap.",
+    ),
     "plan_no_levers": ("还没有抓手：规划等于基线。", "No levers yet: the plan is the baseline."),
     "plan_no_headroom": (
         "没有哪个人群低于其历史最佳回购率：无处可提。",

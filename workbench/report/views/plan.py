@@ -92,9 +92,10 @@ def headline(plan: Plan, lang: str = "zh") -> Strip:
 
 def data_notes(plan: Plan, lang: str = "zh") -> Stack | None:
     """What the plan could not do, one line each (as the job wrote it), and no target."""
-    parts: list[Any] = [Note(n, warning=True) for n in plan.notes if not n.startswith("no target")]
-    if plan.target is None:
-        parts.append(Note(label("plan_no_target", lang)))
+    parts: list[Any] = [
+        Note(label(f"notice_{n.key}", lang).format(**n.values), warning=n.key != "no_target")
+        for n in plan.notes
+    ]
     return Stack(parts) if parts else None
 
 
@@ -109,7 +110,10 @@ def settings_table(plan: Plan, lang: str = "zh") -> Table:
             value = "–"
         rows.append({"setting": label(name, lang), "value": str(value)})
     return table(
-        pd.DataFrame(rows), caption=label("settings_title", lang), lang=lang, name="plan_settings"
+        pd.DataFrame(rows),
+        caption=label("plan_settings_title", lang),
+        lang=lang,
+        name="plan_settings",
     )
 
 
