@@ -21,7 +21,17 @@ benefit arms), ``power``, ``export`` (pack files), ``job`` (run, write, stored).
 """
 
 from workbench.plan.editions import PHASES, Edition
-from workbench.plan.job import Plan, Stored, check_name, packs, run, stored, with_levers, write
+from workbench.plan.job import (
+    Plan,
+    Stored,
+    backtest,
+    check_name,
+    packs,
+    run,
+    stored,
+    with_levers,
+    write,
+)
 from workbench.plan.levers import LEVER_COLUMNS, empty_levers
 
 __all__ = [
@@ -30,6 +40,7 @@ __all__ = [
     "Edition",
     "Plan",
     "Stored",
+    "backtest",
     "check_name",
     "empty_levers",
     "packs",

@@ -104,6 +104,41 @@ class Plan:
         return packs(self)
 
 
+def backtest(con: Any, plan: Plan, link_threshold: float | None = None) -> pd.DataFrame | None:
+    """The plan's baseline against what the edition brought, per cell, when it is over.
+
+    The actual of a cell is measured as the history measures a past edition: the
+    persons of the plan's snapshot (as of ``plan.as_of``) who bought in the window.
+
+    Returns:
+        ``None`` while the edition is not over (its last day is after the last order);
+        else one row per cell: ``segment``, ``member_tier``, ``population``, ``gmv``,
+        ``gmv_low``, ``gmv_high`` (the baseline), ``actual_rate``, ``actual_gmv`` and
+        ``inside`` (whether the actual lies in the interval).
+    """
+    last = con.table("orders").ordered_at.max().execute()
+    if last is None or pd.isna(last) or pd.Timestamp(last).date() < plan.coming.end:
+        return None
+    from workbench.segment import stored as stored_snapshot
+
+    snap = stored_snapshot(con, plan.as_of)
+    actual = hist_mod.edition_rows(
+        con, plan.coming, hist_mod.cells(snap, plan.settings.scheme), link_threshold
+    )
+    actual = actual.rename(columns={"rate": "actual_rate", "gmv": "actual_gmv"})
+    cols = ["segment", "member_tier", "population", "rate", "gmv", "gmv_low", "gmv_high"]
+    out = plan.cells[cols].merge(
+        actual[["segment", "member_tier", "actual_rate", "actual_gmv"]],
+        on=["segment", "member_tier"],
+        how="left",
+    )
+    out["actual_gmv"] = out["actual_gmv"].fillna(0.0)
+    out["inside"] = (out["actual_gmv"] >= out["gmv_low"] - 0.005) & (
+        out["actual_gmv"] <= out["gmv_high"] + 0.005
+    )
+    return out
+
+
 def check_name(name: str) -> str:
     """``name`` if it is a valid plan name.
 

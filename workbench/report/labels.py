@@ -623,6 +623,20 @@ LABELS: dict[str, tuple[str, str]] = {
         "未设目标：只显示基线，不计缺口。",
         "No target: the baseline alone, without a gap.",
     ),
+    "plan_not_over": (
+        "{edition} 尚未结束（最后一天 {end} 晚于最后一笔订单）：结束后再运行即可回测。",
+        "{edition} is not over (its last day, {end}, is after the last order): run again after it to backtest.",
+    ),
+    "plan_actual": ("实际 GMV", "Actual GMV"),
+    "plan_actual_rate": ("实际回购率", "Actual rate"),
+    "plan_inside": ("在区间内", "inside the interval"),
+    "plan_outside": ("在区间外", "outside the interval"),
+    "plan_inside_short": ("在区间内", "Inside"),
+    "plan_coverage": ("实际落在区间内的格子", "Cells whose actual is inside"),
+    "plan_coverage_note": (
+        "共 {n} 个有估计的格子，区间水平 {level}",
+        "of {n} cells with an estimate, at {level}",
+    ),
     "plan_no_levers": ("还没有抓手：规划等于基线。", "No levers yet: the plan is the baseline."),
     "plan_no_headroom": (
         "没有哪个人群低于其历史最佳回购率：无处可提。",

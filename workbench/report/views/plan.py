@@ -425,3 +425,72 @@ def strategy_table(plan: Plan, lang: str = "zh") -> Table:
 def saved(version: int, plan: Plan, lang: str = "zh") -> Note:
     """Says under which name and version the plan was saved (:func:`workbench.plan.write`)."""
     return Note(label("plan_saved", lang).format(name=plan.name, version=version))
+
+
+def backtest_table(bt: pd.DataFrame | None, plan: Plan, lang: str = "zh") -> Stack | Note:
+    """The baseline against what the edition brought, per cell and in total, and how
+    often the actual lies inside the interval (:func:`workbench.plan.backtest`)."""
+    if bt is None:
+        return Note(
+            label("plan_not_over", lang).format(edition=plan.coming.name, end=plan.coming.end)
+        )
+    t = plan.total
+    actual = float(bt["actual_gmv"].sum())
+    inside_total = t.low <= actual <= t.high
+    level = pct(plan.settings.confidence, 0)
+    rated = bt[bt["gmv_high"] > 0]
+    strip = Strip(
+        [
+            (
+                label("plan_baseline", lang),
+                money(t.value, lang),
+                label("plan_interval_note", lang).format(
+                    level=level, low=money(t.low, lang), high=money(t.high, lang)
+                ),
+            ),
+            (
+                label("plan_actual", lang),
+                money(actual, lang),
+                label("plan_inside" if inside_total else "plan_outside", lang),
+            ),
+            (
+                label("plan_coverage", lang),
+                pct(float(rated["inside"].mean()) if len(rated) else float("nan")),
+                label("plan_coverage_note", lang).format(n=len(rated), level=level),
+            ),
+        ]
+    )
+    g = _named(_ordered(bt), lang)
+    g["plan_interval"] = [
+        _interval(lo, hi, lang) for lo, hi in zip(g["gmv_low"], g["gmv_high"], strict=True)
+    ]
+    g["inside"] = g["inside"].map(lambda x: "✓" if x else "✗")
+    cols = {
+        "segment": "plan_segment",
+        "member_tier": "member_tier",
+        "population": "plan_population",
+        "rate": "plan_rate",
+        "actual_rate": "plan_actual_rate",
+        "gmv": "plan_gmv",
+        "plan_interval": "plan_interval",
+        "actual_gmv": "plan_actual",
+        "inside": "plan_inside_short",
+    }
+    out = g[list(cols)].rename(columns=cols)
+    out["plan_population"] = out["plan_population"].astype("Int64")
+    return Stack(
+        [
+            strip,
+            table(
+                out,
+                lang=lang,
+                formats={
+                    "plan_rate": pct,
+                    "plan_actual_rate": pct,
+                    "plan_gmv": _money(lang),
+                    "plan_actual": _money(lang),
+                },
+                name="backtest",
+            ),
+        ]
+    )
