@@ -44,7 +44,7 @@ from xlsxwriter.worksheet import Worksheet
 from workbench.plan import Plan
 from workbench.plan.arms import CONTROL, TREATMENT
 from workbench.plan.editions import PHASES
-from workbench.plan.history import CELL, OUTSIDE
+from workbench.plan.history import CELL, NO_TIER, OUTSIDE
 from workbench.plan.levers import TIER_ORDER
 from workbench.report.labels import label
 from workbench.report.theme import formula_safe
@@ -311,7 +311,7 @@ def _segment_name(segment: str, lang: str) -> str:
 
 
 def _tier_name(tier: str, lang: str) -> str:
-    return label("non_member" if tier == TIER_ORDER[0] else tier, lang)
+    return label("non_member" if tier == NO_TIER else tier, lang)
 
 
 def _customers(new: Any, lang: str) -> str:
