@@ -34,7 +34,7 @@ from workbench.engine import connect
 from workbench.plan import Edition, Plan
 from workbench.plan import run as run_plan
 from workbench.plan.baseline import Total, gap
-from workbench.plan.history import HISTORY_COLUMNS
+from workbench.plan.history import HISTORY_COLUMNS, NO_TIER
 from workbench.plan.levers import apply_levers
 from workbench.plan.strategy import load_library
 from workbench.report.labels import label
@@ -179,7 +179,7 @@ PAST = [
 BASELINE = pd.DataFrame(
     {
         "segment": ["active_old", "active_old", "potential_member", "trial_member", "outside"],
-        "member_tier": ["VIP", "none", "none", "普通", "none"],
+        "member_tier": ["VIP", NO_TIER, NO_TIER, "普通", NO_TIER],
         "new": [False, False, True, True, True],
         "population": pd.array([100, 400, 1000, 10, None], dtype="Int64"),
         "rate": [0.30, 0.10, 0.02, float("nan"), float("nan")],
@@ -202,7 +202,7 @@ TARGET = 20_000.0
 LEVERS = pd.DataFrame(
     {
         "segment": ["active_old", "outside"],
-        "member_tier": ["VIP", "none"],
+        "member_tier": ["VIP", NO_TIER],
         "rate": [0.40, float("nan")],
         "aov": [float("nan"), 90.0],
         "measure": ['=HYPERLINK("http://example.com/x")', "+满 200 减 30"],
@@ -218,9 +218,9 @@ def _history() -> pd.DataFrame:
     for e, k in zip(PAST, (0.9, 1.0), strict=True):
         for seg, tier, new, pop, buyers, aov in (
             ("active_old", "VIP", False, 100, 30, 200.0),
-            ("active_old", "none", False, 400, 40, 100.0),
-            ("potential_member", "none", True, 1000, 20, 50.0),
-            ("outside", "none", True, None, 20, 80.0),
+            ("active_old", NO_TIER, False, 400, 40, 100.0),
+            ("potential_member", NO_TIER, True, 1000, 20, 50.0),
+            ("outside", NO_TIER, True, None, 20, 80.0),
         ):
             p = None if pop is None else int(pop * k)
             b = int(buyers * k)
@@ -252,7 +252,7 @@ PERSONS = pd.DataFrame(
     {
         "person_id": [f"P{i:03d}" for i in range(20)],
         "segment": ["active_old"] * 12 + ["potential_member"] * 4 + ["trial_member"] * 3 + ["x"],
-        "member_tier": ["VIP"] * 5 + ["none"] * 7 + ["none"] * 4 + ["普通"] * 3 + ["none"],
+        "member_tier": ["VIP"] * 5 + [NO_TIER] * 7 + [NO_TIER] * 4 + ["普通"] * 3 + [NO_TIER],
         "new": [False] * 12 + [True] * 8,
         "group_name": ["active_old"] * 12
         + ["potential_member"] * 4
@@ -284,7 +284,7 @@ def hand_plan(target: float | None = TARGET, target_new: float | None = None) ->
     suggestion = pd.DataFrame(
         {
             "segment": ["active_old", "potential_member"],
-            "member_tier": ["none", "none"],
+            "member_tier": [NO_TIER, NO_TIER],
             "proposed_rate": [0.13, 0.025],
             "taken": [True, False],
         }
@@ -358,7 +358,7 @@ def line(ws: Worksheet, key: str, lang: str) -> openpyxl.cell.cell.Cell:
 
 def shown(segment: str, tier: str, lang: str) -> tuple[str, str]:
     s = label("wb_outside", lang) if segment == "outside" else label(segment, lang)
-    t = label("non_member", lang) if tier == "none" else label(tier, lang)
+    t = label("non_member", lang) if tier == NO_TIER else label(tier, lang)
     return s, t
 
 
