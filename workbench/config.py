@@ -388,7 +388,63 @@ class PlanSettings:
         return replace(self, **changes).check() if changes else self
 
 
-JOB_SETTINGS: dict[str, type] = {"segment": SegmentSettings, "plan": PlanSettings}
+@dataclass(frozen=True)
+class ReviewSettings:
+    """The settings of the post-promotion review (job 4): its options, declared once.
+
+    Set any in ``workbench.toml`` under ``[workbench.review]``, or as
+    ``WORKBENCH_REVIEW_<NAME>``; a notebook parameter of the same name overrides them.
+
+    Example:
+        >>> ReviewSettings().updated({"correction": "bh"}).correction
+        'bh'
+    """
+
+    confidence: float = setting(
+        0.95, "level of the lifts' intervals", low=0.5, high=1.0, high_open=True
+    )
+    correction: str = setting(
+        "holm",
+        "multiple testing across arms and segments: Holm (family-wise) or "
+        "Benjamini-Hochberg (false discovery rate)",
+        choices=("holm", "bh"),
+    )
+    min_units: int = setting(100, "an arm with fewer units than this is too small to test", low=2)
+    bootstrap: int = setting(
+        0,
+        "revenue intervals by this many bootstrap resamples (0: Welch's normal interval)",
+        low=0,
+        high=10000,
+    )
+    pre_days: int = setting(
+        90,
+        "CUPED: the covariate is each person's GMV in this many days before the window",
+        low=1,
+        high=730,
+    )
+
+    def check(self) -> ReviewSettings:
+        """Raise ``ValueError`` naming the first setting out of its range."""
+        for name, spec in specs(type(self)).items():
+            value = getattr(self, name)
+            try:
+                spec.read(value)
+            except (ValueError, TypeError):
+                raise ValueError(f"review {name} {value!r} is not {spec.accepts}") from None
+        return self
+
+    def updated(self, values: Mapping[str, Any]) -> ReviewSettings:
+        """These settings with the fields named in ``values`` changed, then checked."""
+        known = specs(type(self))
+        changes = {k: v for k, v in values.items() if k in known and v is not None}
+        return replace(self, **changes).check() if changes else self
+
+
+JOB_SETTINGS: dict[str, type] = {
+    "segment": SegmentSettings,
+    "plan": PlanSettings,
+    "review": ReviewSettings,
+}
 """Each job's settings class, by its section in :class:`Settings` and ``workbench.toml``."""
 
 
@@ -423,6 +479,7 @@ timezone = "Asia/Shanghai"  # time zone of the times in reports, an IANA name
 JOB_TITLES: dict[str, str] = {
     "segment": "Segmentation (job 2)",
     "plan": "Campaign planning (job 3)",
+    "review": "Post-promotion review (job 4)",
 }
 
 
@@ -500,6 +557,7 @@ class Settings:
         timezone: IANA time zone in which reports show times, such as ``Asia/Shanghai``.
         segment: the bounds of segmentation (:class:`SegmentSettings`).
         plan: the options of campaign planning (:class:`PlanSettings`).
+        review: the options of the post-promotion review (:class:`ReviewSettings`).
         source: where each non-default value came from (for ``workbench --help``).
     """
 
@@ -517,6 +575,7 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     segment: SegmentSettings = field(default_factory=SegmentSettings)
     plan: PlanSettings = field(default_factory=PlanSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
     source: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -698,5 +757,6 @@ def load_settings(
             "segment", file_values.get("segment") or {}, env, config_file, source
         ),
         plan=_job_settings("plan", file_values.get("plan") or {}, env, config_file, source),
+        review=_job_settings("review", file_values.get("review") or {}, env, config_file, source),
         source=source,
     )

@@ -488,6 +488,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "index_title": ("retail-workbench 报告", "retail-workbench reports"),
     "times_in": ("时间为 {tz} 当地时间。", "Times are local to {tz}."),
     "no_runs": ("还没有运行记录。", "No runs yet."),
+    # post-promotion review (04_review)
+    "correction": ("多重检验校正", "Multiple-testing correction"),
+    "min_units": ("可检验的最少人数", "Fewest units to test"),
+    "bootstrap": ("自助法重抽样次数", "Bootstrap resamples"),
+    "pre_days": ("CUPED 前期天数", "CUPED pre-period days"),
     # campaign planning (03_plan)
     "promotion": ("大促", "Promotion"),
     "scheme": ("分层方案", "Segment scheme"),

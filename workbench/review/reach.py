@@ -274,3 +274,47 @@ def retention(con: Any, edition: Edition, link_threshold: float | None = None) -
         if not seen:
             out[f"retained_{days}d"] = pd.NA
     return out
+
+
+def campaign_experiment(
+    con: Any,
+    campaign_id: str,
+    edition: Edition,
+    segments: ir.Table | None = None,
+    pre_days: int = 90,
+    link_threshold: float | None = None,
+) -> tuple[ir.Table, int]:
+    """The experiment table of an executed campaign: one row per person of its audience,
+    with ``arm``, the outcomes ``bought`` (1 if they bought in the window) and ``gmv``
+    (their GMV in it), the covariate ``pre_gmv`` (their GMV in the ``pre_days`` before
+    the window) and, given a snapshot, their ``segment``.
+
+    A person whose member records fell into different arms (two members found to be one
+    person) cannot be told apart: such persons are left out and counted.
+
+    Returns:
+        The table and the number of persons left out.
+    """
+    aud = audience(con, campaign_id, link_threshold).filter(ibis._.person_id.notnull())
+    arms = aud.group_by("person_id").agg(arms=aud.arm.nunique(), arm=aud.arm.max())
+    mixed = int(arms.filter(arms.arms > 1).count().execute())
+    units = arms.filter(arms.arms == 1).select("person_id", "arm")
+    spend = window_spend(con, edition.start, edition.end, link_threshold)
+    before = window_spend(
+        con,
+        edition.start - dt.timedelta(days=pre_days),
+        edition.start - dt.timedelta(days=1),
+        link_threshold,
+    ).select("person_id", pre_gmv="gmv")
+    t = _left(_left(units, spend.select("person_id", "gmv")), before)
+    out = t.select(
+        "person_id",
+        "arm",
+        bought=t.gmv.notnull().cast("int64"),
+        gmv=t.gmv.fill_null(0.0),
+        pre_gmv=t.pre_gmv.fill_null(0.0),
+    )
+    if segments is not None:
+        out = _left(out, segments.select("person_id", "segment"))
+        out = out.mutate(segment=out.segment.fill_null("outside"))
+    return out, mixed
