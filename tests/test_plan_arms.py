@@ -218,7 +218,7 @@ def test_bad_plan_salt_year_and_flag_are_refused() -> None:
         assign(table(["P1"]), "", SALT, 0.1)
     with pytest.raises(ParameterError, match="salt is empty"):
         assign(table(["P1"]), "618", "", 0.1)
-    with pytest.raises(ParameterError, match="global control share 0.7"):
+    with pytest.raises(ParameterError, match=r"global control share 0\.7"):
         global_control(table(["P1"]), SALT, 0.7, 2027)
     with pytest.raises(ParameterError, match="year '2027' is not a whole number"):
         global_control(table(["P1"]), SALT, 0.05, "2027")  # type: ignore[arg-type]
