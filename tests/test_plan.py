@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -478,3 +479,37 @@ def test_the_planners_edits_become_levers_and_recompute_the_plan(warehouse: Any)
     assert q.planned == pytest.approx(p.planned + added)
     assert q.remaining_gap == pytest.approx(100_000.0 - p.planned - added)
     assert q.total == p.total  # the baseline stays
+
+
+def test_pack_sizes_power_and_files_of_a_saved_plan(warehouse: Any, tmp_path: Path) -> None:
+    from workbench import plan
+
+    con, s = warehouse
+    settings = PlanSettings(arms="A,B", holdout_share=0.2)
+    p = plan.run(con, AS_OF, "packs", 100_000.0, settings, segment_settings=s.segment, salt="x")
+    sizes = plan.pack_sizes(p)
+    packs = p.packs().to_pandas()
+    assert int(sizes["persons"].sum()) == len(packs)
+    assert set(sizes["arm"]) == {"control", "A", "B"}
+    # a person has one arm; the two arms take equal shares of the treated
+    arms = packs.drop_duplicates("person_id")["arm"].value_counts()
+    n = int(arms.sum())
+    assert abs(arms["control"] / n - 0.2) < 4 * math.sqrt(0.2 * 0.8 / n)
+    assert abs(arms["A"] - arms["B"]) < 4 * math.sqrt(n * 0.8 * 0.25)
+    pw = plan.power(p).set_index(["segment", "member_tier"])
+    big = pw["population"].idxmax()
+    # the largest cell's MDE at 20% holdout, against statsmodels' own solver
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    n_c = pw.loc[big, "population"] * 0.2
+    h = NormalIndPower().solve_power(nobs1=n_c, ratio=4.0, alpha=0.05, power=0.8)
+    r = float(pw.loc[big, "rate"])
+    hit = math.sin(math.asin(math.sqrt(r)) + h / 2) ** 2  # Cohen's h back to a rate
+    assert proportion_effectsize(hit, r) == pytest.approx(h)
+    assert pw.loc[big, "mde_abs"] == pytest.approx(hit - r, rel=1e-3)
+    version = plan.write(con, p)
+    out = plan.export(con, p, version, tmp_path)
+    assert out.folder == tmp_path / "plans" / f"packs-v{version}"
+    written = [f for f in out.files["file"].dropna()]
+    assert written and all((out.folder / Path(str(f)).name).is_file() for f in written)

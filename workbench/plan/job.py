@@ -30,6 +30,8 @@ from workbench.plan import history as hist_mod
 from workbench.plan import levers as lever_mod
 from workbench.plan import strategy as strat
 from workbench.plan.arms import GLOBAL_CONTROL, assign, global_control
+from workbench.plan.export import export_packs
+from workbench.plan.power import cell_power
 from workbench.schema import AUDIENCE_PACKS, PLAN_CELLS, PLANS
 
 NAME = re.compile(r"^[^\W][\w.\-]{0,79}$")
@@ -330,6 +332,61 @@ def packs(plan: Plan) -> ir.Table:
     plays = ibis.memtable(pd.DataFrame(phases))
     j = armed.join(plays, "group_name")
     return j.select("person_id", "phase", "group_name", "segment", "member_tier", "arm")
+
+
+def pack_sizes(plan: Plan) -> pd.DataFrame:
+    """The persons of each audience pack by arm, counted in the engine: ``phase``,
+    ``group_name``, ``arm``, ``persons``."""
+    p = packs(plan)
+    counts = p.group_by(["phase", "group_name", "arm"]).agg(persons=p.count()).to_pandas()
+    counts["persons"] = counts["persons"].astype("int64")
+    return counts.sort_values(["group_name", "phase", "arm"]).reset_index(drop=True)
+
+
+def power(plan: Plan) -> pd.DataFrame:
+    """Per cell with persons: the minimum detectable lift of its repurchase rate at the
+    plan's holdout share, power and significance, and the holdout share it needs to
+    detect the settings' ``min_lift`` (:func:`workbench.plan.power.cell_power`)."""
+    s = plan.settings
+    c = plan.cells[(plan.cells["segment"] != hist_mod.OUTSIDE)]
+    c = c[["segment", "member_tier", "population", "rate"]].copy()
+    c["population"] = c["population"].fillna(0).astype("int64")
+    return cell_power(
+        c,
+        s.holdout_share,
+        target_lift=s.min_lift,
+        power=s.power,
+        alpha=s.alpha,
+        persons="population",
+        rate="rate",
+    )
+
+
+@dataclass(frozen=True)
+class Exported:
+    """Where a saved plan's files went: its folder and the pack files with their counts."""
+
+    folder: Path
+    version: int
+    files: pd.DataFrame
+
+
+def export(con: Any, plan: Plan, version: int, reports_dir: str | Path) -> Exported:
+    """Write the packs of a saved plan as CSV files, one per pack and channel, listing each
+    treated person's own account ids on that channel
+    (:func:`workbench.plan.export.export_packs`), into
+    ``<reports_dir>/plans/<name>-v<version>``."""
+    folder = Path(reports_dir) / "plans" / f"{plan.name}-v{version}"
+    p = packs(plan).rename(group="group_name")
+    if "members" in con.list_tables():
+        members = con.table("members")
+    else:
+        members = ibis.memtable(
+            {"member_id": [], "tmall_account": [], "jd_account": []},
+            schema={"member_id": "string", "tmall_account": "string", "jd_account": "string"},
+        )
+    files = export_packs(p, con.table("accounts"), members, plan.name, folder)
+    return Exported(folder, version, files)
 
 
 def write(con: Any, plan: Plan, wait: float = 0.0) -> int:

@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 
 from workbench.config import specs
-from workbench.plan import PHASES, Plan
+from workbench.plan import PHASES, Exported, Plan
 from workbench.report.format import count, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
@@ -494,3 +494,108 @@ def backtest_table(bt: pd.DataFrame | None, plan: Plan, lang: str = "zh") -> Sta
             ),
         ]
     )
+
+
+def pack_table(sizes: pd.DataFrame, lang: str = "zh") -> Table:
+    """Persons per pack (target group and phase) by arm (:func:`workbench.plan.pack_sizes`)."""
+    wide = sizes.pivot_table(
+        index=["group_name", "phase"], columns="arm", values="persons", aggfunc="sum", fill_value=0
+    )
+    arms = ["control", *sorted(c for c in wide.columns if c != "control")]
+    wide = wide.reindex(columns=[a for a in arms if a in wide.columns]).reset_index()
+    phase = {p: i for i, p in enumerate(PHASES)}
+    group = {g: i for i, g in enumerate(SEGMENT_ORDER)}
+    wide = wide.assign(_g=wide["group_name"].map(group).fillna(99), _p=wide["phase"].map(phase))
+    wide = wide.sort_values(["_g", "_p"]).drop(columns=["_g", "_p"])
+    out = pd.DataFrame(
+        {
+            label("plan_group", lang): wide["group_name"].map(lambda g: label(g, lang)),
+            label("plan_phase", lang): wide["phase"].map(lambda p: label(f"phase_{p}", lang)),
+        }
+    )
+    for a in wide.columns[2:]:
+        out[label(a, lang)] = wide[a].astype("int64").to_numpy()
+    return table(out, lang=lang, name="pack_sizes")
+
+
+def power_table(cells: pd.DataFrame, lang: str = "zh") -> Table:
+    """Per cell: persons, baseline rate, the holdout, the minimum detectable lift in points
+    and relative, the holdout share needed for the target lift, and whether it can be
+    measured (:func:`workbench.plan.power`)."""
+    c = _named(_ordered(cells), lang)
+    c["power_status"] = c["power_status"].map(lambda x: label(f"power_{x}", lang))
+    cols = {
+        "segment": "plan_segment",
+        "member_tier": "member_tier",
+        "population": "plan_population",
+        "rate": "plan_rate",
+        "control": "control",
+        "treated": "treatment",
+        "mde_abs": "plan_mde",
+        "mde_rel": "plan_mde_rel",
+        "recommended_holdout": "plan_holdout_rec",
+        "power_status": "plan_measurable",
+    }
+    g = c[list(cols)].rename(columns=cols)
+    return table(
+        g,
+        lang=lang,
+        formats={
+            "plan_rate": pct,
+            "control": lambda x: count(x, lang),
+            "treatment": lambda x: count(x, lang),
+            "plan_mde": lambda x: pct(x, 2),
+            "plan_mde_rel": pct,
+            "plan_holdout_rec": lambda x: pct(x, 0),
+        },
+        name="power",
+    )
+
+
+def deliverables(exported: Exported, plan: Plan, lang: str = "zh", currency: str = "CNY") -> Stack:
+    """Writes the plan's workbook beside its pack files (:func:`workbench.plan.export`) and
+    lists them: files per pack and channel with their persons and ids, and what was
+    withheld."""
+    from workbench.plan import pack_sizes
+    from workbench.report.workbook import write_workbook
+
+    book = write_workbook(
+        plan,
+        exported.folder / f"{plan.name}-v{exported.version}.xlsx",
+        lang,
+        pack_sizes=pack_sizes(plan),
+        currency=currency,
+    )
+    f = exported.files.copy()
+    parts: list[Any] = [Note(label("plan_files", lang).format(path=str(exported.folder)))]
+    parts.append(Note(label("plan_workbook", lang).format(file=book.name)))
+    if f.empty:
+        parts.append(Note(label("plan_no_pack_files", lang)))
+        return Stack(parts)
+    wide = f.pivot_table(
+        index=["group", "phase"], columns="channel", values="accounts", aggfunc="sum", fill_value=0
+    )
+    persons = f.groupby(["group", "phase"])["pack_persons"].max()
+    withheld = f.groupby(["group", "phase"])["withheld_phone_like"].sum()
+    keys = sorted(
+        wide.index,
+        key=lambda k: (
+            SEGMENT_ORDER.index(k[0]) if k[0] in SEGMENT_ORDER else 99,
+            PHASES.index(k[1]),
+        ),
+    )
+    out = pd.DataFrame(
+        {
+            label("plan_group", lang): [label(g, lang) for g, _ in keys],
+            label("plan_phase", lang): [label(f"phase_{p}", lang) for _, p in keys],
+            label("plan_persons", lang): [int(persons[k]) for k in keys],
+        }
+    )
+    for ch in wide.columns:
+        if wide[ch].sum() > 0:
+            out[f"{label(ch, lang)} {label('plan_ids', lang)}"] = [
+                int(wide.loc[k, ch]) for k in keys
+            ]
+    out[label("plan_withheld", lang)] = [int(withheld[k]) for k in keys]
+    parts.append(table(out, lang=lang, name="pack_files"))
+    return Stack(parts)
