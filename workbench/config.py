@@ -416,6 +416,20 @@ class ReviewSettings:
         low=0,
         high=10000,
     )
+    design_holdout: float = setting(
+        0.1,
+        "the holdout share a campaign was designed with (the sample-ratio check expects "
+        "it; the benefit arms share the rest equally); a plan's packs use the plan's own",
+        low=0.0,
+        high=0.9,
+        low_open=True,
+    )
+    segment_scheme: str = setting(
+        "l1",
+        "the segments the lift is broken down by: lifecycle level l1, l2 or l3, or the "
+        "planning scheme s2, as of the edition's eve",
+        choices=("l1", "l2", "l3", "s2"),
+    )
     pre_days: int = setting(
         90,
         "CUPED: the covariate is each person's GMV in this many days before the window",

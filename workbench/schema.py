@@ -446,3 +446,27 @@ AUDIENCE_PACKS = _t(
     member_tier="string",
     arm="string",
 )
+
+REVIEW_EVIDENCE = _t(
+    "review_evidence",
+    ("review", "segment", "outcome", "arm"),
+    "Job 4's evidence for the next plan: each review's lift of every arm over the control "
+    "by segment and outcome, with its interval, the units behind it and whether it is "
+    "significant after the correction.",
+    review="string",  # the plan or campaign reviewed
+    campaign_id="string",
+    edition="string",
+    segment="string",
+    outcome="string",
+    arm="string",
+    n_arm="int64",
+    n_control="int64",
+    lift="float64",
+    lift_low="float64",
+    lift_high="float64",
+    rel_lift="float64",
+    p_adjusted="float64",
+    significant="boolean",
+    srm_broken="boolean",
+    created="timestamp",
+)

@@ -39,6 +39,10 @@ class Notice:
         "no_members": "no member records: every cell's member tier is non-member",
         "calendar_dates": "no campaign of this promotion in the data: its dates are the calendar's",
         "no_target": "no target: the plan shows the baseline without a gap",
+        "packs_as_audience": "no campaign ran {plan}'s edition: its own audience packs are the experiment",
+        "no_campaign": "no campaign ran {edition}: no reach, funnel or coupons to show",
+        "mixed_arms": "{n} persons whose members fell in different arms are left out",
+        "table_only": "an experiment table alone: no plan, reach, coupons or retention to show",
     }
 
     def __init__(self, key: str, **values: Any) -> None:
