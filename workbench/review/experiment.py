@@ -299,14 +299,16 @@ def summarise(exp: Experiment, by: str | None = None) -> Summary:
     arms_found = set(frame["_arm"])
     if None in arms_found:
         n = int(sum(frame.loc[frame["_arm"].isna(), "_units"]))
-        raise ExperimentError(f"{n:,} units have no arm (column {exp.arm!r} is empty)")
+        raise ExperimentError(
+            f"column {exp.arm!r} is empty for {plural(n, 'unit')}; every unit needs an arm"
+        )
     _check_arms(exp, arms_found)
     for c in cols:
         empty = int(sum(frame[f"{name[c]}_null"]))
         if empty:
             raise ExperimentError(
-                f"column {c!r} has {empty:,} empty values; fill them (0 for no purchase) "
-                "or leave those units out of the table"
+                f"column {c!r} has {plural(empty, 'empty value')}; fill them (0 for no "
+                "purchase) or leave those units out of the table"
             )
     kinds: dict[str, Kind] = {}
     for c, kind in exp.outcomes.items():
@@ -338,6 +340,11 @@ def _pairs(exp: Experiment) -> list[tuple[str, str]]:
             continue
         pairs += [(c, other) for c in exp.outcomes if c != other]
     return list(dict.fromkeys(pairs))
+
+
+def plural(n: int, word: str) -> str:
+    """``1 unit``, ``2,000 units``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _num(x: Any) -> float:
@@ -372,17 +379,26 @@ def _check_units(t: ir.Table, unit: str, arm: str) -> None:
     ).to_pandas()
     no_id, two_arms, two_rows = (int(check[c].fillna(0).iloc[0]) for c in check.columns)
     if no_id:
-        raise ExperimentError(f"{no_id:,} rows have no unit id (column {unit!r} is empty)")
-    if two_arms:
-        key = g.filter(g["_arms"] > 1)[unit].limit(1).to_pandas().iloc[0]
-        arms = sorted(map(repr, t.filter(t[unit] == key)[arm].distinct().to_pandas()))
         raise ExperimentError(
-            f"unit {key!r} is in arms {' and '.join(arms)} ({two_arms:,} units are in more "
-            "than one arm); each unit must be in exactly one arm"
+            f"column {unit!r} is empty in {plural(no_id, 'row')}; every row needs a unit id"
+        )
+    if two_arms:
+        key = _first(g.filter(g["_arms"] > 1).select(unit))
+        arms = sorted(
+            map(repr, t.filter(t[unit] == key).select(arm).distinct().to_pyarrow()[0].to_pylist())
+        )
+        raise ExperimentError(
+            f"unit {key!r} is in arms {' and '.join(arms)}; {plural(two_arms, 'unit')} in "
+            "more than one arm in all, and each unit must be in exactly one"
         )
     if two_rows:
-        key = g.filter(g["_rows"] > 1)[unit].limit(1).to_pandas().iloc[0]
+        key = _first(g.filter(g["_rows"] > 1).select(unit))
         raise ExperimentError(
-            f"unit {key!r} has more than one row ({two_rows:,} units do); the experiment "
-            "table needs one row per unit, with its outcomes summed over its orders"
+            f"unit {key!r} has more than one row ({plural(two_rows, 'unit')} in all); the "
+            "experiment table needs one row per unit, with its outcomes summed over its orders"
         )
+
+
+def _first(t: ir.Table) -> Any:
+    """The first value of a one-column table, as a Python value."""
+    return t.limit(1).to_pyarrow()[0][0].as_py()

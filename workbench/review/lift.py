@@ -207,8 +207,8 @@ def lifts(
         ...                    "spend": [1.0, 2.0, 2.0, 4.0, 3.0, 6.0, 2.0, 4.0]})
         >>> s = summarise(experiment(t, unit="u", arm="arm", control="c", outcomes=["spend"]))
         >>> row = lifts(s, min_units=2).iloc[0]
-        >>> row.lift, round(row.lift_low, 3), round(row.lift_high, 3)
-        (2.0, -0.143, 4.143)
+        >>> [round(float(row[c]), 3) for c in ("lift", "lift_low", "lift_high")]
+        [2.0, -0.444, 4.444]
     """
     confidence = check_confidence(confidence)
     check_correction(correction)

@@ -105,8 +105,8 @@ def roi(
         ...                    "gmv": [1.0, 2.0, 2.0, 4.0, 3.0, 6.0, 2.0, 4.0]})
         >>> s = summarise(experiment(t, unit="u", arm="arm", control="c", outcomes=["gmv"]))
         >>> r = roi(s, "gmv", cost_per_unit=1.0, min_units=2).iloc[0]
-        >>> r.incremental_gmv, r.cost, r.roi
-        (8.0, 4.0, 2.0)
+        >>> [float(r[c]) for c in ("incremental_gmv", "cost", "roi")]
+        [8.0, 4.0, 2.0]
     """
     confidence = check_confidence(confidence)
     exp = summary.experiment
