@@ -564,6 +564,7 @@ def test_one_arm_only_is_refused() -> None:
         ({"outcomes": []}, "no outcome column given"),
         ({"outcomes": {"spend": "ratio"}}, "outcome 'spend' has kind 'ratio'"),
         ({"shares": {"c": 1, "t": 0}}, "shares must be positive"),
+        ({"covariate": "spend"}, "column 'spend' is named for two roles"),
     ],
 )
 def test_bad_columns_and_settings_are_refused_before_running(

@@ -18,6 +18,10 @@ Example:
     'split as designed (chi-square 1.83, df 3, p = 0.608)'
     >>> review.winner(review.lifts(s), "gmv").text()  # doctest: +SKIP
 
+The statistics are tea-tasting's (Welch, proportions, CUPED, bootstrap), fed
+the engine's aggregates; the sample-ratio check (one chi-square over all
+arms) is scipy's and the multiple-testing corrections are statsmodels'.
+
 Modules (internal): ``experiment`` (the table, its checks and the engine
 summary), ``srm``, ``lift`` (lifts, CUPED, corrections, winner), ``roi``,
 ``bootstrap``.

@@ -160,8 +160,12 @@ def experiment(
         dtype = schema[column]
         if role not in ("unit", "arm") and not (dtype.is_numeric() or dtype.is_boolean()):
             raise ExperimentError(f"{role} column {column!r} is {dtype}, not a number")
-    if len({unit, arm, *kinds}) < len(kinds) + 2:
-        raise ExperimentError(f"the unit column {unit!r} or arm column {arm!r} is also an outcome")
+    named = [unit, arm, *kinds, *(c for c in (covariate, cost) if c is not None)]
+    twice = sorted({c for c in named if named.count(c) > 1})
+    if twice:
+        raise ExperimentError(
+            f"column {twice[0]!r} is named for two roles; give each its own column"
+        )
     normal = None
     if shares is not None:
         bad = {a: s for a, s in shares.items() if not _positive(s)}
@@ -178,6 +182,15 @@ def _positive(x: Any) -> bool:
 
 def check_confidence(confidence: Any) -> float:
     """``confidence`` as a float when it lies in (0, 1); otherwise a one-line error.
+
+    Parameters:
+        confidence: an interval's level, 0.95 for 95%.
+
+    Returns:
+        ``confidence`` as a float.
+
+    Raises:
+        ExperimentError: not a number, or 0 or below, or 1 or above.
 
     Example:
         >>> check_confidence(0.95)

@@ -9,8 +9,10 @@ aggregates (:mod:`workbench.review.experiment`):
   the Wald interval (normal approximation, each arm's own binomial variance,
   no continuity correction) and the z-test that this interval inverts; the
   relative lift's interval is Katz's interval for the ratio of proportions
-  (normal on the log scale). On tens of thousands of units per arm it agrees
-  with the exact and score intervals to the digits shown.
+  (normal on the log scale). With tens of thousands of units an arm it is as
+  good as the score-based intervals: on Hillstrom (21,000 units an arm) its
+  bounds lie within 0.00003 of Newcombe's, for a 0.6% conversion rate too.
+  Its weak spot, no event (or only events) on one side, is refused below.
 - revenue per head (any other outcome): Welch's t interval for a difference
   of means (unequal variances, Welch-Satterthwaite degrees of freedom), the
   same as ``scipy.stats.ttest_ind(equal_var=False)``; the relative lift's
