@@ -37,6 +37,7 @@ from workbench.review.experiment import (
     experiment,
     summarise,
 )
+from workbench.review.job import Columns, Review, evidence, read_table, run, write
 from workbench.review.lift import (
     INTERVALS,
     MIN_UNITS,
@@ -57,8 +58,10 @@ __all__ = [
     "MIN_UNITS",
     "SRM_ALPHA",
     "STATUSES",
+    "Columns",
     "Experiment",
     "ExperimentError",
+    "Review",
     "SampleRatio",
     "Summary",
     "Winner",
@@ -66,11 +69,15 @@ __all__ = [
     "check_confidence",
     "correct",
     "cuped",
+    "evidence",
     "experiment",
     "lifts",
+    "read_table",
     "roi",
+    "run",
     "sample_ratio",
     "segment_lifts",
     "summarise",
     "winner",
+    "write",
 ]
