@@ -39,6 +39,20 @@ DEMO_RUNS: dict[str, tuple[dict[str, Any], ...]] = {
         # the next 618, planned from the last order date
         {"plan_name": "618-next", "promotion": "618", "target_growth": 1.5},
     ),
+    "04_review": (
+        # 双11-2026 against the backtest plan made as of its eve
+        {"plan_name": "double11-2026-backtest"},
+        # the MineThatData e-mail test, read where it is
+        {
+            "experiment_file": "../shared/data/real/hillstrom/hillstrom.csv.gz",
+            "arm_column": "segment",
+            "control_arm": "No E-Mail",
+            "outcome_columns": "visit,conversion,spend",
+            "revenue_column": "spend",
+            "covariate_column": "history",
+            "segment_column": "history_segment",
+        },
+    ),
 }
 """The demo's runs of a notebook, each with its parameters (one default run otherwise)."""
 

@@ -385,7 +385,7 @@ def _statistics(
         out["roi"] = roi(
             summary,
             revenue,
-            cost_per_unit=None,
+            cost_per_unit=None if exp.cost else 0.0,
             confidence=s.confidence,
             min_units=s.min_units,
         )
