@@ -460,6 +460,94 @@ def plan(
         raise typer.Exit(2) from None
 
 
+@app.command()
+def review(
+    plan_name: Annotated[
+        str | None, typer.Option("--plan", help="A saved plan to review (its latest version).")
+    ] = None,
+    campaign_id: Annotated[
+        str | None, typer.Option("--campaign", help="A campaign of the campaigns table.")
+    ] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="Any experiment table (CSV, gzipped CSV or Parquet).")
+    ] = None,
+    arm: Annotated[str, typer.Option(help="Experiment table: the arm column.")] = "arm",
+    control: Annotated[str, typer.Option(help="Experiment table: the control arm.")] = "control",
+    outcomes: Annotated[
+        str, typer.Option(help="Experiment table: outcome columns, comma-separated.")
+    ] = "bought,gmv",
+    revenue: Annotated[
+        str | None, typer.Option(help="Experiment table: the revenue outcome (for ROI).")
+    ] = None,
+    covariate: Annotated[
+        str | None, typer.Option(help="Experiment table: a pre-period column for CUPED.")
+    ] = None,
+    segment: Annotated[str | None, typer.Option(help="Experiment table: a segment column.")] = None,
+    confidence: Annotated[
+        float | None, typer.Option(help="Level of the intervals; default: the setting.")
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
+    ] = 0.0,
+) -> None:
+    """Review a plan, a campaign or any experiment table: the split's check, each arm's lift
+    with intervals, and (for a plan or campaign) the lift by segment stored as evidence.
+
+    With no source, the last campaign that is over is reviewed. Exits 2 on bad input
+    (one arm, an empty arm, a unit in two arms, a missing column, a confidence outside
+    (0, 1), an unknown plan) with one line naming it, before anything is written.
+
+    Example: workbench review --plan double11-2026-backtest
+    """
+    import ibis
+
+    from workbench import review as job
+    from workbench.engine import open_duckdb
+    from workbench.errors import WorkbenchError
+
+    s = _settings()
+    _on_the_warehouse_file(s, "review")
+    try:
+        if not s.warehouse.exists():
+            raise FileNotFoundError(
+                f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
+            )
+        settings = s.review.updated({"confidence": confidence})
+        con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
+        columns = {
+            "arm": arm,
+            "control": control,
+            "outcomes": outcomes,
+            "revenue": revenue,
+            "covariate": covariate,
+            "segment": segment,
+        }
+        rv = job.run(
+            con,
+            settings,
+            plan_name=plan_name,
+            campaign_id=campaign_id,
+            table=table,
+            columns=columns if table is not None else None,
+            link_threshold=s.link_threshold,
+        )
+        typer.echo(f"{rv.name}: {rv.ratio.text()}")
+        for r in rv.lifts.itertuples():
+            if r.status == "ok":
+                band = f"{r.lift:+.6g} [{r.lift_low:.6g}, {r.lift_high:.6g}]"
+            else:
+                band = f"not tested: {r.reason}"
+            mark = " *" if r.significant else ""
+            typer.echo(f"  {r.outcome} {r.arm} vs {r.control}: {band}{mark}")
+        if rv.source != "table":
+            n = job.write(con, rv)
+            typer.echo(f"stored {n} rows of evidence in review_evidence")
+    except (FileNotFoundError, WorkbenchError, ValueError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _progress() -> bool:
     """Progress bars only on a terminal: none in cron mails, CI logs or piped output."""
     return sys.stdout.isatty() and sys.stderr.isatty()

@@ -649,6 +649,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "scheme_s2": ("大促规划分层", "Planning scheme"),
     "outside": ("池外新客（首次出现即购买）", "New from outside the pool"),
     "plan_segment": ("人群", "Segment"),
+    "promotion_双11": ("双11", "Double 11"),
+    "promotion_618": ("618", "618"),
     "plan_edition": ("届", "Edition"),
     "plan_population": ("人数", "Persons"),
     "plan_buyers": ("回购人数", "Repurchasers"),

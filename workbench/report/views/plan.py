@@ -30,6 +30,12 @@ SEGMENT_ORDER: tuple[str, ...] = (
 TIER_ORDER: tuple[str, ...] = (NON_MEMBER, *MEMBER_TIERS)
 
 
+def edition_label(name: str, lang: str) -> str:
+    """An edition's name in the report's language: ``双11-2026`` or ``Double 11-2026``."""
+    promotion, dash, year = str(name).rpartition("-")
+    return f"{label(f'promotion_{promotion}', lang)}{dash}{year}" if dash else str(name)
+
+
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     """Cells in segment order, then member tier order."""
     seg = {s: i for i, s in enumerate(SEGMENT_ORDER)}
@@ -93,10 +99,18 @@ def headline(plan: Plan, lang: str = "zh") -> Strip:
 def data_notes(plan: Plan, lang: str = "zh") -> Stack | None:
     """What the plan could not do, one line each (as the job wrote it), and no target."""
     parts: list[Any] = [
-        Note(label(f"notice_{n.key}", lang).format(**n.values), warning=n.key != "no_target")
+        Note(
+            label(f"notice_{n.key}", lang).format(**_worded(n.values, lang)),
+            warning=n.key != "no_target",
+        )
         for n in plan.notes
     ]
     return Stack(parts) if parts else None
+
+
+def _worded(values: dict[str, str], lang: str) -> dict[str, str]:
+    """A notice's values with edition names in the report's language."""
+    return {k: edition_label(v, lang) if k == "edition" else v for k, v in values.items()}
 
 
 def settings_table(plan: Plan, lang: str = "zh") -> Table:
@@ -106,6 +120,8 @@ def settings_table(plan: Plan, lang: str = "zh") -> Table:
         value = getattr(plan.settings, name)
         if name in ("estimator", "scheme"):
             value = label(f"{name}_{value}", lang)
+        elif name == "promotion":
+            value = label(f"promotion_{value}", lang)
         elif name == "arms" and not value:
             value = "–"
         rows.append({"setting": label(name, lang), "value": str(value)})
@@ -121,7 +137,7 @@ def editions_table(plan: Plan, lang: str = "zh") -> Table:
     """The coming edition's phases with their dates, and the past editions' windows."""
     rows = [
         {
-            "plan_edition": plan.coming.name,
+            "plan_edition": edition_label(plan.coming.name, lang),
             "plan_phase": label(f"phase_{p}", lang),
             "plan_start": str(a),
             "plan_end": str(b),
@@ -132,7 +148,7 @@ def editions_table(plan: Plan, lang: str = "zh") -> Table:
     for e in reversed(plan.past):
         rows.append(
             {
-                "plan_edition": e.name,
+                "plan_edition": edition_label(e.name, lang),
                 "plan_phase": "–",
                 "plan_start": str(e.start),
                 "plan_end": str(e.end),
@@ -176,7 +192,7 @@ def history_table(plan: Plan, lang: str = "zh") -> Table:
     formats: dict[str, Any] = {}
     for e in editions:
         for col, key in measures:
-            name = f"{e} {label(key, lang)}"
+            name = f"{edition_label(e, lang)} {label(key, lang)}"
             values = [wide.loc[k, (col, e)] if (col, e) in wide.columns else None for k in keys]
             frame[name] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
             if col == "population":
@@ -364,6 +380,7 @@ def suggestion_table(plan: Plan, lang: str = "zh") -> Table | Note:
         return Note(label("plan_no_headroom", lang))
     s = _named(s, lang)
     s["best_tier"] = s["best_tier"].map(lambda t: label(t, lang))
+    s["best_edition"] = s["best_edition"].map(lambda e: edition_label(e, lang))
     s["taken"] = s["taken"].map(lambda t: "✓" if t else "")
     cols = {
         "segment": "plan_segment",

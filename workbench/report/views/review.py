@@ -16,7 +16,7 @@ from workbench.report.format import count, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
 from workbench.report.views.common import Note, Stack, Strip, number_axis, tip, title
-from workbench.report.views.plan import SEGMENT_ORDER, _named, _ordered
+from workbench.report.views.plan import SEGMENT_ORDER, _named, _ordered, _worded
 from workbench.review.experiment import ALL
 from workbench.review.job import Review
 
@@ -111,7 +111,9 @@ def data_notes(rv: Review, lang: str = "zh") -> Stack | None:
     """What the review cannot show, one line each, in the report's language."""
     if not rv.notes:
         return None
-    return Stack([Note(label(f"notice_{n.key}", lang).format(**n.values)) for n in rv.notes])
+    return Stack(
+        [Note(label(f"notice_{n.key}", lang).format(**_worded(n.values, lang))) for n in rv.notes]
+    )
 
 
 def actual_table(rv: Review, lang: str = "zh") -> Stack | Note:
