@@ -194,3 +194,38 @@ def test_hillstrom_through_the_job_equals_the_direct_computation() -> None:
     assert (p1, p0) == pytest.approx((0.1828, 0.1062), abs=5e-5)
     assert not rv.ratio.broken
     assert rv.roi is not None and rv.roi["incremental_gmv"].notna().all()
+
+
+@pytest.mark.slow
+def test_the_loop_closes_evidence_shows_in_the_next_plan(larger: Any) -> None:
+    """A stored review's significant lifts show beside the groups of the next plan's
+    strategy table that cover their segments."""
+    from workbench import plan, review
+
+    con, s, _ = larger
+    rv = review.run(con, ReviewSettings(min_units=30), campaign_id="CMP-1111-2026")
+    review.write(con, rv)
+    p = plan.run(
+        con,
+        dt.date(2026, 11, 19),
+        "next",
+        None,
+        PlanSettings(promotion="618"),
+        segment_settings=s.segment,
+        salt="x",
+    )
+    st = p.strategy("en").set_index("group")
+    seg = rv.segments
+    assert seg is not None
+    lost = seg[
+        (seg["segment"] == "lost")
+        & (seg["outcome"] == "bought")
+        & seg["significant"]
+        & (seg["lift"] > 0)
+    ]
+    assert len(lost) > 0  # 20,000 persons: the lost tier's largest arm lift is significant
+    best = lost.sort_values("lift", ascending=False).iloc[0]
+    assert st.loc["churned", "evidence_arm"] == best["arm"]
+    assert st.loc["churned", "evidence_lift"] == pytest.approx(best["lift"])
+    assert st.loc["churned", "evidence_n"] == best["units_arm"] + best["units_control"]
+    assert st.loc["churned", "evidence_from"] == "双11-2026"

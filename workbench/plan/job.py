@@ -60,6 +60,8 @@ class Plan:
         persons: today's persons with their cell and target group (for the packs).
         notes: what the plan could not do, in one line each.
         made: eves whose segment snapshot was made (and stored) for this plan.
+        evidence: what past reviews found (``review_evidence``), shown in the strategy
+            table beside each group's defaults.
     """
 
     name: str
@@ -81,6 +83,7 @@ class Plan:
     salt: str
     notes: list[ed.Notice] = field(default_factory=list)
     made: list[dt.date] = field(default_factory=list)
+    evidence: pd.DataFrame | None = None
 
     @property
     def planned(self) -> float:
@@ -95,7 +98,7 @@ class Plan:
     def strategy(self, lang: str = "zh") -> pd.DataFrame:
         """The strategy table (:func:`workbench.plan.strategy.strategy_table`)."""
         segments = [s for s in self.cells["segment"].unique() if s != hist_mod.OUTSIDE]
-        return strat.strategy_table(segments, self.library, self.coming, lang)
+        return strat.strategy_table(segments, self.library, self.coming, lang, self.evidence)
 
     def packs(self) -> ir.Table:
         """The audience packs: ``person_id``, ``phase``, ``group_name``, ``segment``,
@@ -282,7 +285,15 @@ def run(
         salt=salt,
         notes=notes,
         made=made,
+        evidence=_evidence(con),
     )
+
+
+def _evidence(con: Any) -> pd.DataFrame | None:
+    """The stored review evidence (``review_evidence``), if any review was stored."""
+    if "review_evidence" not in con.list_tables():
+        return None
+    return con.table("review_evidence").to_pandas()
 
 
 LEVER_RESULT = (

@@ -70,15 +70,34 @@ def group_of(tier: str, library: list[Group]) -> str | None:
     return None
 
 
+EVIDENCE = (
+    "evidence_arm",
+    "evidence_lift",
+    "evidence_low",
+    "evidence_high",
+    "evidence_n",
+    "evidence_from",
+)
+
+
 def strategy_table(
-    segments: list[str], library: list[Group], coming: Edition, lang: str = "zh"
+    segments: list[str],
+    library: list[Group],
+    coming: Edition,
+    lang: str = "zh",
+    evidence: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The strategy table of a plan: one row per target group among ``segments``.
 
+    Parameters:
+        evidence: stored review evidence (``review_evidence``): each group shows the arm
+            that lifted the purchase rate of a segment it covers most, among the lifts
+            significant after correction, with its interval, units and review.
+
     Returns:
         ``group``, ``segments`` (the plan's rows it covers), ``strategy``, ``channel``,
-        ``resources`` and one column per phase holding the play; the phases' dates
-        are in ``coming``.
+        ``resources``, one column per phase holding the play (the phases' dates are in
+        ``coming``), and the evidence columns (empty where none).
     """
     rows = []
     for g in library:
@@ -88,8 +107,33 @@ def strategy_table(
         row: dict[str, Any] = {"group": g.key, "segments": ",".join(covered)}
         for f in FIELDS:
             row[f] = g.text[f][lang]
+        row.update(_best_evidence(g, evidence))
         rows.append(row)
-    return pd.DataFrame(rows, columns=["group", "segments", *FIELDS])
+    return pd.DataFrame(rows, columns=["group", "segments", *FIELDS, *EVIDENCE])
+
+
+def _best_evidence(group: Group, evidence: pd.DataFrame | None) -> dict[str, Any]:
+    none: dict[str, Any] = dict.fromkeys(EVIDENCE)
+    if evidence is None or evidence.empty:
+        return none
+    e = evidence[
+        evidence["segment"].isin(group.tiers)
+        & (evidence["outcome"] == "bought")
+        & evidence["significant"].astype(bool)
+        & ~evidence["srm_broken"].astype(bool)
+        & (evidence["lift"] > 0)
+    ]
+    if e.empty:
+        return none
+    best = e.sort_values(["created", "lift"], ascending=[False, False]).iloc[0]
+    return {
+        "evidence_arm": str(best["arm"]),
+        "evidence_lift": float(best["lift"]),
+        "evidence_low": float(best["lift_low"]),
+        "evidence_high": float(best["lift_high"]),
+        "evidence_n": int(best["n_arm"]) + int(best["n_control"]),
+        "evidence_from": str(best["edition"] or best["review"]),
+    }
 
 
 def library_records(library: list[Group]) -> list[dict[str, Any]]:

@@ -788,6 +788,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "power_no_rate": ("没有基线回购率", "no baseline rate"),
     "power_rate_zero": ("基线回购率为 0", "baseline rate 0"),
     "power_rate_one": ("基线回购率为 100%", "baseline rate 100%"),
+    "plan_evidence": ("以往复盘的依据", "Evidence from past reviews"),
+    "plan_evidence_text": (
+        "{arm}：购买率 +{lift} [{low}, {high}]，{n} 人（{edition}）",
+        "{arm}: purchase rate +{lift} [{low}, {high}], {n} units ({edition})",
+    ),
     "plan_no_levers": ("还没有抓手：规划等于基线。", "No levers yet: the plan is the baseline."),
     "plan_no_headroom": (
         "没有哪个人群低于其历史最佳回购率：无处可提。",

@@ -434,9 +434,25 @@ def strategy_table(plan: Plan, lang: str = "zh") -> Table:
             **{dates[p]: st[p].replace("", "–") for p in PHASES},
             label("plan_channel", lang): st["channel"],
             label("plan_resources", lang): st["resources"],
+            label("plan_evidence", lang): [_evidence_text(r, lang) for r in st.itertuples()],
         }
     )
     return table(out, lang=lang, name="strategy")
+
+
+def _evidence_text(r: Any, lang: str) -> str:
+    """What a past review found for a group: the arm, its lift in the purchase rate with
+    the interval, the units and the edition."""
+    if r.evidence_arm is None or pd.isna(r.evidence_arm):
+        return "–"
+    return label("plan_evidence_text", lang).format(
+        arm=label(str(r.evidence_arm), lang),
+        lift=pct(r.evidence_lift, 2),
+        low=pct(r.evidence_low, 2),
+        high=pct(r.evidence_high, 2),
+        n=count(r.evidence_n, lang),
+        edition=edition_label(str(r.evidence_from), lang),
+    )
 
 
 def saved(version: int, plan: Plan, lang: str = "zh") -> Note:
