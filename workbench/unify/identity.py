@@ -506,6 +506,9 @@ def resolve_identities(
         logged = con.table("person_id_changes")
         changes = ibis.union(logged, changes.cast(logged.schema()))
     changes = materialise(changes, "_wb_person_id_changes", con)
+    register = carried.register
+    if is_spark(con):  # tables are overwritten one by one there: none may read another
+        register = materialise(register, "_wb_person_ids", con)
     replace_tables(
         con,
         {
@@ -513,7 +516,7 @@ def resolve_identities(
             "link_weights": weights_t,
             "accounts": accounts,
             "persons": persons,
-            "person_ids": carried.register,
+            "person_ids": register,
             "person_id_changes": changes,
             "identity_runs": runs,
         },

@@ -53,9 +53,10 @@ class CarriedIds:
     """What :func:`carry_person_ids` gives: the tables to swap in, and counts.
 
     Attributes:
-        accounts: the ``accounts`` table with the carried-over person ids.
+        accounts: the ``accounts`` table with the carried-over person ids (materialised).
         changes: this resolution's rows of ``person_id_changes``.
-        register: the whole new ``person_ids`` table.
+        register: the whole new ``person_ids`` table (reading only scratch tables and the
+            previous register, so it can replace that register).
         counts: ``ids_kept`` (persons keeping an earlier id), ``ids_new`` (persons
             given a new id), ``ids_merged`` and ``ids_split`` (rows of each reason).
     """
@@ -66,9 +67,8 @@ class CarriedIds:
     counts: dict[str, int]
 
 
-def _fresh_ids(candidates: ir.Table, issued: ir.Table, con: Any) -> ir.Table:
-    """``(comp, person_id)``: each candidate id, hashed again while it was issued before."""
-    taken = issued.select(taken=issued.person_id).distinct()
+def _fresh_ids(candidates: ir.Table, taken: ir.Table, con: Any) -> ir.Table:
+    """``(comp, person_id)``: each candidate id, hashed again while ``taken.taken`` holds it."""
     ids = materialise(candidates.select("comp", person_id=candidates.comp), "_wb_ids_new_0", con)
     for round_ in range(1, MAX_REHASH + 1):
         clash = ids.person_id.isin(taken.taken)
@@ -105,7 +105,7 @@ def carry_person_ids(
         con: the backend (needed when no input reads a table).
 
     Returns:
-        :class:`CarriedIds`; its tables are materialised scratch tables.
+        :class:`CarriedIds`.
 
     Example:
         >>> fresh = ibis.memtable({"account_key": ["a", "b"], "person_id": ["P1", "P1"]})
@@ -116,55 +116,38 @@ def carry_person_ids(
     """
     con = con or fresh._find_backend(use_default=True)
     when = ibis.literal(resolved_at, type="timestamp")
-    comps = fresh.select(comp=fresh.person_id).distinct()
     reg_schema = PERSON_IDS.schema
     if register is None:
-        register = ibis.memtable({c: [] for c in reg_schema.names}, schema=reg_schema)
+        register = ibis.memtable(reg_schema.to_pyarrow().empty_table())
+    register = register.select(*reg_schema.names).cast(reg_schema)
     if previous is None:
-        previous = ibis.memtable(
-            {"account_key": [], "person_id": []},
-            schema=ibis.schema({"account_key": "string", "person_id": "string"}),
-        )
+        ids = ibis.schema({"account_key": "string", "person_id": "string"})
+        previous = ibis.memtable(ids.to_pyarrow().empty_table())
     old = previous.select(account_key=previous.account_key, old_id=previous.person_id)
-    # Ids in use that the register lacks: issued before ids were registered.
-    unregistered = (
-        old.select(person_id=old.old_id)
-        .distinct()
-        .anti_join(register, "person_id")
-        .select(
-            person_id=ibis._.person_id,
-            issued_run=ibis.literal(0, type="int64"),
-            current_id=ibis._.person_id,
-            split_at=ibis.null("timestamp"),
-        )
-    )
-    register = materialise(
-        ibis.union(
-            register.select(*reg_schema.names).cast(reg_schema), unregistered.cast(reg_schema)
-        ),
-        "_wb_register_before",
-        con,
-    )
 
     # Where each earlier id's accounts are now: one row per (earlier id, component).
+    # Its heir is the component holding most of them; a component heir to several
+    # earlier ids keeps the oldest (an id the register lacks was issued before any it holds).
     parts = (
         fresh.select(account_key=fresh.account_key, comp=fresh.person_id)
         .join(old, "account_key")
         .group_by(["old_id", "comp"])
         .agg(n=ibis._.count(), first_key=ibis._.account_key.min())
     )
-    parts = materialise(parts, "_wb_id_parts", con)
-    # The heir of an earlier id: the component holding most of its accounts.
     heir_order = ibis.window(group_by=parts.old_id, order_by=[ibis.desc(parts.n), parts.first_key])
-    heirs = parts.mutate(rank=ibis.row_number().over(heir_order)).filter(ibis._.rank == 0)
+    parts = parts.mutate(heir=ibis.row_number().over(heir_order) == 0)
     age = register.select(rid=register.person_id, issued_run=register.issued_run)
-    heirs = heirs.join(age, heirs.old_id == age.rid)
-    # A component heir to several earlier ids keeps the oldest of them.
-    oldest = ibis.window(group_by=heirs.comp, order_by=[heirs.issued_run, heirs.old_id])
-    heirs = heirs.mutate(pick=ibis.row_number().over(oldest))
-    heirs = materialise(heirs.select("old_id", "comp", "n", "pick"), "_wb_id_heirs", con)
+    parts = parts.left_join(age, parts.old_id == age.rid)
+    parts = parts.mutate(age=parts.issued_run.fill_null(0))
+    oldest = ibis.window(group_by=[parts.comp, parts.heir], order_by=[parts.age, parts.old_id])
+    parts = parts.mutate(pick=ibis.row_number().over(oldest))
+    parts = materialise(parts.select("old_id", "comp", "n", "heir", "pick"), "_wb_id_parts", con)
+    heirs = parts.filter(parts.heir)
     kept = heirs.filter(heirs.pick == 0).select("comp", person_id=heirs.old_id)
-    new = _fresh_ids(comps.anti_join(kept, "comp"), register, con)
+
+    comps = fresh.select(comp=fresh.person_id).distinct()
+    taken = ibis.union(register.select(taken=register.person_id), old.select(taken=old.old_id))
+    new = _fresh_ids(comps.anti_join(kept, "comp"), taken, con)
     ids = materialise(ibis.union(kept, new), "_wb_id_map", con)
 
     accounts = fresh.join(ids, fresh.person_id == ids.comp)
@@ -181,7 +164,7 @@ def carry_person_ids(
         reason=ibis.literal("merged"),
         accounts=losers.n,
     )
-    others = parts.anti_join(heirs, ["old_id", "comp"])
+    others = parts.filter(~parts.heir)
     split = others.join(ids, others.comp == ids.comp).select(
         old_id=others.old_id,
         new_id=ids.person_id,
@@ -189,18 +172,26 @@ def carry_person_ids(
         accounts=others.n,
     )
     changes = ibis.union(merged, split).mutate(resolved_at=when)
-    changes = materialise(
-        changes.select(*PERSON_ID_CHANGES.schema.names).cast(PERSON_ID_CHANGES.schema),
-        "_wb_id_changes",
-        con,
-    )
+    changes = changes.select(*PERSON_ID_CHANGES.schema.names).cast(PERSON_ID_CHANGES.schema)
 
     # Every registered id follows its current id to that id's heir's id; the
     # current ids were the previous resolution's, so one step follows the chain.
+    unregistered = (
+        old.select(person_id=old.old_id)
+        .distinct()
+        .anti_join(register, "person_id")
+        .select(
+            person_id=ibis._.person_id,
+            issued_run=ibis.literal(0, type="int64"),
+            current_id=ibis._.person_id,
+            split_at=ibis.null("timestamp"),
+        )
+    )
+    before = ibis.union(register, unregistered.cast(reg_schema))
     fate = heirs.join(ids, heirs.comp == ids.comp).select(fate_of=heirs.old_id, now=ids.person_id)
-    was_split = split.select(split_of=split.old_id).distinct()
-    r = register.left_join(fate, register.current_id == fate.fate_of).left_join(
-        was_split, register.current_id == was_split.split_of
+    was_split = others.select(split_of=others.old_id).distinct()
+    r = before.left_join(fate, before.current_id == fate.fate_of).left_join(
+        was_split, before.current_id == was_split.split_of
     )
     carried = r.select(
         person_id=r.person_id,
@@ -214,18 +205,15 @@ def carry_person_ids(
         current_id=new.person_id,
         split_at=ibis.null("timestamp"),
     )
-    register_after = materialise(
-        ibis.union(carried.cast(reg_schema), issued.cast(reg_schema)), "_wb_register_after", con
-    )
+    register_after = ibis.union(carried.cast(reg_schema), issued.cast(reg_schema))
 
-    reasons = changes.group_by("reason").agg(n=ibis._.count()).to_pandas()
-    by_reason = dict(zip(reasons["reason"], reasons["n"], strict=True))
-    counts = {
-        "ids_kept": int(kept.count().execute()),
-        "ids_new": int(new.count().execute()),
-        "ids_merged": int(by_reason.get("merged", 0)),
-        "ids_split": int(by_reason.get("split", 0)),
-    }
+    tally = parts.aggregate(
+        kept=(parts.heir & (parts.pick == 0)).sum(),
+        merged=(parts.heir & (parts.pick > 0)).sum(),
+        split=(~parts.heir).sum(),
+    ).to_pandas()
+    counts = {f"ids_{k}": int(tally[k].fillna(0).iat[0]) for k in ("kept", "merged", "split")}
+    counts["ids_new"] = int(new.count().execute())
     log.info("person ids: %s", counts)
     return CarriedIds(accounts, changes, register_after, counts)
 
