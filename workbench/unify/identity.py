@@ -540,6 +540,9 @@ def accounts_at(con: Any, threshold: float | None = None) -> ir.Table:
 
     A different threshold re-clusters the stored key groups and scored pairs
     without writing anything, so a report can show what another threshold gives.
+    Its person ids are derived from the components, as a fresh build would give
+    them, not carried over from earlier resolutions: only the stored resolution's
+    ids are in ``person_ids`` and resolve later (``current_person_ids``).
 
     Raises:
         ValueError: the threshold is below the floor of the pairs kept.

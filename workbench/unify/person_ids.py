@@ -12,8 +12,8 @@ So each resolution carries the previous ids over (:func:`carry_person_ids`):
   the same resolution; the others are recorded as ``merged`` into it;
 - a split (the accounts of one earlier id now in several persons) leaves the id
   with the part holding most of those accounts (on a tie, the part holding the
-  account key that sorts first); the other parts get new ids, each recorded as
-  ``split`` from it;
+  account key that sorts first); each other part is recorded as ``split`` from
+  it to the person it is in now: a new one with a new id, or another person;
 - a wholly new person gets an id derived from its accounts, ``P`` and 15 hex
   digits of the md5 of its connected component, so a fresh build from the same
   files gives the same ids. An id is never issued twice: a derived id already
@@ -110,8 +110,8 @@ def carry_person_ids(
     Example:
         >>> fresh = ibis.memtable({"account_key": ["a", "b"], "person_id": ["P1", "P1"]})
         >>> old = ibis.memtable({"account_key": ["a", "b"], "person_id": ["P7", "P8"]})
-        >>> carried = carry_person_ids(fresh, old, None, 2, datetime(2026, 11, 1))  # doctest: +SKIP
-        >>> carried.changes.to_pandas()[["old_id", "new_id", "reason"]].values.tolist()  # doctest: +SKIP
+        >>> carried = carry_person_ids(fresh, old, None, 2, datetime(2026, 11, 1))
+        >>> carried.changes.to_pandas()[["old_id", "new_id", "reason"]].values.tolist()
         [['P8', 'P7', 'merged']]
     """
     con = con or fresh._find_backend(use_default=True)
