@@ -171,6 +171,32 @@ IDENTITY_RUNS = _t(
     note="string",  # why no probabilistic linking ran, if it did not
 )
 
+PERSON_IDS = _t(
+    "person_ids",
+    ("person_id",),
+    "Every person id ever issued, never issued again: the resolution that issued it, the "
+    "person id it leads to now (itself while it names a person; the id it was merged into, "
+    "chains followed; NULL when none of its accounts remain) and when the person it leads "
+    "to was last split (``workbench.unify.person_ids``).",
+    person_id="string",
+    issued_run="int64",  # the resolution that issued it: 1 = the first, 0 = before registering
+    current_id="string",
+    split_at="timestamp",  # resolved_at of the latest split of the person it leads to
+)
+
+PERSON_ID_CHANGES = _t(
+    "person_id_changes",
+    ("old_id", "new_id", "resolved_at"),
+    "How person ids changed at each identity resolution: ``merged`` (the old id's person "
+    "joined an older one, whose id it takes) or ``split`` (some of the old id's accounts "
+    "now belong to another person; the old id stays with the part holding most of them).",
+    old_id="string",
+    new_id="string",
+    reason="string",  # merged | split
+    accounts="int64",  # the old id's accounts that went to new_id's person
+    resolved_at="timestamp",  # the identity resolution, as in identity_runs
+)
+
 PRODUCTS = _t(
     "products",
     ("sku",),
@@ -326,6 +352,8 @@ TABLES: dict[str, Table] = {
         ACCOUNT_LINKS,
         LINK_WEIGHTS,
         IDENTITY_RUNS,
+        PERSON_IDS,
+        PERSON_ID_CHANGES,
         REFUNDS,
         REJECTED_ROWS,
         FLAGGED_VALUES,
