@@ -17,7 +17,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 # nbstripout filter that .gitattributes names is set up for this clone (by a path
 # relative to the work tree, so each work tree runs its own .venv; cell ids are
 # kept, so a notebook without outputs is committed unchanged); elsewhere, nothing.
-STRIP := $(BIN)/nbstripout --keep-id
+# The kernel's language_info (its Python version, lexer...) that JupyterLab writes on
+# save is dropped too; the kernelspec is kept as the project's kernel writes it.
+STRIP := $(BIN)/nbstripout --keep-id --extra-keys metadata.language_info
 GIT_FILTER = if git rev-parse --is-inside-work-tree >/dev/null 2>&1 \
 	&& [ -z "$$(git rev-parse --show-cdup)" ]; then \
 	git config filter.nbstripout.clean '$(STRIP)' \

@@ -63,6 +63,19 @@ def test_generated_tables_hold_what_segmentation_reads(data: Generated) -> None:
             (SELECT count(*) FROM order_lines WHERE sku NOT IN (SELECT sku FROM products))"""
     ).fetchone()
     assert late > 0 and no_lines > 0 and unknown > 0
+    # Money in the types an ingest stores: exact decimals, as the segment step meets them.
+    money = con.execute(
+        "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+        "WHERE data_type LIKE 'DECIMAL%' OR column_name LIKE '%amount' OR column_name LIKE '%price'"
+    ).fetchall()
+    assert dict(money) == {
+        "orders.discount_amount": "DECIMAL(18,2)",
+        "orders.paid_amount": "DECIMAL(18,2)",
+        "orders.net_amount": "DECIMAL(18,2)",
+        "order_lines.unit_price": "DECIMAL(18,4)",
+        "order_lines.line_amount": "DECIMAL(18,2)",
+        "products.list_price": "DECIMAL(18,2)",
+    }
 
 
 def test_the_same_seed_gives_the_same_data(data: Generated, tmp_path: Path) -> None:

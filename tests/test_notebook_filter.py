@@ -95,3 +95,34 @@ def test_make_venv_outside_a_git_work_tree_sets_nothing_up(tmp_path: Path) -> No
     _project_copy(root)
     _run(["make", "venv"], root)
     assert not (root / ".git").exists()
+
+
+def test_a_notebook_saved_by_lab_is_committed_unchanged(clone: Path) -> None:
+    """JupyterLab rewrites the notebook's metadata on save: the kernelspec of the kernel it
+    ran (the project's python3 kernel) and the kernel's language_info, Python version
+    included. The filter drops language_info, and the committed kernelspec is the one the
+    project's kernel writes, so the commit carries nothing of the session."""
+    from ipykernel.ipkernel import IPythonKernel
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    path = clone / NOTEBOOK
+    clean = (REPO / NOTEBOOK).read_bytes()
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    nb = json.loads(clean)
+    nb["metadata"] = {  # what Lab 4 writes after a kernel has started
+        "kernelspec": {
+            "display_name": spec.display_name,
+            "language": spec.language,
+            "name": "python3",
+        },
+        "language_info": dict(IPythonKernel.language_info, version="3.11.99"),
+        "widgets": {"application/vnd.jupyter.widget-state+json": {"state": {}}},
+    }
+    assert nb["metadata"]["language_info"]["pygments_lexer"] == "ipython3"
+    path.write_text(json.dumps(nb, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    _run(["git", "add", "."], clone)
+    _run(["git", "commit", "-q", "--allow-empty", "-m", "notebook saved in Lab"], clone)
+    assert _run(["git", "show", f"HEAD:{NOTEBOOK}"], clone).encode("utf-8") == clean
+    assert _run(["git", "status", "--porcelain", "--", NOTEBOOK], clone) == ""
+    assert _run(["git", "diff", "HEAD~1", "--stat"], clone) == ""

@@ -97,3 +97,38 @@ def test_a_csv_download_rounds_numbers_as_its_table_shows_them() -> None:
     rows = base64.b64decode(b64).decode("utf-8-sig").splitlines()
     # Money to the fen (the table shows ¥233K), days to one decimal, shares as 12.3%.
     assert rows[1:] == ["232850.19,49.3,0.123", "1234567.0,12.0,0.5"]
+
+
+def test_the_member_tier_cross_table_downloads_numbers() -> None:
+    """The table shows "3 (¥1.23K)" per cell; its CSV holds the count and the sales as
+    numbers, one row per cell, so a spreadsheet can add them up."""
+    import base64
+    import io
+    import re
+
+    from workbench.report.labels import label
+    from workbench.report.views.segment import member_cross_table
+
+    cross = pd.DataFrame(
+        {
+            "tier_l1": ["active", "active", "lost"],
+            "member_tier": ["VIP", "non_member", "non_member"],
+            "persons": [3, 5, 2],
+            "net_amount": [1234.5, 99.99, 20.0],
+        }
+    )
+    shown = member_cross_table(cross, "en")
+    page = shown.to_html()
+    assert "3 (¥1.23K)" in page  # what the table shows
+    b64 = re.search(r"base64,([A-Za-z0-9+/=]+)", shown.csv_link()).group(1)
+    got = pd.read_csv(io.StringIO(base64.b64decode(b64).decode("utf-8-sig")))
+    names = [label(c, "en") for c in ("tier_l1", "member_tier", "persons", "net_amount")]
+    assert got.columns.tolist() == names
+    assert got.dtypes.tolist()[2:] == ["int64", "float64"]
+    # Active before lost; the member tiers in their order, non-members last.
+    active, lost, none = (label(t, "en") for t in ("active", "lost", "non_member"))
+    assert got.values.tolist() == [
+        [active, "VIP", 3, 1234.5],
+        [active, none, 5, 99.99],
+        [lost, none, 2, 20.0],
+    ]

@@ -6,13 +6,14 @@ import datetime as dt
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pytest
 
 from workbench.config import SegmentSettings
 from workbench.engine import duckdb_connect
-from workbench.schema import SEGMENTS
+from workbench.schema import SEGMENTS, TABLES
 from workbench.segment import stored_settings, write
 from workbench.segment.facts import purchases
 from workbench.segment.rc import p90_interval, repurchase_cycles
@@ -55,15 +56,22 @@ def order_rows(o: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def typed(name: str, frame: pd.DataFrame) -> ir.Table:
+    """``frame`` as the warehouse stores table ``name``: money as exact decimals."""
+    schema = TABLES[name].schema
+    return ibis.memtable(frame).cast({c: schema[c] for c in frame.columns if c in schema})
+
+
 def tiny_warehouse() -> Any:
     con = duckdb_connect(":memory:")
     o = pd.DataFrame(
         ORDERS, columns=["order_key", "person", "day", "sku", "qty", "goods", "disc", "paid"]
     )
-    con.create_table("orders", ibis.memtable(order_rows(o)))
+    con.create_table("orders", typed("orders", order_rows(o)))
     con.create_table(
         "order_lines",
-        ibis.memtable(
+        typed(
+            "order_lines",
             pd.DataFrame(
                 {
                     "order_key": o["order_key"],
@@ -73,12 +81,13 @@ def tiny_warehouse() -> Any:
                     "unit_price": o["goods"],
                     "line_amount": o["paid"],
                 }
-            )
+            ),
         ),
     )
     con.create_table(
         "products",
-        ibis.memtable(
+        typed(
+            "products",
             pd.DataFrame(
                 {
                     "sku": ["L", "S", "H"],
@@ -88,7 +97,7 @@ def tiny_warehouse() -> Any:
                     "daily_uses": [0.5, 0.5, 5.0],
                     "list_price": [100.0, 60.0, 50.0],
                 }
-            )
+            ),
         ),
     )
     people = [f"P{i}" for i in range(1, 8)]

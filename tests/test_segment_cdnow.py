@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +268,13 @@ def test_the_segment_report_runs_on_cdnow_and_says_what_it_cannot_show(
         for key in ("absent_members", "absent_promotions", "absent_products", "no_truth"):
             assert label(key, lang) in page, (lang, key)
         assert label("no_competitor_data", lang) in page
+        # CDNOW's mapping declares dollars: the headline's net sales and every money cell
+        # are in $, chart titles name USD, and no yuan sign is left.
+        headline = re.search(
+            re.escape(label("active_net_amount", lang)) + r"</div><div[^>]*>([^<]*)</div>", page
+        )
+        assert headline is not None and headline.group(1).startswith("$"), lang
+        assert re.search(r"<td[^>]*>\$[\d,]+</td>", page), lang
+        assert f"{label('net_amount', lang)} (USD)" in page
+        text = re.sub(r"<script\b.*?</script>", "", page, flags=re.S)  # Vega's bundle aside
+        assert "￥" not in text and "¥" not in text, lang

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,15 @@ LATER = dt.date(2025, 1, 31)
 # Persons who reach the corners where the engines could part, added to the seven
 # of test_segment. P8: eight orders of 2.03 yuan in all, a value per purchase of
 # 0.25375, whose double lies just below the half (0.2537 by the binary value,
-# 0.2538 by the decimal). P9: one order of 1.005 yuan after a refund share, no
-# order lines (no list price, no category) and two member records, 高级 and 至尊VIP.
+# 0.2538 by the decimal); its net sales, an exact sum of decimals, 2.03 on both. P9:
+# one order of 1.01 yuan, no order lines (no list price, no category) and two
+# member records, 高级 and 至尊VIP.
 # P10: one sponge, a category with daily uses but no uses per unit and no repeat
 # customer, so no RC of its own: P10 takes the overall RC.
 EXTRA_ORDERS = [
     *((f"o8{i}", "P8", f"2024-{i + 1:02d}-15", 0.25) for i in range(7)),
     ("o87", "P8", "2024-12-20", 0.28),
-    ("o91", "P9", "2024-11-11", 1.005),
+    ("o91", "P9", "2024-11-11", 1.01),
     ("oA1", "P10", "2024-12-10", 12.0),
 ]
 
@@ -191,7 +193,8 @@ def test_snapshot_is_the_same_person_by_person(corners: dict[str, Any]) -> None:
     by_person = spark.set_index("person_id")
     # Rounded as DuckDB rounds a double, not as Spark's ROUND rounds its decimal form.
     assert by_person.loc["P8", "aov"] == 0.2537
-    assert by_person.loc["P9", "net_amount"] == 1.0
+    assert by_person.loc["P8", "net_amount"] == Decimal("2.03")
+    assert by_person.loc["P9", "net_amount"] == Decimal("1.01")
     assert by_person.loc["P9", "member_tier"] == "至尊VIP"
     assert by_person.loc["P9", "discount_depth"] == 0.0
     cycles = corners["duck"].cycles

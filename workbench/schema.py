@@ -5,6 +5,10 @@ Every platform export is mapped into these. Person-level tables key on
 ids from different platforms never collide. No raw phone number, name or
 address is stored: phones are HMAC-hashed, masked phones keep only their
 first three and last four digits, names and addresses become hashed tokens.
+
+Money is stored exactly, as ``DECIMAL(18,2)`` (:data:`MONEY`; a unit price to four
+decimals, :data:`PRICE`): read from the export's text as a decimal, never through
+a float, so a sum of amounts is the exact sum in any engine and any order.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ class Table:
     doc: str
 
 
+MONEY = dt.Decimal(18, 2)
+"""Money, exact to the fen (cent): sums of it are exact, whatever their order."""
+
+PRICE = dt.Decimal(18, 4)
+"""A unit price, which may come from dividing a line amount by its quantity."""
+
+
 def _t(name: str, key: tuple[str, ...], doc: str, /, **cols: str | dt.DataType) -> Table:
     return Table(name, ibis.schema(cols), key, doc)
 
@@ -39,11 +50,11 @@ ORDERS = _t(
     ordered_at="timestamp",  # local time (Asia/Shanghai), as the platforms export it
     paid_at="timestamp",
     status="string",  # paid | refunded | partially_refunded
-    goods_amount="float64",  # before discounts
-    discount_amount="float64",
-    paid_amount="float64",
-    refund_amount="float64",
-    net_amount="float64",  # paid - refunded
+    goods_amount=MONEY,  # before discounts
+    discount_amount=MONEY,
+    paid_amount=MONEY,
+    refund_amount=MONEY,
+    net_amount=MONEY,  # paid - refunded
     items="int64",
     store_code="string",
     traffic_source="string",
@@ -59,8 +70,8 @@ ORDER_LINES = _t(
     sku="string",
     title="string",
     quantity="int64",
-    unit_price="float64",
-    line_amount="float64",
+    unit_price=PRICE,
+    line_amount=MONEY,
 )
 
 CONTACTS = _t(
@@ -125,7 +136,7 @@ PERSONS = _t(
     platforms="int64",
     is_member="boolean",
     orders="int64",
-    net_amount="float64",
+    net_amount=MONEY,
     first_order_at="timestamp",
     last_order_at="timestamp",
 )
@@ -207,7 +218,7 @@ PRODUCTS = _t(
     category="string",
     uses_per_unit="float64",
     daily_uses="float64",
-    list_price="float64",
+    list_price=MONEY,
 )
 
 CAMPAIGNS = _t(
@@ -260,8 +271,8 @@ COUPONS = _t(
     campaign_id="string",
     member_id="string",
     coupon_type="string",
-    threshold="float64",
-    face_value="float64",
+    threshold=MONEY,
+    face_value=MONEY,
     issued_at="timestamp",
     claimed_at="timestamp",
     used_at="timestamp",
@@ -301,7 +312,7 @@ REFUNDS = _t(
     "refund of the order it returns, so a ticket counts once however often it arrives.",
     refund_key="string",  # platform:ticket id
     order_key="string",  # the order refunded
-    amount="float64",
+    amount=MONEY,
     refunded_at="timestamp",
     source_file="string",
 )
@@ -311,7 +322,8 @@ WAREHOUSE_META = _t(
     ("key",),
     "Facts about the warehouse itself: ``salt_fingerprint`` (a hash of the salt its "
     "personal data was hashed with, never the salt), ``state`` (``complete`` once an "
-    "ingestion has resolved identities, ``loading`` while one runs or after one stopped).",
+    "ingestion has resolved identities, ``loading`` while one runs or after one stopped), "
+    "``currency`` (the ISO code of every amount it holds: CNY, or a mapping file's).",
     key="string",
     value="string",
 )
@@ -374,7 +386,7 @@ SEGMENTS = _t(
     member_tier="string",  # highest tier of the person's member records
     purchases="int64",  # purchase days of our brand up to as_of
     orders="int64",
-    net_amount="float64",
+    net_amount=MONEY,
     aov="float64",  # net amount per order
     last_day="date",
     recency_days="int64",

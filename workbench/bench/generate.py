@@ -55,6 +55,7 @@ from workbench.bench.world import (
     START,
 )
 from workbench.engine import open_duckdb
+from workbench.schema import TABLES as WAREHOUSE
 from workbench.segment.segments import INPUT_TABLES
 from workbench.synth.world import CATEGORIES, PROMO_CLASSES, SISTER_BRAND, promotions
 
@@ -62,7 +63,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 250_000
 """Persons generated per batch: memory grows with it, not with the number of persons."""
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: money columns as exact decimals
 """Bumped whenever the generator changes, so a kept data folder is not reused by mistake."""
 TABLES: tuple[str, ...] = INPUT_TABLES
 """The tables generated: what the segment step reads."""
@@ -367,6 +368,18 @@ def _campaigns() -> pa.Table:
     )
 
 
+def _money_as_stored(table: str, columns: list[str]) -> str:
+    """``REPLACE (...)`` casting the money among ``columns`` of ``table`` to the
+    warehouse's exact decimals, so the benchmark reads the types an ingest stores."""
+    schema = WAREHOUSE[table].schema
+    typed = [
+        f'CAST("{col}" AS DECIMAL({schema[col].precision},{schema[col].scale})) AS "{col}"'
+        for col in columns
+        if col in schema and schema[col].is_decimal()
+    ]
+    return f" REPLACE ({', '.join(typed)})" if typed else ""
+
+
 def _manifest(root: Path) -> dict[str, Any]:
     path = root / "manifest.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
@@ -429,8 +442,12 @@ def generate(
     con = open_duckdb(root / "warehouse.duckdb")
     try:
         for name in TABLES:
+            columns = pq.read_schema(root / "parquet" / f"{name}.parquet").names
             path = str(root / "parquet" / f"{name}.parquet").replace("'", "''")
-            con.execute(f"CREATE TABLE \"{name}\" AS SELECT * FROM read_parquet('{path}')")
+            con.execute(
+                f'CREATE TABLE "{name}" AS SELECT *{_money_as_stored(name, columns)} '
+                f"FROM read_parquet('{path}')"
+            )
         con.execute("CHECKPOINT")
     finally:
         con.close()

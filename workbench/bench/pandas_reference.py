@@ -195,10 +195,10 @@ def segment_pandas(
 
     # Buyers: purchase days, orders, amount, last purchase, promotion share and depth.
     on_promo = (ours["promo"] | ours["coupon"]).astype("int64")
-    # Depth over the orders with a list price (NaN without one; the mean skips them).
-    depth = (1 - ours["paid_amount"] / ours["list_value"].where(ours["list_value"] > 0)).clip(
-        lower=0
-    )
+    # Depth over the orders with a list price (NaN without one; the mean skips them), the
+    # amount off over the list value: 20% off is 0.2, as an analyst means it.
+    listed = ours["list_value"].where(ours["list_value"] > 0)
+    depth = ((listed - ours["paid_amount"]) / listed).clip(lower=0)
     buyers = (
         ours.assign(on_promo=on_promo, depth=depth)
         .groupby("person_id")

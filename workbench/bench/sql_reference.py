@@ -95,7 +95,7 @@ buyers AS (
            round(sum(net_amount), 2) AS net_amount, max(day) AS last_day,
            avg(CAST(promo OR coupon AS INTEGER)) AS promo_share,
            coalesce(avg(CASE WHEN list_value > 0
-                             THEN greatest(1 - paid_amount / list_value, 0) END), 0)
+                             THEN greatest((list_value - paid_amount) / list_value, 0) END), 0)
                AS discount_depth
     FROM purchases WHERE ours GROUP BY person_id
 ),

@@ -2,15 +2,74 @@
 
 Each function takes the value and ``lang`` and returns text; a missing value
 (``None`` or NaN) is shown as an en dash.
+
+Money is shown in the report's currency: :func:`workbench.report.start` reads the
+warehouse's once and sets it here (:func:`use_currency`), as it sets the chart
+theme, so every view of the report formats amounts in it; a call may name another.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 DASH = "–"
+
+CURRENCY_SIGNS: dict[str, dict[str, str]] = {
+    "CNY": {"zh": "￥", "en": "¥"},
+    "USD": {"zh": "$", "en": "$"},
+    "GBP": {"zh": "£", "en": "£"},
+    "EUR": {"zh": "€", "en": "€"},
+}
+"""The sign an amount is written with, per ISO currency code and language: the yuan
+as a Chinese reader writes it (full-width ￥) and as an English one does (¥)."""
+
+_report = {"currency": "CNY"}
+
+
+def use_currency(code: str) -> None:
+    """Show money in ``code`` (``CNY``, ``USD``, ``GBP`` or ``EUR``) from now on.
+
+    Raises:
+        ValueError: a currency the reports cannot show.
+    """
+    if code not in CURRENCY_SIGNS:
+        raise ValueError(f"unknown currency {code!r}; known: {', '.join(sorted(CURRENCY_SIGNS))}")
+    _report["currency"] = code
+
+
+def currency() -> str:
+    """The ISO code money is shown in (the report's; ``CNY`` until one is set)."""
+    return _report["currency"]
+
+
+@contextmanager
+def currency_of(code: str) -> Iterator[None]:
+    """Show money in ``code`` inside the block, then as before.
+
+    Example:
+        >>> with currency_of("USD"):
+        ...     money(1234567, "en")
+        '$1.23M'
+    """
+    before = currency()
+    use_currency(code)
+    try:
+        yield
+    finally:
+        use_currency(before)
+
+
+def currency_sign(lang: str = "zh", code: str | None = None) -> str:
+    """The sign of ``code`` (the report's currency when ``None``) in ``lang``."""
+    return CURRENCY_SIGNS[code or currency()]["zh" if lang == "zh" else "en"]
+
+
+def with_unit(title: str, code: str | None = None) -> str:
+    """A column or axis title that names its unit: ``净销售额 (USD)``, ``Net sales (CNY)``."""
+    return f"{title} ({code or currency()})"
 
 
 def _missing(x: Any) -> bool:
@@ -31,17 +90,21 @@ def _short(x: float, lang: str) -> str:
     return f"{x:,.0f}"
 
 
-def money(x: Any, lang: str = "zh", short: bool = True) -> str:
-    """An amount of yuan: ``￥45.6万`` (zh) or ``¥456K`` (en); ``short=False`` gives every digit.
+def money(x: Any, lang: str = "zh", short: bool = True, code: str | None = None) -> str:
+    """An amount in the report's currency (or ``code``): ``￥45.6万`` (zh) or ``¥456K``
+    (en) for yuan, ``$1.23M`` for dollars; ``short=False`` gives every whole unit.
 
     Example:
         >>> money(1234567, "zh"), money(1234567, "en"), money(980.4, "zh", short=False)
         ('￥123.5万', '¥1.23M', '￥980')
+        >>> money(1234567, "zh", code="USD"), money(-980.4, "en", short=False, code="GBP")
+        ('$123.5万', '-£980')
     """
     if _missing(x):
         return DASH
-    sign = "￥" if lang == "zh" else "¥"
-    return sign + (_short(float(x), lang) if short else f"{float(x):,.0f}")
+    value = float(x)
+    text = _short(abs(value), lang) if short else f"{abs(value):,.0f}"
+    return ("-" if value < 0 and text.strip("0.,") else "") + currency_sign(lang, code) + text
 
 
 def count(x: Any, lang: str = "zh", short: bool = False) -> str:

@@ -55,8 +55,25 @@ body { max-width: 1100px; margin: 0 auto; }
 .wb-table-box { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
 .wb-table-tools { font-size: 12px; margin: 2px 0 10px; }
 .wb-table-tools a { color: #1f5f8b; }
-.wb-chart { margin: 6px 0; max-width: 100%; }
-.wb-chart svg { max-width: 100%; height: auto; }
+.wb-chart { margin: 6px 0; max-width: 100%; overflow-x: auto; }
+.wb-chart svg { max-width: none; }  /* drawn at its width, not shrunk: see FIT_NARROW */
+.wb-chart.wb-fit { display: block; width: 100%; }  /* a chart as wide as the screen */
+/* A box that scrolls sideways fades out at the edge it can scroll towards: its own
+   scroll position drives the fade, so a box that fits shows none, and the fade at
+   the right goes once the end is reached. */
+@property --wb-fade-left { syntax: "<length>"; inherits: false; initial-value: 0px; }
+@property --wb-fade-right { syntax: "<length>"; inherits: false; initial-value: 0px; }
+@keyframes wb-scroll-cue {
+  0% { --wb-fade-left: 0px; --wb-fade-right: 48px; }
+  8%, 92% { --wb-fade-left: 32px; --wb-fade-right: 48px; }
+  100% { --wb-fade-left: 32px; --wb-fade-right: 0px; }
+}
+.wb-table-box, .wb-chart {
+  --wb-fade: linear-gradient(to right, transparent 0, #000 var(--wb-fade-left),
+    #000 calc(100% - var(--wb-fade-right)), rgba(0, 0, 0, 0.15) 100%);
+  -webkit-mask-image: var(--wb-fade); mask-image: var(--wb-fade);
+  animation: wb-scroll-cue linear both; animation-timeline: scroll(self inline);
+}
 .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { white-space: nowrap; }
 @media (max-width: 640px) {
   .jp-Cell, .jp-Notebook { padding-left: 4px !important; padding-right: 4px !important; }
@@ -96,11 +113,57 @@ def vega_bundle() -> str:
     return str(bundle).replace("</script", "<\\/script")
 
 
+FIT_NARROW = r"""
+function wbFitNarrow(spec, box) {
+  // On a narrow screen a wide single chart takes the width there is instead of
+  // being drawn at its desktop width and shrunk (or cut off). A small chart (a 2 x 2
+  // grid of labelled cells) and side-by-side charts keep their width and scroll
+  // sideways, with the fade that says so.
+  var parts = ["hconcat", "vconcat", "concat", "facet", "repeat"];
+  var single = parts.every(function (k) { return !(k in spec); });
+  var natural = typeof spec.width === "number" ? spec.width : 560;
+  var room = Math.min(box.clientWidth, window.innerWidth);
+  if (single && (spec.width === undefined || typeof spec.width === "number")
+      && natural >= 480 && room < natural + 120) {
+    spec.width = "container";
+    spec.autosize = {type: "fit-x", contains: "padding"};
+    box.classList.add("wb-fit");
+    [spec].concat(spec.layer || []).forEach(function (view) {
+      var title = view.title, text = typeof title === "string" ? title : title && title.text;
+      if (typeof text === "string") {
+        var lines = wbWrap(text, room - 64);
+        view.title = typeof title === "string" ? lines : Object.assign({}, title, {text: lines});
+      }
+    });
+  }
+}
+function wbWrap(text, width) {
+  // Lines of a title that fit ``width`` pixels at the theme's 14 px: a CJK character
+  // about 14 px, any other about 8; broken at spaces where there are any.
+  var lines = [], line = "", w = 0;
+  var parts = text.indexOf(" ") >= 0 ? text.split(/( )/) : Array.from(text);
+  parts.forEach(function (part) {
+    var pw = Array.from(part).reduce(function (a, c) {
+      return a + (/[\u2e80-\uffef]/.test(c) ? 14 : 8);
+    }, 0);
+    if (w + pw > width && line.trim()) { lines.push(line.trim()); line = ""; w = 0; }
+    line += part; w += pw;
+  });
+  if (line.trim()) lines.push(line.trim());
+  return lines.length > 1 ? lines : text;
+}
+"""
+"""Before a chart is drawn: a single view at least 480 px wide on a screen narrower than
+it takes the container's width (Vega-Lite's ``width: "container"``), its title wrapped
+to fit; 560 is the theme's width."""
+
+
 def _vega_outputs_to_html(nb: Any, lang: str = "zh") -> int:
     """Replace each Vega-Lite output by an inline div + ``vegaEmbed`` call; count charts.
 
-    Charts render as SVG, which the page's style scales down to a phone's width; the
-    chart menu speaks the report's language.
+    Charts render as SVG at the width they were drawn for; on a screen narrower than
+    that, a single chart takes the screen's width (:data:`FIT_NARROW`) and a row of
+    charts scrolls sideways. The chart menu speaks the report's language.
     """
     i18n = json.dumps(VEGA_I18N.get(lang, VEGA_I18N["en"]), ensure_ascii=False)
     n = 0
@@ -126,6 +189,7 @@ def _vega_outputs_to_html(nb: Any, lang: str = "zh") -> int:
                     f'<script type="application/json" id="{div}-spec">{payload}</script>'
                     "<script>(function(){var s=JSON.parse(document.getElementById("
                     f"'{div}-spec').textContent);"
+                    f"wbFitNarrow(s, document.getElementById('{div}'));"
                     f"vegaEmbed('#{div}', s, {{renderer: 'svg', i18n: {i18n}, "
                     "actions: {export: true, source: false, compiled: false, editor: false}})"
                     ".catch(console.error);})();</script>"
@@ -381,7 +445,7 @@ def export_html(
     )
     head_extra = f"<style>{REPORT_CSS}</style>"
     if n_charts:
-        head_extra += f"<script>{vega_bundle()}</script>"
+        head_extra += f"<script>{vega_bundle()}</script><script>{FIT_NARROW}</script>"
     head, sep, body = page.partition("</head>")
     top = _failure_banner(meta, lang) + _header(meta, lang) + _toc(body, lang)
     if re.search(r"</h1>", body):

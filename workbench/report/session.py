@@ -19,13 +19,15 @@ from workbench.config import Settings, load_settings
 from workbench.errors import WarehouseIncomplete
 from workbench.report.labels import label
 from workbench.report.params import DATE, as_date, check_value, resolve_parameters, rule_of
+from workbench.sources.mapping import PLATFORM_CURRENCY
 
 
 @dataclass
 class Report:
     """What a notebook's cells share: the connection, the settings and the parameters.
 
-    Each parameter is also an attribute: ``r.as_of``, ``r.lang``.
+    Each parameter is also an attribute: ``r.as_of``, ``r.lang``. ``currency`` is
+    the ISO code of the warehouse's amounts, which the report's money is shown in.
     """
 
     con: Any
@@ -33,6 +35,7 @@ class Report:
     values: dict[str, Any]
     sources: dict[str, str] = field(default_factory=dict)
     data_range: tuple[str, str] | None = None
+    currency: str = PLATFORM_CURRENCY
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -121,7 +124,9 @@ def start(settings: Settings | None = None, **values: Any) -> Report:
         '2026-11-20'
     """
     from workbench.engine import connect
+    from workbench.report.format import use_currency
     from workbench.report.theme import enable_theme
+    from workbench.unify.warehouse import warehouse_currency
 
     settings = settings or load_settings()
     checked = {k: check_value(k, v) for k, v in values.items()}
@@ -135,9 +140,12 @@ def start(settings: Settings | None = None, **values: Any) -> Report:
     resolved = resolve_parameters(checked, settings, con)
     _hold_between_cells_only(con)
     enable_theme()
+    # Read once: every view of the report formats money in the warehouse's currency.
+    currency = warehouse_currency(con)
+    use_currency(currency)
     # Dates cross into the jobs as dates, once, here.
     values = {
         k: as_date(v) if v is not None and rule_of(k) is DATE else v
         for k, v in resolved.values.items()
     }
-    return Report(con, settings, values, resolved.sources, resolved.data_range)
+    return Report(con, settings, values, resolved.sources, resolved.data_range, currency)

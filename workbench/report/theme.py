@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -12,6 +13,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from workbench.report.format import CURRENCY_SIGNS
 from workbench.report.labels import label, relabel
 
 FONT = "'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', 'Source Han Sans SC', sans-serif"
@@ -164,6 +166,32 @@ class Table:
                 data[col] = data[col].round(d)
         return formula_safe(data)
 
+    def with_download(
+        self, numbers: pd.DataFrame, formats: Mapping[str, Formatter] | None = None
+    ) -> Table:
+        """This table with a CSV of ``numbers`` instead of what it shows: for a table
+        that writes numbers as text (a count with its sales in brackets), so the
+        download holds numbers a spreadsheet can add up.
+
+        Parameters:
+            numbers: the figures, one per column, named as the download should name them.
+            formats: how the table shows each column, by ``numbers``' names: the CSV
+                keeps the decimals it shows (money the fen); others keep two.
+
+        Example:
+            >>> t = table(pd.DataFrame({"cell": ["3 (￥1,235)"]}))
+            >>> t.with_download(pd.DataFrame({"persons": [3], "net": [1234.567]})).csv_frame()
+               persons      net
+            0        3  1234.57
+        """
+        shown = {**dict.fromkeys(numbers.columns, "{:,.2f}"), **(formats or {})}
+        digits = {
+            col: shown_decimals(fmt, numbers[col])
+            for col, fmt in shown.items()
+            if col in numbers.columns and pd.api.types.is_float_dtype(numbers[col])
+        }
+        return dataclasses.replace(self, data=numbers, digits=digits)
+
     def csv_link(self) -> str:
         payload = ("\ufeff" + self.csv_frame().to_csv(index=False)).encode("utf-8")
         href = "data:text/csv;charset=utf-8;base64," + base64.b64encode(payload).decode()
@@ -245,7 +273,7 @@ def table(
 
 SCALES: dict[str, int] = {"%": -2, "万": 4, "亿": 8, "K": 3, "M": 6, "B": 9}
 """How many places a unit after a shown number moves the decimal point."""
-CURRENCY_SIGNS = ("￥", "¥", "$", "£", "€")
+SIGNS = tuple({sign for signs in CURRENCY_SIGNS.values() for sign in signs.values()})
 
 
 def shown_decimals(formatter: Formatter, values: pd.Series) -> int:
@@ -265,6 +293,6 @@ def shown_decimals(formatter: Formatter, values: pd.Series) -> int:
     if m is None:
         return 4
     d = len(m.group(1) or "") - SCALES.get(m.group(2) or "", 0)
-    if any(sign in text for sign in CURRENCY_SIGNS):
+    if any(sign in text for sign in SIGNS):
         d = max(d, 2)
     return max(d, 0)

@@ -18,7 +18,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from workbench.engine import materialise, round_to, scratch_name
+from workbench.engine import materialise, scratch_name
+from workbench.schema import MONEY
 from workbench.segment.rfm import promotion_measures
 from workbench.unify.channels import orders_until
 from workbench.unify.identity import accounts_at
@@ -46,7 +47,7 @@ class Purchases:
             snapshot's pool is those who had ordered or joined by as-of.
         per_person: one row per person with any purchase (ours or another
             brand's): of our brand ``purchases`` (purchase days), ``orders``,
-            ``net_amount`` (to the cent), ``first_day``, ``last_day`` and the
+            ``net_amount`` (an exact decimal), ``first_day``, ``last_day`` and the
             :func:`~workbench.segment.rfm.promotion_measures`, all ``None`` or
             0 for a person who bought only other brands; ``last_other`` (the
             last day with another brand's product, ``None`` if never).
@@ -118,7 +119,7 @@ def purchases(
             category=ibis.null("string"),
             uses_per_unit=ibis.null("float64"),
             daily_uses=ibis.null("float64"),
-            list_price=ibis.null("float64"),
+            list_price=ibis.null(MONEY),
         )
     is_ours = lines.brand.isnull() | (lines.brand == (brand or ""))
     lines = lines.mutate(
@@ -199,9 +200,9 @@ def _per_person(orders: ir.Table) -> ir.Table:
     return orders.group_by("person_id").agg(
         purchases=orders.day.nunique(where=ours),
         orders=orders.count(where=ours),
-        # Rounded to the cent: a parallel float sum may differ in its last bits from
-        # run to run, which would move a person across a bound.
-        net_amount=round_to(orders.net_amount.sum(where=ours), 2),
+        # A sum of exact decimals: the same whatever the order of addition, so no
+        # run-to-run difference in its last bits moves a person across a bound.
+        net_amount=orders.net_amount.sum(where=ours),
         first_day=orders.day.min(where=ours),
         last_day=orders.day.max(where=ours),
         last_other=orders.day.max(where=orders.other_brand),

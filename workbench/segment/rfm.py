@@ -134,11 +134,18 @@ def promotion_measures(
     over :attr:`workbench.segment.facts.Purchases.orders` (those ``where`` holds:
     our brand's): ``promo_share`` (share of purchases in a burst or with a
     discount or coupon) and ``discount_depth`` (mean of 1 - paid / list price,
-    over purchases with a list price)."""
+    over purchases with a list price).
+
+    A purchase's depth is one division of two whole numbers (ten-thousandths of the
+    exact amounts), so 20% off is 0.2 and meets a bound of 0.2; ``1 - paid / list``
+    in floating point gives 0.19999999999999996 and misses it."""
     on_promo = (orders.promo | orders.coupon).cast("int64")
     listed = orders.list_value > 0
+    off = ((orders.list_value - orders.paid_amount) * 10_000).cast("float64")
     depth = ibis.ifelse(
-        listed, ibis.greatest(1 - orders.paid_amount / orders.list_value, 0), ibis.null("float64")
+        listed,
+        ibis.greatest(off / (orders.list_value * 10_000).cast("float64"), 0),
+        ibis.null("float64"),
     )
     return {"promo_share": on_promo.mean(where=where), "discount_depth": depth.mean(where=where)}
 

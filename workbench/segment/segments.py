@@ -20,6 +20,7 @@ import ibis.selectors as cs
 
 from workbench.config import SegmentSettings
 from workbench.engine import materialise, round_to, scratch_name
+from workbench.schema import MONEY
 from workbench.segment.facts import Purchases, purchases
 from workbench.segment.lifecycle import lifecycle, loyal_threshold
 from workbench.segment.rc import RepurchaseCycles, person_rc, repurchase_cycles
@@ -138,8 +139,11 @@ def person_facts(p: Purchases, cycles: RepurchaseCycles, con: Any) -> ir.Table:
         member_tier=t.member_tier,
         purchases=t.purchases.fill_null(0),
         orders=t.orders.fill_null(0),
-        net_amount=t.net_amount.fill_null(0.0),
-        aov=round_to(t.net_amount / t.orders.nullif(0), 4),
+        # Money as a float from here on: the rules take means and quantiles of it, which
+        # on a decimal some engines round to its scale. The exact sum converts to the
+        # float nearest it, and the snapshot stores it as a decimal again.
+        net_amount=t.net_amount.cast("float64").fill_null(0.0),
+        aov=round_to(t.net_amount.cast("float64") / t.orders.nullif(0), 4),
         last_day=t.last_day,
         recency_days=recency,
         rc_days=t.rc_days,
@@ -221,6 +225,7 @@ def segment(
     )
     out = t.left_join(scored, "person_id").select(~cs.endswith("_right"))
     out = out.mutate(
+        net_amount=out.net_amount.cast(MONEY),
         as_of=ibis.literal(as_of),
         promo_sensitivity=sensitivity(out, s, judged="promotions" not in p.absent),
         propensity_7d=ibis.null("float64"),

@@ -8,6 +8,7 @@ vendor's extract, a public data set), an analyst writes a mapping file::
     platform = "cdnow"                 # prefix of order and account keys
     files = ["../shared/data/real/cdnow/CDNOW_master.txt.gz"]  # relative to the project root
     delimiter = "whitespace"           # ",", "\\t", "|" or "whitespace"; Excel and Parquet need none
+    currency = "USD"                   # ISO code of the amounts; CNY when left out
 
     [columns]                          # unified field = column in the file
     account_id = "customer_id"
@@ -37,6 +38,17 @@ from workbench.sources.stage import ROW, Staged, read_delimited, read_export
 KNOWN_FIELDS = frozenset(ORDER_FIELDS) | {"sku", "title", "quantity", "unit_price", "line_amount"}
 ROW_ORDER_ID = "_order_id"
 
+CURRENCIES: dict[str, str] = {
+    "CNY": "Chinese yuan",
+    "USD": "US dollar",
+    "GBP": "pound sterling",
+    "EUR": "euro",
+}
+"""The currencies a mapping may declare (ISO 4217 codes), those the reports can show."""
+
+PLATFORM_CURRENCY = "CNY"
+"""The currency of every platform export, and of a mapping that declares none."""
+
 
 @dataclass(frozen=True)
 class MappedSource:
@@ -46,6 +58,7 @@ class MappedSource:
     columns: dict[str, str]
     delimiter: str = ","
     encoding: str | None = None
+    currency: str = PLATFORM_CURRENCY
 
     @property
     def spec(self) -> OrderSpec:
@@ -77,6 +90,12 @@ class MappedSource:
             raise ValueError(
                 f"mapping {p}: unknown field(s) {unknown} in [columns]; known: {sorted(KNOWN_FIELDS)}"
             )
+        currency = str(src.get("currency", PLATFORM_CURRENCY)).strip().upper()
+        if currency not in CURRENCIES:
+            raise ValueError(
+                f"mapping {p}: unknown currency {src.get('currency')!r} in [source]; "
+                f"known: {', '.join(sorted(CURRENCIES))} (ISO codes)"
+            )
         for need in ("ordered_at",):
             if need not in cols:
                 raise ValueError(f"mapping {p}: [columns] must name `{need}`")
@@ -96,6 +115,7 @@ class MappedSource:
             columns={k: str(v) for k, v in cols.items()},
             delimiter=str(src.get("delimiter", ",")),
             encoding=src.get("encoding"),
+            currency=currency,
         )
 
     def read(self, path: Path) -> Staged:

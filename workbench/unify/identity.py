@@ -34,8 +34,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from workbench.engine import is_spark, materialise, open_duckdb, replace_tables, round_to
-from workbench.schema import TABLES
+from workbench.engine import is_spark, materialise, open_duckdb, replace_tables
+from workbench.schema import MONEY, TABLES
 from workbench.unify.linking import LinkModel, link
 from workbench.unify.person_ids import carry_person_ids
 
@@ -260,7 +260,7 @@ def persons_table(con: Any, accounts: ir.Table) -> ir.Table:
     )
     buying = per_order.group_by("person_id").agg(
         orders=per_order.count(),
-        net_amount=round_to(per_order.net_amount.sum(), 2),
+        net_amount=per_order.net_amount.sum().cast(MONEY),
         first_order_at=per_order.ordered_at.min(),
         last_order_at=per_order.ordered_at.max(),
     )
@@ -276,7 +276,7 @@ def persons_table(con: Any, accounts: ir.Table) -> ir.Table:
         platforms=people.platforms,
         is_member=people.is_member,
         orders=joined.orders.fill_null(0),
-        net_amount=joined.net_amount.fill_null(0.0),
+        net_amount=joined.net_amount.fill_null(0).cast(MONEY),
         first_order_at=joined.first_order_at,
         last_order_at=joined.last_order_at,
     )

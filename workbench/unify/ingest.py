@@ -42,16 +42,18 @@ from workbench.config import Settings, load_settings
 from workbench.engine import duckdb_config, open_duckdb, register_functions
 from workbench.errors import DataError, WorkbenchError
 from workbench.sources.detect import ExportFile, is_empty, walk
-from workbench.sources.mapping import MappedSource
+from workbench.sources.mapping import PLATFORM_CURRENCY, MappedSource
 from workbench.sources.specs import DATETIME_FORMATS, LOAD_ORDER, ORDER_SPECS, OrderSpec
 from workbench.sources.stage import ROW, Staged, flatten, read_export
 from workbench.sources.tables import TABLE_SPECS, TableSpec
 from workbench.unify.normalise import lacks_message, normalise
 from workbench.unify.warehouse import (
+    check_currency,
     check_salt,
     ensure_tables,
     mark_complete,
     mark_loading,
+    record_currency,
     upsert,
 )
 
@@ -110,6 +112,11 @@ class Job:
     platform: str
     spec: OrderSpec | TableSpec
     mapping: MappedSource | None = None
+
+    @property
+    def currency(self) -> str:
+        """The ISO code of the file's amounts: its mapping's, else the platforms' CNY."""
+        return self.mapping.currency if self.mapping else PLATFORM_CURRENCY
 
 
 SPECS: dict[str, OrderSpec | TableSpec] = {**ORDER_SPECS, **TABLE_SPECS}
@@ -300,6 +307,7 @@ def _load_file(con: Any, job: Job, steps: dict[str, float]) -> FileResult:
     t0 = time.perf_counter()
     spec = job.spec
     res = FileResult(job.rel, job.platform, spec.format)
+    check_currency(con, job.currency, job.rel)
     staged, table = _stage(job)
     t_read = time.perf_counter()
     res.encoding = staged.encoding
@@ -340,6 +348,7 @@ def _load_file(con: Any, job: Job, steps: dict[str, float]) -> FileResult:
                 _apply_late_refunds(con)
             for w in out.writes:
                 upsert(con, w, replace_by="order_key" if w.target == "order_lines" else None)
+            record_currency(con, job.currency)
             con.execute("DELETE FROM rejected_rows WHERE source_file = ?", [job.rel])
             con.execute(
                 'INSERT INTO rejected_rows SELECT ?, _row, "column", reason, value FROM rejections',

@@ -116,6 +116,27 @@ def ident(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
+CURRENCY_SIGNS = "¥￥$£€元"
+"""Signs an amount may carry (CNY, USD, GBP, EUR), taken off before it is read."""
+
+
+def money_expr(raw: str, places: int = 2) -> str:
+    """SQL reading an amount as an exact decimal of ``places`` decimals.
+
+    The text is read as a decimal, never through a float, so ``0.1`` is one
+    tenth and a sum of amounts is exact; a finer amount is rounded half away
+    from zero (``12.345`` to ``12.35``). Currency signs, thousands separators
+    and spaces are taken off (``¥1,234.00``, ``$12.50``, ``12.5元``); what is
+    still not a number, or is too large, reads as NULL.
+
+    Example:
+        >>> money_expr('"实付金额"')  # doctest: +ELLIPSIS
+        'TRY_CAST(nullif(regexp_replace(trim("实付金额"), ...) AS DECIMAL(18,2))'
+    """
+    signs = sql_str(f"[{CURRENCY_SIGNS},\\s]")
+    return f"TRY_CAST(nullif(regexp_replace(trim({raw}), {signs}, '', 'g'), '') AS DECIMAL(18,{places}))"
+
+
 def first_check(checks: list[tuple[str, str, str, str]], pick: int) -> str:
     """CASE over (condition, column, reason, value) checks giving the column (1),
     reason (2) or value (3) of the first that holds."""
@@ -291,8 +312,9 @@ def parse_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
         return time_expr(r(name), usual.get(spec.columns.get(name, "")))
 
     amounts = ("goods_amount", "discount_amount", "paid_amount", "refund_amount")
+    # Amounts to the fen, as stored; a unit price to four decimals (it may be a quotient).
     money = ",\n".join(
-        f"wb_amount({r(f)}) AS {f}, {r(f)} AS {f}_raw"
+        f"{money_expr(r(f), 4 if f == 'unit_price' else 2)} AS {f}, {r(f)} AS {f}_raw"
         for f in (*amounts, "unit_price", "line_amount")
     )
     con.execute(
@@ -428,6 +450,10 @@ def _account_expr(spec: OrderSpec) -> str:
     return f"CASE WHEN account_id IS NOT NULL THEN {p} || account_id ELSE {fallback} END"
 
 
+LINE_VALUE = "TRY_CAST(quantity AS BIGINT) * unit_price"
+"""A line's amount from its quantity and unit price, exact (a whole quantity times a decimal)."""
+
+
 def group_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
     """``order_groups``: one row per order id of the file (refund tickets aside), with
     the row that holds it back (``bad_row``, ``hold_reason``) from ``order_holds``."""
@@ -435,7 +461,7 @@ def group_orders(con: Any, spec: OrderSpec, present: set[str]) -> None:
     goods = (
         "max(goods_amount)"
         if spec.columns.get("goods_amount") in present
-        else "sum(coalesce(line_amount, quantity * unit_price))"
+        else f"sum(coalesce(line_amount, {LINE_VALUE}))"
     )
     con.execute(
         f"""
@@ -691,8 +717,9 @@ def build_lines(con: Any, spec: OrderSpec, rows: str) -> None:
         SELECT {p} || order_id AS order_key,
             row_number() OVER (PARTITION BY order_id ORDER BY _row, _line) AS line_no,
             sku, title, CAST(quantity AS BIGINT) AS quantity,
-            coalesce(unit_price, line_amount / nullif(quantity, 0)) AS unit_price,
-            coalesce(line_amount, quantity * unit_price) AS line_amount, _row
+            coalesce(unit_price, CAST(line_amount / nullif(quantity, 0) AS DECIMAL(18,4)))
+                AS unit_price,
+            coalesce(line_amount, CAST({LINE_VALUE} AS DECIMAL(18,2))) AS line_amount, _row
         FROM {rows}
         """
     )

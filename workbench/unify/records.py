@@ -23,6 +23,7 @@ from workbench.unify.normalise import (
     Write,
     first_check,
     ident,
+    money_expr,
     sql_str,
     store_flags,
     store_rejections,
@@ -42,9 +43,12 @@ MEMBER_CONTACT_OUTPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def read_expr(kind: str, raw: str, fmt: str | None = None) -> str:
+def read_expr(kind: str, raw: str, fmt: str | None = None, places: int | None = None) -> str:
     """SQL reading one export column of ``kind`` (see ``workbench.sources.tables.Kind``);
-    ``fmt`` is a date column's usual format."""
+    ``fmt`` is a date column's usual format; ``places``: a number stored as money, read
+    as an exact decimal of so many decimals."""
+    if kind == "number" and places is not None:
+        return money_expr(raw, places)
     if kind == "date":
         return f"CAST({time_expr(raw, fmt)} AS DATE)"
     if kind == "timestamp":
@@ -105,8 +109,10 @@ def normalise_table(con: Any, spec: TableSpec, present: set[str], file: str) -> 
         con,
         [h for h, kind in spec.columns.values() if kind in ("date", "timestamp") and h in present],
     )
+    target = TABLES[spec.target].schema
+    places = {c: t.scale for c, t in target.items() if t.is_decimal()}
     reads = ", ".join(
-        f"{read_expr(kind, raw(col), usual.get(header))} AS {ident(col)}, "
+        f"{read_expr(kind, raw(col), usual.get(header), places.get(col))} AS {ident(col)}, "
         f"{raw(col)} AS {ident('raw_' + col)}"
         for col, (header, kind) in spec.columns.items()
     )

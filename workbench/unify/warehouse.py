@@ -9,6 +9,10 @@ Two facts are kept in ``warehouse_meta``:
 - ``state``: ``loading since ...`` from the start of an ingestion until its
   identity tables are swapped in, then ``complete``. A warehouse left
   ``loading`` (a killed run) is reported as incomplete (:func:`warehouse_problem`).
+- ``currency``: the ISO code of every amount it holds, recorded by the first file
+  loaded (platform exports are CNY; a mapping file may declare another). A file
+  of another currency is refused (:func:`check_currency`): sums across currencies
+  mean nothing. Reports format money in it (:func:`warehouse_currency`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from workbench.errors import SaltMismatch
+import ibis.expr.datatypes as dt
+
+from workbench.errors import DataError, SaltMismatch
 from workbench.schema import TABLES
+from workbench.sources.mapping import PLATFORM_CURRENCY
 from workbench.unify.normalise import Write, ident
 
 log = logging.getLogger(__name__)
 
 SALT_KEY = "salt_fingerprint"
+CURRENCY_KEY = "currency"
 STATE_KEY = "state"
 COMPLETE = "complete"
 
@@ -39,13 +47,48 @@ _DUCK_TYPES = {
 }
 
 
+def duck_type(typ: dt.DataType) -> str:
+    """The DuckDB type of a schema column type (``decimal(18, 2)``: ``DECIMAL(18,2)``)."""
+    if isinstance(typ, dt.Decimal):
+        return f"DECIMAL({typ.precision},{typ.scale})"
+    return _DUCK_TYPES[str(typ)]
+
+
 def ensure_tables(con: Any) -> None:
-    """Create the warehouse tables that do not exist yet (from ``schema.TABLES``)."""
+    """Create the warehouse tables that do not exist yet (from ``schema.TABLES``), and
+    make the money columns of a warehouse built before they were exact decimals."""
     for table in TABLES.values():
-        cols = ", ".join(
-            f"{ident(name)} {_DUCK_TYPES[str(typ)]}" for name, typ in table.schema.items()
-        )
+        cols = ", ".join(f"{ident(name)} {duck_type(typ)}" for name, typ in table.schema.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({cols})")
+    exact_money(con)
+
+
+def exact_money(con: Any) -> list[str]:
+    """Turn money columns stored as floating point (a warehouse built by an earlier
+    version) into the exact decimals of ``schema.TABLES``; return them as ``table.column``.
+
+    Each value becomes the nearest fen, which is the amount the export gave: a
+    float sum's noise (``232850.18999998964``) goes with it.
+    """
+    stored = {
+        (t, c): typ
+        for t, c, typ in con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema()"
+        ).fetchall()
+    }
+    changed = []
+    for table in TABLES.values():
+        for name, typ in table.schema.items():
+            if isinstance(typ, dt.Decimal) and stored.get((table.name, name)) == "DOUBLE":
+                con.execute(
+                    f"ALTER TABLE {ident(table.name)} ALTER COLUMN {ident(name)} "
+                    f"SET DATA TYPE {duck_type(typ)}"
+                )
+                changed.append(f"{table.name}.{name}")
+    if changed:
+        log.info("money stored as exact decimals in %s", ", ".join(changed))
+    return changed
 
 
 def upsert(con: Any, w: Write, replace_by: str | None = None) -> None:
@@ -174,3 +217,68 @@ def warehouse_problem(con: Any) -> str | None:
         >>> warehouse_problem(load_settings())  # doctest: +SKIP
     """
     return PROBLEMS.get(warehouse_status(con))
+
+
+def check_currency(con: Any, currency: str, file: str) -> None:
+    """Refuse a file whose amounts are in another currency than the warehouse's.
+
+    A warehouse that records no currency holds none yet when it has no orders;
+    with orders, it was built before currencies were recorded, when every amount
+    was a platform's yuan (CNY).
+
+    Parameters:
+        con: a raw DuckDB connection on the warehouse.
+        currency: the ISO code of the file's amounts.
+        file: the file, as logged.
+
+    Raises:
+        DataError: one line naming the file and both currencies.
+
+    Example:
+        >>> check_currency(con, "USD", "cdnow/CDNOW_master.txt.gz")  # doctest: +SKIP
+    """
+    held = get_meta(con, CURRENCY_KEY)
+    if held is None:
+        row = con.execute("SELECT count(*) FROM orders").fetchone()
+        if not (row and row[0]):
+            return
+        held = PLATFORM_CURRENCY
+        set_meta(con, CURRENCY_KEY, held)
+    if held == currency:
+        return
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    where = row[0] if row and row[0] else "in memory"
+    raise DataError(
+        f"{file}: amounts in {currency}, but the warehouse {where} holds {held}; a warehouse "
+        f"holds one currency: load the file into another warehouse (WORKBENCH_WAREHOUSE), or "
+        f"declare its currency in its mapping file if {currency} is wrong"
+    )
+
+
+def record_currency(con: Any, currency: str) -> None:
+    """Record the warehouse's currency, once: with the first file that loads
+    (after :func:`check_currency` let it in)."""
+    if get_meta(con, CURRENCY_KEY) is None:
+        set_meta(con, CURRENCY_KEY, currency)
+
+
+def warehouse_currency(con: Any) -> str:
+    """The ISO code of the amounts a warehouse holds, for reports to format money in.
+
+    Parameters:
+        con: an Ibis backend on the warehouse (DuckDB or Spark).
+
+    Returns:
+        The recorded currency; ``CNY`` (the platforms') when none is recorded.
+
+    Example:
+        >>> warehouse_currency(connect(load_settings(), read_only=True))  # doctest: +SKIP
+        'USD'
+    """
+    if "warehouse_meta" not in con.list_tables():
+        return PLATFORM_CURRENCY
+    meta = con.table("warehouse_meta")
+    found = meta.filter(meta.key == CURRENCY_KEY).select("value").to_pandas()
+    return str(found["value"].iat[0]) if len(found) else PLATFORM_CURRENCY

@@ -12,8 +12,8 @@ import pandas as pd
 
 from workbench.config import specs
 from workbench.evaluation import SegmentChecks
-from workbench.report.format import count, fixed, money, pct
-from workbench.report.labels import label
+from workbench.report.format import count, fixed, money, pct, with_unit
+from workbench.report.labels import label, relabel
 from workbench.report.theme import PALETTE, Table, table
 from workbench.report.views.common import Code, Note, Stack, Strip, number_axis, tip, title
 from workbench.segment import MEMBER_TIERS, AudienceProfile, Intervals, Migration, Snapshot
@@ -140,7 +140,7 @@ def tier_chart(sizes: pd.DataFrame, lang: str = "zh") -> alt.HConcatChart:
         tip("tier_name:N", "tier", lang),
         tip("persons:Q", "persons", lang, ","),
         tip("share:Q", "share", lang, ".1%"),
-        tip("net_amount:Q", "net_amount", lang, ",.0f"),
+        alt.Tooltip("net_amount:Q", title=with_unit(label("net_amount", lang)), format=",.0f"),
     ]
     base = alt.Chart(g).encode(
         y=alt.Y("tier_name:N", sort=order, title=None), color=color, tooltip=tooltip
@@ -157,7 +157,11 @@ def tier_chart(sizes: pd.DataFrame, lang: str = "zh") -> alt.HConcatChart:
     sales = (
         base.mark_bar()
         .encode(
-            x=alt.X("net_amount:Q", title=label("net_amount", lang), axis=number_axis(lang)),
+            x=alt.X(
+                "net_amount:Q",
+                title=with_unit(label("net_amount", lang)),
+                axis=number_axis(lang),
+            ),
             y=alt.Y("tier_name:N", sort=order, title=None, axis=None),
         )
         .properties(width=WIDTH // 2 - 20, height=alt.Step(22))
@@ -215,7 +219,15 @@ def member_cross_table(cross: pd.DataFrame, lang: str = "zh") -> Table:
     wide.index = [label(t, lang) for t in wide.index]
     wide.columns = [label(t, lang) for t in wide.columns]
     wide.index.name = label("tier_l1", lang)
-    return table(wide.reset_index(), lang=lang, name="lifecycle_by_member_tier")
+    shown = table(wide.reset_index(), lang=lang, name="lifecycle_by_member_tier")
+    # The download holds the numbers, a row per cell, not the text shown.
+    rank = {t: i for i, t in enumerate((*LEVEL1_ORDER, *tiers))}
+    numbers = cross[["tier_l1", "member_tier", "persons", "net_amount"]].sort_values(
+        ["tier_l1", "member_tier"], key=lambda s: s.map(rank), ignore_index=True
+    )
+    numbers = relabel(numbers, lang, values=("tier_l1", "member_tier"))
+    sales = lambda x: money(x, lang, short=False)  # noqa: E731
+    return shown.with_download(numbers, {label("net_amount", lang): sales})
 
 
 def rfm_table(rfm: pd.DataFrame, lang: str = "zh") -> Table:
@@ -272,7 +284,7 @@ def quadrant_chart(quads: pd.DataFrame, lang: str = "zh") -> alt.LayerChart:
         tooltip=[
             tip("name:N", "quadrant", lang),
             tip("persons:Q", "persons", lang, ","),
-            tip("aov:Q", "aov", lang, ",.0f"),
+            alt.Tooltip("aov:Q", title=with_unit(label("aov", lang)), format=",.0f"),
         ],
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(

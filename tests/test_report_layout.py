@@ -1,0 +1,94 @@
+"""The report on a phone: a box that scrolls sideways says so, and a wide chart takes the
+screen's width, checked in headless Chromium (the layout is the browser's to judge)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import chromium
+from workbench.config import Settings
+from workbench.report import run_notebook
+from workbench.report.html import REPORT_CSS
+
+needs_chromium = pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed")
+
+
+def dom_at(page: Path, width: int, profile: Path) -> str:
+    """The page's DOM after its scripts ran, in a window ``width`` px wide (headless
+    Chromium makes a window at least 500 px wide)."""
+    return subprocess.run(
+        [
+            str(chromium()),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},900",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+
+
+# Three boxes: a table wider than the box, one that fits, and the wide one scrolled to
+# its end. Each box writes the fade its style gives it into the DOM.
+CUE_PAGE = """<!DOCTYPE html><html><head><style>{css}</style></head><body>
+<div style="width: 300px">
+  <div class="wb-table-box" id="wide"><table><tr><td style="white-space: nowrap">{wide}</td></tr></table></div>
+  <div class="wb-table-box" id="narrow"><table><tr><td>fits</td></tr></table></div>
+  <div class="wb-table-box" id="end"><table><tr><td style="white-space: nowrap">{wide}</td></tr></table></div>
+</div>
+<script>
+document.getElementById("end").scrollLeft = 100000;
+setTimeout(function () {{
+  document.querySelectorAll(".wb-table-box").forEach(function (b) {{
+    var s = getComputedStyle(b);
+    b.setAttribute("data-fade", s.getPropertyValue("--wb-fade-left").trim() + " "
+      + s.getPropertyValue("--wb-fade-right").trim());
+  }});
+}}, 500);
+</script></body></html>"""
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_a_box_that_scrolls_sideways_fades_at_the_edge_it_can_scroll_to(tmp_path: Path) -> None:
+    page = tmp_path / "cue.html"
+    page.write_text(CUE_PAGE.format(css=REPORT_CSS, wide="x" * 400), encoding="utf-8")
+    dom = dom_at(page, 800, tmp_path / "profile")
+    fades = dict(re.findall(r'id="(\w+)" data-fade="([^"]*)"', dom))
+    assert fades == {
+        "wide": "0px 48px",  # more to the right: the right edge fades
+        "narrow": "0px 0px",  # it all fits: no fade
+        "end": "32px 0px",  # scrolled to the end: only the left edge fades
+    }
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_a_wide_chart_takes_a_narrow_screens_width(project: Settings, fixture_notebook) -> None:
+    """The fixture's three charts are 560 px wide (the theme's width): on a wide screen
+    they are drawn so; on a narrow one (500 px, headless Chromium's least) each takes the
+    width there is, instead of being drawn at 560 and shrunk by the page's style."""
+    run = run_notebook(fixture_notebook("charts.ipynb"), {}, project, progress=False)
+    widths = {}
+    for width in (1400, 500):
+        dom = dom_at(run.html, width, project.root / f"profile-{width}")
+        charts = re.findall(r'<div class="wb-chart[^"]*"[^>]*>.*?<svg[^>]*\swidth="([\d.]+)"', dom)
+        assert len(charts) == 3, dom[:2000]
+        widths[width] = [float(w) for w in charts]
+    assert all(w > 560 for w in widths[1400]), widths
+    assert all(w <= 500 - 16 for w in widths[500]), widths
