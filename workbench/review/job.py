@@ -332,7 +332,7 @@ def _pack_experiment(
 
     packs = plan.packs.select("person_id", "arm").distinct()
     if "person_ids" in con.list_tables():
-        from workbench.unify import current_person_ids  # type: ignore[attr-defined]
+        from workbench.unify import current_person_ids
 
         packs = (
             current_person_ids(con, packs)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from workbench.config import specs
 from workbench.plan import PHASES, Exported, Plan
-from workbench.report.format import count, money, pct
+from workbench.report.format import count, currency, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
 from workbench.report.views.common import Note, Stack, Strip, number_axis, tip, title
@@ -585,7 +585,7 @@ def power_table(cells: pd.DataFrame, lang: str = "zh") -> Table:
     )
 
 
-def deliverables(exported: Exported, plan: Plan, lang: str = "zh", currency: str = "CNY") -> Stack:
+def deliverables(exported: Exported, plan: Plan, lang: str = "zh") -> Stack:
     """Writes the plan's workbook beside its pack files (:func:`workbench.plan.export`) and
     lists them: files per pack and channel with their persons and ids, and what was
     withheld."""
@@ -597,7 +597,7 @@ def deliverables(exported: Exported, plan: Plan, lang: str = "zh", currency: str
         exported.folder / f"{plan.name}-v{exported.version}.xlsx",
         lang,
         pack_sizes=pack_sizes(plan),
-        currency=currency,
+        currency=currency(),
     )
     f = exported.files.copy()
     parts: list[Any] = [Note(label("plan_files", lang).format(path=str(exported.folder)))]
