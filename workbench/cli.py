@@ -76,6 +76,24 @@ def _on_the_warehouse_file(s: Settings, command: str) -> None:
         )
 
 
+def _open_warehouse(s: Settings, wait: float) -> Any:
+    """The warehouse for a job command, waiting ``wait`` seconds while another process
+    holds it.
+
+    Raises:
+        FileNotFoundError: there is no warehouse yet.
+    """
+    import ibis
+
+    from workbench.engine import open_duckdb
+
+    if not s.warehouse.exists():
+        raise FileNotFoundError(
+            f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
+        )
+    return ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
+
+
 def _fail(message: str) -> NoReturn:
     """One line on stderr, exit 2: nothing was done."""
     typer.echo(f"error: {message}", err=True)
@@ -297,10 +315,8 @@ def segment(
 
     Example: workbench segment --as-of 2026-06-30 --as-of 2026-09-30
     """
-    import ibis
 
     from workbench import segment as job
-    from workbench.engine import open_duckdb
     from workbench.errors import WorkbenchError
     from workbench.report.params import as_date, check_value, order_dates
 
@@ -308,11 +324,7 @@ def segment(
     _on_the_warehouse_file(s, "segment")
     try:
         dates = [as_date(check_value("as_of", d)) for d in as_of or []]
-        if not s.warehouse.exists():
-            raise FileNotFoundError(
-                f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
-            )
-        con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
+        con = _open_warehouse(s, wait)
         span = order_dates(con)
         if span is None:
             raise WorkbenchError(f"the warehouse {s.warehouse} holds no orders to segment")
@@ -401,22 +413,16 @@ def plan(
 
     Example: workbench plan --name double11-2026 --target 200000 --as-of 2026-10-19
     """
-    import ibis
 
     from workbench import plan as job
-    from workbench.engine import open_duckdb
     from workbench.errors import WorkbenchError
     from workbench.report.params import as_date, check_value, order_dates
 
     s = _settings()
     _on_the_warehouse_file(s, "plan")
     try:
-        if not s.warehouse.exists():
-            raise FileNotFoundError(
-                f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
-            )
         settings = s.plan.updated({"promotion": promotion})
-        con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
+        con = _open_warehouse(s, wait)
         span = order_dates(con)
         if span is None:
             raise WorkbenchError(f"the warehouse {s.warehouse} holds no orders to plan from")
@@ -500,21 +506,15 @@ def review(
 
     Example: workbench review --plan double11-2026-backtest
     """
-    import ibis
 
     from workbench import review as job
-    from workbench.engine import open_duckdb
     from workbench.errors import WorkbenchError
 
     s = _settings()
     _on_the_warehouse_file(s, "review")
     try:
-        if not s.warehouse.exists():
-            raise FileNotFoundError(
-                f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
-            )
         settings = s.review.updated({"confidence": confidence})
-        con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
+        con = _open_warehouse(s, wait)
         columns = {
             "arm": arm,
             "control": control,

@@ -36,7 +36,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Engine = Literal["duckdb", "spark"]
@@ -156,8 +156,41 @@ def _in_rc(default: float, help: str) -> Any:
     return setting(default, help, low=0.0, low_open=True, high=20.0)
 
 
+class JobSettings:
+    """What every job's settings class shares: checking each setting against its
+    declaration, and a copy with some changed. A subclass names its ``JOB`` (the section
+    in ``workbench.toml``) and may check how its settings relate (:meth:`relations`)."""
+
+    JOB: ClassVar[str] = ""
+
+    def check(self) -> Self:
+        """Raise ``ValueError`` naming the first setting out of its range, or the first
+        relation between settings that does not hold."""
+        for name, spec in specs(type(self)).items():
+            value = getattr(self, name)
+            try:
+                spec.read(value)
+            except (ValueError, TypeError):
+                raise ValueError(f"{self.JOB} {name} {value!r} is not {spec.accepts}") from None
+        self.relations()
+        return self
+
+    def relations(self) -> None:
+        """Raise ``ValueError`` when settings that depend on each other do not fit."""
+
+    def updated(self, values: Mapping[str, Any]) -> Self:
+        """These settings with the fields named in ``values`` changed, then checked.
+
+        Other names and ``None`` values are ignored, so a notebook can pass all
+        its parameters.
+        """
+        known = specs(type(self))
+        changes = {k: v for k, v in values.items() if k in known and v is not None}
+        return replace(self, **changes).check() if changes else self  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
-class SegmentSettings:
+class SegmentSettings(JobSettings):
     """The settings of segmentation (job 2): its options, declared once.
 
     Each field is declared with its default, its meaning and what it accepts
@@ -265,36 +298,20 @@ class SegmentSettings:
         20, "migration alerts: cells of fewer persons raise no alert", low=1
     )
 
-    def check(self) -> SegmentSettings:
-        """Raise ``ValueError`` naming the first setting out of its range, or the
-        lifecycle bounds out of order."""
-        for name, spec in specs(type(self)).items():
-            value = getattr(self, name)
-            try:
-                spec.read(value)
-            except (ValueError, TypeError):
-                raise ValueError(f"segment {name} {value!r} is not {spec.accepts}") from None
+    JOB: ClassVar[str] = "segment"
+
+    def relations(self) -> None:
+        """The lifecycle bounds must come in order."""
         chain = (self.awake_rc, self.active_rc, self.light_sleep_rc, self.lost_rc)
         if not chain[0] <= chain[1] <= chain[2] <= chain[3]:
             raise ValueError(
                 "segment bounds must satisfy awake_rc <= active_rc <= light_sleep_rc "
                 f"<= lost_rc; got {chain}"
             )
-        return self
-
-    def updated(self, values: Mapping[str, Any]) -> SegmentSettings:
-        """These settings with the fields named in ``values`` changed, then checked.
-
-        Other names and ``None`` values are ignored, so a notebook can pass all
-        its parameters.
-        """
-        known = specs(type(self))
-        changes = {k: v for k, v in values.items() if k in known and v is not None}
-        return replace(self, **changes).check() if changes else self
 
 
 @dataclass(frozen=True)
-class PlanSettings:
+class PlanSettings(JobSettings):
     """The settings of campaign planning (job 3): its options, declared once.
 
     Set any in ``workbench.toml`` under ``[workbench.plan]``, or as
@@ -363,33 +380,22 @@ class PlanSettings:
         high=10.0,
     )
 
-    def check(self) -> PlanSettings:
-        """Raise ``ValueError`` naming the first setting out of its range."""
-        for name, spec in specs(type(self)).items():
-            value = getattr(self, name)
-            try:
-                spec.read(value)
-            except (ValueError, TypeError):
-                raise ValueError(f"plan {name} {value!r} is not {spec.accepts}") from None
+    JOB: ClassVar[str] = "plan"
+
+    def relations(self) -> None:
+        """The benefit arms must be distinct, and none may be called control."""
         names = self.arm_names
         if len(set(names)) < len(names) or "control" in names:
             raise ValueError(f"plan arms {self.arms!r} must be distinct and not 'control'")
-        return self
 
     @property
     def arm_names(self) -> tuple[str, ...]:
         """The benefit arms, in order (none: one treated group)."""
         return tuple(a.strip() for a in self.arms.split(",") if a.strip())
 
-    def updated(self, values: Mapping[str, Any]) -> PlanSettings:
-        """These settings with the fields named in ``values`` changed, then checked."""
-        known = specs(type(self))
-        changes = {k: v for k, v in values.items() if k in known and v is not None}
-        return replace(self, **changes).check() if changes else self
-
 
 @dataclass(frozen=True)
-class ReviewSettings:
+class ReviewSettings(JobSettings):
     """The settings of the post-promotion review (job 4): its options, declared once.
 
     Set any in ``workbench.toml`` under ``[workbench.review]``, or as
@@ -437,21 +443,7 @@ class ReviewSettings:
         high=730,
     )
 
-    def check(self) -> ReviewSettings:
-        """Raise ``ValueError`` naming the first setting out of its range."""
-        for name, spec in specs(type(self)).items():
-            value = getattr(self, name)
-            try:
-                spec.read(value)
-            except (ValueError, TypeError):
-                raise ValueError(f"review {name} {value!r} is not {spec.accepts}") from None
-        return self
-
-    def updated(self, values: Mapping[str, Any]) -> ReviewSettings:
-        """These settings with the fields named in ``values`` changed, then checked."""
-        known = specs(type(self))
-        changes = {k: v for k, v in values.items() if k in known and v is not None}
-        return replace(self, **changes).check() if changes else self
+    JOB: ClassVar[str] = "review"
 
 
 JOB_SETTINGS: dict[str, type] = {

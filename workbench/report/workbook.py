@@ -47,8 +47,8 @@ from workbench.plan.editions import PHASES
 from workbench.plan.history import CELL, NO_TIER, OUTSIDE
 from workbench.plan.levers import TIER_ORDER
 from workbench.report.labels import label
-from workbench.report.theme import formula_safe
 from workbench.segment.lifecycle import LEVEL1_ORDER, LEVEL2_ORDER, LEVEL3_ACTIVE, SCHEME_TWO
+from workbench.spreadsheet import formula_safe
 
 CREATED = dt.datetime(2000, 1, 1)
 """The creation time stamped in the workbook's properties. A fixed one keeps the same
