@@ -489,6 +489,16 @@ def review(
         str | None, typer.Option(help="Experiment table: a pre-period column for CUPED.")
     ] = None,
     segment: Annotated[str | None, typer.Option(help="Experiment table: a segment column.")] = None,
+    unit: Annotated[
+        str | None, typer.Option(help="Experiment table: the unit's id column (else each row).")
+    ] = None,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            help="Experiment table: the control's designed share for the sample-ratio check "
+            "(the other arms share the rest equally); default: equal shares."
+        ),
+    ] = None,
     confidence: Annotated[
         float | None, typer.Option(help="Level of the intervals; default: the setting.")
     ] = None,
@@ -522,6 +532,8 @@ def review(
             "revenue": revenue,
             "covariate": covariate,
             "segment": segment,
+            "unit": unit,
+            "holdout": holdout,
         }
         rv = job.run(
             con,

@@ -49,6 +49,8 @@ class Columns:
         unit: the unit's id column (``None``: each row is a unit).
         covariate: a pre-period column for CUPED.
         segment: a segment column for the lift by segment.
+        holdout: the control's designed share, the other arms sharing the rest equally,
+            for the sample-ratio check (``None``: every arm an equal share).
     """
 
     arm: str
@@ -58,6 +60,7 @@ class Columns:
     unit: str | None = None
     covariate: str | None = None
     segment: str | None = None
+    holdout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,11 @@ def _campaign_edition(con: Any, campaign_id: str) -> Edition:
     if "campaigns" not in con.list_tables():
         raise ValueError(f"campaign {campaign_id!r}: the warehouse has no campaigns")
     c = con.table("campaigns")
+    if not {"campaign_id", "festival", "year"} <= set(c.columns):
+        raise ValueError(
+            f"campaign {campaign_id!r}: the campaigns table lacks its festival and year, so "
+            "its edition's dates are unknown; review a plan or an experiment table instead"
+        )
     row = c.filter(c.campaign_id == campaign_id).select("festival", "year").to_pandas()
     if row.empty:
         known = c.select("campaign_id").to_pandas()["campaign_id"].tolist()
@@ -405,6 +413,14 @@ def _review_table(
     missing = [c for c in (columns.arm, *columns.outcomes) if c not in t.columns]
     if missing:
         raise ValueError(f"experiment table: no column {', '.join(missing)}")
+    shares: dict[Hashable, float] | None = None
+    if columns.holdout is not None:
+        if not 0 < columns.holdout < 1:
+            raise ValueError(f"experiment table: holdout share {columns.holdout} is not in (0, 1)")
+        arms = [a for a in t.select(columns.arm).distinct().to_pandas()[columns.arm]]
+        others = [a for a in arms if a != columns.control]
+        shares = {columns.control: columns.holdout}
+        shares.update({a: (1 - columns.holdout) / max(len(others), 1) for a in others})
     exp = experiment(
         t,
         unit=unit,
@@ -412,6 +428,7 @@ def _review_table(
         control=columns.control,
         outcomes=list(columns.outcomes),
         covariate=columns.covariate,
+        shares=shares,
     )
     review = _statistics(exp, s, columns.revenue, columns.segment)
     name = Path(str(table)).name if not isinstance(table, ir.Table) else "table"
