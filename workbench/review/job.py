@@ -12,7 +12,7 @@ defaults; :func:`evidence` reads it back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,7 @@ def run(
     plan_version: int | None = None,
     campaign_id: str | None = None,
     table: ir.Table | str | Path | None = None,
-    columns: Columns | dict[str, Any] | None = None,
+    columns: Columns | Mapping[str, Any] | None = None,
     link_threshold: float | None = None,
 ) -> Review:
     """Review a saved plan, a campaign, or any experiment table.
@@ -139,8 +139,9 @@ def run(
         campaign_id: a campaign of the campaigns table, without a plan.
         table: an experiment table, or the path of a file holding one; ``columns``
             names its columns.
-        columns: the experiment table's columns, as :class:`Columns` or a mapping of its
-            fields (``outcomes`` may be comma-separated text).
+        columns: the experiment table's columns, as :class:`Columns`, a mapping of its
+            fields (``outcomes`` may be comma-separated text), or a notebook's parameters
+            (:data:`PARAMETERS`: ``arm_column``, ``control_arm``...).
         link_threshold: the link threshold persons are resolved at.
 
     Raises:
@@ -248,9 +249,24 @@ def latest_campaign(con: Any) -> str:
     )
 
 
-def _columns(columns: Columns | dict[str, Any] | None) -> Columns | None:
+PARAMETERS: dict[str, str] = {
+    "arm_column": "arm",
+    "control_arm": "control",
+    "outcome_columns": "outcomes",
+    "revenue_column": "revenue",
+    "unit_column": "unit",
+    "covariate_column": "covariate",
+    "segment_column": "segment",
+    "table_holdout": "holdout",
+}
+"""The 04_review notebook's parameters that name an experiment table's columns."""
+
+
+def _columns(columns: Columns | Mapping[str, Any] | None) -> Columns | None:
     if columns is None or isinstance(columns, Columns):
         return columns
+    if any(k in PARAMETERS for k in columns):
+        columns = {PARAMETERS[k]: v for k, v in columns.items() if k in PARAMETERS}
     values = {k: v for k, v in columns.items() if v is not None}
     outcomes = values.get("outcomes", ())
     if isinstance(outcomes, str):

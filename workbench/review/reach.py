@@ -168,7 +168,10 @@ def _coupon_rows(
     c = c.filter(c.campaign_id == campaign_id)
     c = _left(c, member_persons(con, link_threshold), "member_id")
     c = _left(c, _first_days(con, link_threshold))
-    return c.mutate(new=(c.first_day >= ibis.date(edition.start)).fill_null(True))
+    return c.mutate(
+        new=(c.first_day >= ibis.date(edition.start)).fill_null(True),
+        face_value=c.face_value.cast("float64"),
+    )
 
 
 def coupon_orders(
@@ -185,7 +188,7 @@ def coupon_orders(
     )
     cp = con.table("coupons")
     cp = cp.filter((cp.campaign_id == campaign_id) & cp.used_order_key.notnull())
-    cp = cp.group_by("used_order_key").agg(face_value=cp.face_value.max())
+    cp = cp.group_by("used_order_key").agg(face_value=cp.face_value.max().cast("float64"))
     w = w.left_join(cp, [("order_key", "used_order_key")])
     acc = accounts_at(con, link_threshold)
     w = w.join(acc, w.account_key == acc.account_key)
@@ -199,7 +202,7 @@ def coupon_orders(
     w = _left(w, again)
     g = w.group_by(face_value=w.face_value.fill_null(0.0)).agg(
         orders=w.count(),
-        order_value=round_to(w.net_amount.mean(), 4),
+        order_value=round_to(w.net_amount.cast("float64").mean(), 4),
         buyers=w.person_id.nunique(),
         repurchasers=w.person_id.nunique(where=w.again.fill_null(False)),
     )
