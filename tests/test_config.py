@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import _KEYS, DEV_SALT, SEGMENT_KEYS, find_root, load_settings
+from workbench.config import _KEYS, DEV_SALT, JOB_SETTINGS, find_root, job_keys, load_settings
 
 
 def test_defaults_are_under_the_root(tmp_path: Path) -> None:
@@ -179,7 +179,8 @@ def test_every_setting_goes_to_the_environment_and_comes_back(tmp_path: Path) ->
     assert set(env) == set(_KEYS.values())  # the test covers every setting there is
     s = load_settings(root=tmp_path, env=env)
     out = s.to_env()
-    assert set(out) == {"WORKBENCH_ROOT", *_KEYS.values(), *SEGMENT_KEYS.values()}
+    jobs = {var for job in JOB_SETTINGS for var in job_keys(job).values()}
+    assert set(out) == {"WORKBENCH_ROOT", *_KEYS.values(), *jobs}
     assert out["WORKBENCH_ROOT"] == str(tmp_path.resolve())
     assert out["WORKBENCH_DATA_DIR"] == str(tmp_path.resolve() / "store")
     assert out["WORKBENCH_THREADS"] == "3" and out["WORKBENCH_LINK_THRESHOLD"] == "0.85"
@@ -250,3 +251,17 @@ def test_a_declared_setting_is_read_and_refused_by_its_declaration(tmp_path: Pat
     ):
         with pytest.raises(ValueError, match=f"{var.split('_SEGMENT_')[1].lower()} .*{says}"):
             load_settings(root=tmp_path, env={var: bad})
+
+
+def test_plan_settings_come_from_env_or_file_and_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "workbench.toml").write_text(
+        '[workbench.plan]\nestimator = "trend"\narms = "A,B"\n', encoding="utf-8"
+    )
+    s = load_settings(root=tmp_path, env={"WORKBENCH_PLAN_HOLDOUT_SHARE": "0.2"})
+    assert (s.plan.estimator, s.plan.arm_names, s.plan.holdout_share) == ("trend", ("A", "B"), 0.2)
+    assert s.source["plan.holdout_share"] == "env WORKBENCH_PLAN_HOLDOUT_SHARE"
+    with pytest.raises(ValueError, match=r"plan holdout_share '0\.7'"):
+        load_settings(root=tmp_path, env={"WORKBENCH_PLAN_HOLDOUT_SHARE": "0.7"})
+    (tmp_path / "workbench.toml").write_text('[workbench.plan]\narms = "A,control"\n', "utf-8")
+    with pytest.raises(ValueError, match="distinct and not 'control'"):
+        load_settings(root=tmp_path, env={})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import ibis
@@ -13,8 +14,9 @@ from workbench.engine import connect, duckdb_connect
 from workbench.evaluation.identity import account_people, evidence_ceiling, pairwise_scores
 from workbench.schema import CONTACTS, MEMBERS
 from workbench.synth import SynthResult
-from workbench.unify import ingest
+from workbench.unify import current_person_ids, ingest
 from workbench.unify.identity import accounts_at, cluster, key_groups, resolve_identities
+from workbench.unify.person_ids import carry_person_ids
 
 
 def _contacts(rows: list[dict[str, str]]) -> pd.DataFrame:
@@ -189,6 +191,11 @@ def test_identities_on_synthetic_data_reach_the_evidence_ceiling(
     )
     persons = con.table("persons").to_pandas()
     assert persons["person_id"].is_unique and len(persons) == acc["person_id"].nunique()
+    # The first resolution issues every id, each naming its own person, and changes none.
+    reg = con.table("person_ids").to_pandas()
+    assert sorted(reg["person_id"]) == sorted(persons["person_id"])
+    assert (reg["current_id"] == reg["person_id"]).all() and (reg["issued_run"] == 1).all()
+    assert con.table("person_id_changes").count().execute() == 0
     orders = con.table("orders").count().execute()
     linked = con.table("orders").filter(ibis._.account_key.notnull()).count().execute()
     assert persons["orders"].sum() == linked <= orders
@@ -213,3 +220,19 @@ def test_identities_on_spark_match_duckdb(small_synth: SynthResult, tmp_path: Pa
     same = pairwise_scores(on_spark["person_id"], on_duck["person_id"])
     assert same["precision"] == 1.0 and same["recall"] == 1.0
     assert (on_spark["link_method"] == on_duck.loc[on_spark.index, "link_method"]).all()
+    # A fresh build derives the same ids on both engines; resolving again carries them over.
+    assert (on_spark["person_id"] == on_duck.loc[on_spark.index, "person_id"]).all()
+    fresh = spark.table("accounts").mutate(person_id="P" + ibis._.person_id.hexdigest("md5"))
+    again = carry_person_ids(
+        fresh, spark.table("accounts"), spark.table("person_ids"), 2, datetime(2026, 12, 1), spark
+    )
+    assert again.counts == {
+        "ids_kept": counts["persons"],
+        "ids_merged": 0,
+        "ids_split": 0,
+        "ids_new": 0,
+    }
+    kept = again.accounts.to_pandas().set_index("account_key")["person_id"]
+    assert (kept == on_spark.loc[kept.index, "person_id"]).all()
+    found = current_person_ids(spark, spark.table("persons").select("person_id")).to_pandas()
+    assert len(found) == counts["persons"] and (found["id_status"] == "current").all()

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "workbench.errors": 0,
     "workbench.engine": 0,
     "workbench.schema": 0,
+    "workbench.spreadsheet": 0,  # formula-safe text for CSV and workbook cells
     "workbench.sources": 1,
     "workbench.unify": 2,
     "workbench.segment": 3,

@@ -27,6 +27,34 @@ app = typer.Typer(
 )
 
 NOTEBOOKS = ("01_unify", "02_segment", "03_plan", "04_review")
+DEMO_RUNS: dict[str, tuple[dict[str, Any], ...]] = {
+    "03_plan": (
+        # the backtest: 双11-2026 planned as of the eve of its warm-up, for the review
+        {
+            "plan_name": "double11-2026-backtest",
+            "promotion": "双11",
+            "as_of": "2026-10-19",
+            "target_growth": 1.5,
+        },
+        # the next 618, planned from the last order date
+        {"plan_name": "618-next", "promotion": "618", "target_growth": 1.5},
+    ),
+    "04_review": (
+        # 双11-2026 against the backtest plan made as of its eve
+        {"plan_name": "double11-2026-backtest"},
+        # the MineThatData e-mail test, read where it is
+        {
+            "experiment_file": "../shared/data/real/hillstrom/hillstrom.csv.gz",
+            "arm_column": "segment",
+            "control_arm": "No E-Mail",
+            "outcome_columns": "visit,conversion,spend",
+            "revenue_column": "spend",
+            "covariate_column": "history",
+            "segment_column": "history_segment",
+        },
+    ),
+}
+"""The demo's runs of a notebook, each with its parameters (one default run otherwise)."""
 
 
 def _settings() -> Settings:
@@ -46,6 +74,24 @@ def _on_the_warehouse_file(s: Settings, command: str) -> None:
             "session must already hold the warehouse tables",
             err=True,
         )
+
+
+def _open_warehouse(s: Settings, wait: float) -> Any:
+    """The warehouse for a job command, waiting ``wait`` seconds while another process
+    holds it.
+
+    Raises:
+        FileNotFoundError: there is no warehouse yet.
+    """
+    import ibis
+
+    from workbench.engine import open_duckdb
+
+    if not s.warehouse.exists():
+        raise FileNotFoundError(
+            f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
+        )
+    return ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
 
 
 def _fail(message: str) -> NoReturn:
@@ -269,10 +315,8 @@ def segment(
 
     Example: workbench segment --as-of 2026-06-30 --as-of 2026-09-30
     """
-    import ibis
 
     from workbench import segment as job
-    from workbench.engine import open_duckdb
     from workbench.errors import WorkbenchError
     from workbench.report.params import as_date, check_value, order_dates
 
@@ -280,11 +324,7 @@ def segment(
     _on_the_warehouse_file(s, "segment")
     try:
         dates = [as_date(check_value("as_of", d)) for d in as_of or []]
-        if not s.warehouse.exists():
-            raise FileNotFoundError(
-                f"warehouse {s.warehouse} does not exist yet; run `workbench ingest` first"
-            )
-        con = ibis.duckdb.from_connection(open_duckdb(s.warehouse, s, wait=wait))
+        con = _open_warehouse(s, wait)
         span = order_dates(con)
         if span is None:
             raise WorkbenchError(f"the warehouse {s.warehouse} holds no orders to segment")
@@ -317,6 +357,205 @@ def segment(
             )
             typer.echo(f"{day}: {n:,} persons ({counts}) in {time.perf_counter() - t0:.1f} s")
     except (FileNotFoundError, WorkbenchError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def plan(
+    name: Annotated[
+        str, typer.Option(help="The plan's name (saving it again makes a new version).")
+    ],
+    target: Annotated[
+        float | None,
+        typer.Option(help="GMV target of the coming edition; none: the baseline alone."),
+    ] = None,
+    target_growth: Annotated[
+        float | None,
+        typer.Option(help="Without --target: the target as a multiple of the last edition's GMV."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Date today's populations are counted at; default: the last order date."
+        ),
+    ] = None,
+    promotion: Annotated[
+        str | None, typer.Option(help="The promotion (618, 双11); default: the setting.")
+    ] = None,
+    target_new: Annotated[
+        float | None, typer.Option(help="The new customers' part of the target.")
+    ] = None,
+    edition_dates: Annotated[
+        str | None,
+        typer.Option(
+            help="The coming edition's phases: first day of warm-up, burst, sustain, close "
+            "and the last day, comma-separated; default: the campaigns table, else the calendar."
+        ),
+    ] = None,
+    levers: Annotated[
+        Path | None,
+        typer.Option(help="CSV of levers: segment, member_tier, rate, aov, measure, owner, note."),
+    ] = None,
+    strategy: Annotated[
+        Path | None, typer.Option(help="An edited copy of the strategy library (TOML).")
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
+    ] = 0.0,
+) -> None:
+    """Plan the coming edition of a promotion and save the plan (history, baseline, gap,
+    levers, strategy, audience packs) under its name.
+
+    Settings come from [workbench.plan] in workbench.toml, or WORKBENCH_PLAN_*;
+    segment snapshots of the past editions' eves are made and stored where missing.
+
+    Example: workbench plan --name double11-2026 --target 200000 --as-of 2026-10-19
+    """
+
+    from workbench import plan as job
+    from workbench.errors import WorkbenchError
+    from workbench.report.params import as_date, check_value, order_dates
+
+    s = _settings()
+    _on_the_warehouse_file(s, "plan")
+    try:
+        settings = s.plan.updated({"promotion": promotion})
+        con = _open_warehouse(s, wait)
+        span = order_dates(con)
+        if span is None:
+            raise WorkbenchError(f"the warehouse {s.warehouse} holds no orders to plan from")
+        day = as_date(check_value("as_of", as_of)) if as_of else as_date(span[1])
+        t0 = time.perf_counter()
+        p = job.run(
+            con,
+            day,
+            name,
+            target,
+            settings,
+            target_new=target_new,
+            target_growth=target_growth,
+            edition_dates=edition_dates,
+            levers=levers,
+            strategy_file=str(strategy) if strategy else None,
+            segment_settings=s.segment,
+            link_threshold=s.link_threshold,
+            salt=s.salt,
+        )
+        version = job.write(con, p)
+        for note in p.notes:
+            typer.echo(f"note: {note.text()}")
+        t = p.total
+        typer.echo(
+            f"{p.coming.name} ({p.coming.start} to {p.coming.end}), history "
+            f"{', '.join(e.name for e in p.past)}"
+        )
+        line = (
+            f"baseline {t.value:,.2f} [{t.low:,.2f}, {t.high:,.2f}] at {p.settings.confidence:.0%}"
+        )
+        if p.target is not None:
+            line += (
+                f"; target {p.target:,.2f}; gap {p.target - t.value:,.2f}; planned with "
+                f"levers {p.planned:,.2f}"
+            )
+        typer.echo(line)
+        typer.echo(f"saved plan {p.name} version {version} in {time.perf_counter() - t0:.1f} s")
+    except (FileNotFoundError, WorkbenchError, ValueError, LookupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def review(
+    plan_name: Annotated[
+        str | None, typer.Option("--plan", help="A saved plan to review (its latest version).")
+    ] = None,
+    campaign_id: Annotated[
+        str | None, typer.Option("--campaign", help="A campaign of the campaigns table.")
+    ] = None,
+    table: Annotated[
+        Path | None, typer.Option(help="Any experiment table (CSV, gzipped CSV or Parquet).")
+    ] = None,
+    arm: Annotated[str, typer.Option(help="Experiment table: the arm column.")] = "arm",
+    control: Annotated[str, typer.Option(help="Experiment table: the control arm.")] = "control",
+    outcomes: Annotated[
+        str, typer.Option(help="Experiment table: outcome columns, comma-separated.")
+    ] = "bought,gmv",
+    revenue: Annotated[
+        str | None, typer.Option(help="Experiment table: the revenue outcome (for ROI).")
+    ] = None,
+    covariate: Annotated[
+        str | None, typer.Option(help="Experiment table: a pre-period column for CUPED.")
+    ] = None,
+    segment: Annotated[str | None, typer.Option(help="Experiment table: a segment column.")] = None,
+    unit: Annotated[
+        str | None, typer.Option(help="Experiment table: the unit's id column (else each row).")
+    ] = None,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            help="Experiment table: the control's designed share for the sample-ratio check "
+            "(the other arms share the rest equally); default: equal shares."
+        ),
+    ] = None,
+    confidence: Annotated[
+        float | None, typer.Option(help="Level of the intervals; default: the setting.")
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
+    ] = 0.0,
+) -> None:
+    """Review a plan, a campaign or any experiment table: the split's check, each arm's lift
+    with intervals, and (for a plan or campaign) the lift by segment stored as evidence.
+
+    With no source, the last campaign that is over is reviewed. Exits 2 on bad input
+    (one arm, an empty arm, a unit in two arms, a missing column, a confidence outside
+    (0, 1), an unknown plan) with one line naming it, before anything is written.
+
+    Example: workbench review --plan double11-2026-backtest
+    """
+
+    from workbench import review as job
+    from workbench.errors import WorkbenchError
+
+    s = _settings()
+    _on_the_warehouse_file(s, "review")
+    try:
+        settings = s.review.updated({"confidence": confidence})
+        con = _open_warehouse(s, wait)
+        columns = {
+            "arm": arm,
+            "control": control,
+            "outcomes": outcomes,
+            "revenue": revenue,
+            "covariate": covariate,
+            "segment": segment,
+            "unit": unit,
+            "holdout": holdout,
+        }
+        rv = job.run(
+            con,
+            settings,
+            plan_name=plan_name,
+            campaign_id=campaign_id,
+            table=table,
+            columns=columns if table is not None else None,
+            link_threshold=s.link_threshold,
+        )
+        typer.echo(f"{rv.name}: {rv.ratio.text()}")
+        for r in rv.lifts.itertuples():
+            if r.status == "ok":
+                band = f"{r.lift:+.6g} [{r.lift_low:.6g}, {r.lift_high:.6g}]"
+            else:
+                band = f"not tested: {r.reason}"
+            mark = " *" if r.significant else ""
+            typer.echo(f"  {r.outcome} {r.arm} vs {r.control}: {band}{mark}")
+        if rv.source != "table":
+            n = job.write(con, rv)
+            typer.echo(f"stored {n} rows of evidence in review_evidence")
+    except (FileNotFoundError, WorkbenchError, ValueError, LookupError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
@@ -465,12 +704,13 @@ def demo(
         nb = s.root / "notebooks" / f"{name}.ipynb"
         if not nb.exists():
             continue
-        params: dict[str, Any] = {}
-        if name == "01_unify" and s.data_dir != s.root / "data":
-            params = {"raw_dir": str(s.raw_dir), "truth_dir": str(s.truth_dir)}
-        result = run_notebook(nb, params, s, progress=_progress())
-        failed += not result.ok
-        typer.echo(f"{result.status:6} {name:12} {result.html}")
+        for params in DEMO_RUNS.get(name, ({},)):
+            params = dict(params)
+            if name == "01_unify" and s.data_dir != s.root / "data":
+                params = {"raw_dir": str(s.raw_dir), "truth_dir": str(s.truth_dir)}
+            result = run_notebook(nb, params, s, progress=_progress())
+            failed += not result.ok
+            typer.echo(f"{result.status:6} {name:12} {result.html}")
     typer.echo(f"\nopen {s.reports_dir / 'index.html'}")
     if failed:
         raise typer.Exit(1)

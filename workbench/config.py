@@ -36,7 +36,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Engine = Literal["duckdb", "spark"]
@@ -156,8 +156,41 @@ def _in_rc(default: float, help: str) -> Any:
     return setting(default, help, low=0.0, low_open=True, high=20.0)
 
 
+class JobSettings:
+    """What every job's settings class shares: checking each setting against its
+    declaration, and a copy with some changed. A subclass names its ``JOB`` (the section
+    in ``workbench.toml``) and may check how its settings relate (:meth:`relations`)."""
+
+    JOB: ClassVar[str] = ""
+
+    def check(self) -> Self:
+        """Raise ``ValueError`` naming the first setting out of its range, or the first
+        relation between settings that does not hold."""
+        for name, spec in specs(type(self)).items():
+            value = getattr(self, name)
+            try:
+                spec.read(value)
+            except (ValueError, TypeError):
+                raise ValueError(f"{self.JOB} {name} {value!r} is not {spec.accepts}") from None
+        self.relations()
+        return self
+
+    def relations(self) -> None:
+        """Raise ``ValueError`` when settings that depend on each other do not fit."""
+
+    def updated(self, values: Mapping[str, Any]) -> Self:
+        """These settings with the fields named in ``values`` changed, then checked.
+
+        Other names and ``None`` values are ignored, so a notebook can pass all
+        its parameters.
+        """
+        known = specs(type(self))
+        changes = {k: v for k, v in values.items() if k in known and v is not None}
+        return replace(self, **changes).check() if changes else self  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
-class SegmentSettings:
+class SegmentSettings(JobSettings):
     """The settings of segmentation (job 2): its options, declared once.
 
     Each field is declared with its default, its meaning and what it accepts
@@ -265,37 +298,168 @@ class SegmentSettings:
         20, "migration alerts: cells of fewer persons raise no alert", low=1
     )
 
-    def check(self) -> SegmentSettings:
-        """Raise ``ValueError`` naming the first setting out of its range, or the
-        lifecycle bounds out of order."""
-        for name, spec in specs(type(self)).items():
-            value = getattr(self, name)
-            try:
-                spec.read(value)
-            except (ValueError, TypeError):
-                raise ValueError(f"segment {name} {value!r} is not {spec.accepts}") from None
+    JOB: ClassVar[str] = "segment"
+
+    def relations(self) -> None:
+        """The lifecycle bounds must come in order."""
         chain = (self.awake_rc, self.active_rc, self.light_sleep_rc, self.lost_rc)
         if not chain[0] <= chain[1] <= chain[2] <= chain[3]:
             raise ValueError(
                 "segment bounds must satisfy awake_rc <= active_rc <= light_sleep_rc "
                 f"<= lost_rc; got {chain}"
             )
-        return self
-
-    def updated(self, values: Mapping[str, Any]) -> SegmentSettings:
-        """These settings with the fields named in ``values`` changed, then checked.
-
-        Other names and ``None`` values are ignored, so a notebook can pass all
-        its parameters.
-        """
-        known = specs(type(self))
-        changes = {k: v for k, v in values.items() if k in known and v is not None}
-        return replace(self, **changes).check() if changes else self
 
 
-SEGMENT_KEYS: dict[str, str] = {
-    name: f"WORKBENCH_SEGMENT_{name.upper()}" for name in specs(SegmentSettings)
+@dataclass(frozen=True)
+class PlanSettings(JobSettings):
+    """The settings of campaign planning (job 3): its options, declared once.
+
+    Set any in ``workbench.toml`` under ``[workbench.plan]``, or as
+    ``WORKBENCH_PLAN_<NAME>``; a notebook parameter of the same name overrides them
+    for one plan (:meth:`updated`).
+
+    Example:
+        >>> PlanSettings().updated({"estimator": "trend"}).estimator
+        'trend'
+    """
+
+    promotion: str = setting(
+        "双11", "the promotion planned: a festival of the campaigns table, 618 or 双11"
+    )
+    scheme: str = setting(
+        "s2",
+        "rows of the planning table: lifecycle scheme one at level l1, l2 or l3, or the "
+        "planning scheme s2",
+        choices=("l1", "l2", "l3", "s2"),
+    )
+    editions: int = setting(3, "past editions of the promotion the history holds", low=1, high=5)
+    estimator: str = setting(
+        "mean",
+        "baseline rate and order value: the last edition, the mean of the editions or "
+        "their linear trend",
+        choices=("last", "mean", "trend"),
+    )
+    confidence: float = setting(
+        0.9, "level of the baseline's intervals", low=0.5, high=1.0, high_open=True
+    )
+    headroom_cap: float = setting(
+        0.05,
+        "suggestion: the most a cell's repurchase rate may be raised, in points (0.05: 5 points)",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    )
+    holdout_share: float = setting(
+        0.1,
+        "audience packs: the share kept out of contact as control",
+        low=0.0,
+        high=0.5,
+        low_open=True,
+    )
+    arms: str = setting(
+        "", "audience packs: benefit arms tried on the treated, comma-separated; empty: one"
+    )
+    global_control_share: float = setting(
+        0.0,
+        "audience packs: a share of persons kept out of every campaign for a calendar year "
+        "(0: none)",
+        low=0.0,
+        high=0.2,
+    )
+    power: float = setting(
+        0.8, "power of the test each cell is sized for", low=0.5, high=1.0, high_open=True
+    )
+    alpha: float = setting(
+        0.05, "two-sided significance of that test", low=0.0, high=0.2, low_open=True
+    )
+    min_lift: float = setting(
+        0.1,
+        "the relative lift of the repurchase rate a cell's holdout should detect",
+        low=0.0,
+        low_open=True,
+        high=10.0,
+    )
+
+    JOB: ClassVar[str] = "plan"
+
+    def relations(self) -> None:
+        """The benefit arms must be distinct, and none may be called control."""
+        names = self.arm_names
+        if len(set(names)) < len(names) or "control" in names:
+            raise ValueError(f"plan arms {self.arms!r} must be distinct and not 'control'")
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        """The benefit arms, in order (none: one treated group)."""
+        return tuple(a.strip() for a in self.arms.split(",") if a.strip())
+
+
+@dataclass(frozen=True)
+class ReviewSettings(JobSettings):
+    """The settings of the post-promotion review (job 4): its options, declared once.
+
+    Set any in ``workbench.toml`` under ``[workbench.review]``, or as
+    ``WORKBENCH_REVIEW_<NAME>``; a notebook parameter of the same name overrides them.
+
+    Example:
+        >>> ReviewSettings().updated({"correction": "bh"}).correction
+        'bh'
+    """
+
+    confidence: float = setting(
+        0.95, "level of the lifts' intervals", low=0.5, high=1.0, high_open=True
+    )
+    correction: str = setting(
+        "holm",
+        "multiple testing across arms and segments: Holm (family-wise) or "
+        "Benjamini-Hochberg (false discovery rate)",
+        choices=("holm", "bh"),
+    )
+    min_units: int = setting(100, "an arm with fewer units than this is too small to test", low=2)
+    bootstrap: int = setting(
+        0,
+        "revenue intervals by this many bootstrap resamples (0: Welch's normal interval)",
+        low=0,
+        high=10000,
+    )
+    design_holdout: float = setting(
+        0.1,
+        "the holdout share a campaign was designed with (the sample-ratio check expects "
+        "it; the benefit arms share the rest equally); a plan's packs use the plan's own",
+        low=0.0,
+        high=0.9,
+        low_open=True,
+    )
+    segment_scheme: str = setting(
+        "l1",
+        "the segments the lift is broken down by: lifecycle level l1, l2 or l3, or the "
+        "planning scheme s2, as of the edition's eve",
+        choices=("l1", "l2", "l3", "s2"),
+    )
+    pre_days: int = setting(
+        90,
+        "CUPED: the covariate is each person's GMV in this many days before the window",
+        low=1,
+        high=730,
+    )
+
+    JOB: ClassVar[str] = "review"
+
+
+JOB_SETTINGS: dict[str, type] = {
+    "segment": SegmentSettings,
+    "plan": PlanSettings,
+    "review": ReviewSettings,
 }
+"""Each job's settings class, by its section in :class:`Settings` and ``workbench.toml``."""
+
+
+def job_keys(job: str) -> dict[str, str]:
+    """The environment variable of each setting of ``job``: ``WORKBENCH_PLAN_ESTIMATOR``."""
+    return {name: f"WORKBENCH_{job.upper()}_{name.upper()}" for name in specs(JOB_SETTINGS[job])}
+
+
+SEGMENT_KEYS: dict[str, str] = job_keys("segment")
 
 
 EXAMPLE_HEAD = """\
@@ -318,36 +482,52 @@ timezone = "Asia/Shanghai"  # time zone of the times in reports, an IANA name
 """
 
 
+JOB_TITLES: dict[str, str] = {
+    "segment": "Segmentation (job 2)",
+    "plan": "Campaign planning (job 3)",
+    "review": "Post-promotion review (job 4)",
+}
+
+
 def example_toml() -> str:
     """The text of ``workbench.toml.example``: every setting with its default, and for
     each job setting what it means and what it accepts, read from its declaration."""
-    lines = [
-        EXAMPLE_HEAD,
-        "# Segmentation (job 2), with the defaults; WORKBENCH_SEGMENT_<NAME> overrides",
-        "# each, and a notebook parameter of the same name overrides both.",
-        "[workbench.segment]",
-    ]
-    defaults = SegmentSettings()
-    for name, spec in specs(SegmentSettings).items():
-        value = getattr(defaults, name)
-        text = f'"{value}"' if isinstance(value, str) else repr(value)
-        lines.append(f"# {spec.help}; {spec.accepts}")
-        lines.append(f"{name} = {text}")
+    lines = [EXAMPLE_HEAD.rstrip("\n")]
+    for job, cls in JOB_SETTINGS.items():
+        lines += [
+            "",
+            f"# {JOB_TITLES[job]}, with the defaults; WORKBENCH_{job.upper()}_<NAME> overrides",
+            "# each, and a notebook parameter of the same name overrides both.",
+            f"[workbench.{job}]",
+        ]
+        defaults = cls()
+        for name, spec in specs(cls).items():
+            value = getattr(defaults, name)
+            text = f'"{value}"' if isinstance(value, str) else repr(value)
+            lines.append(f"# {spec.help}; {spec.accepts}")
+            lines.append(f"{name} = {text}")
     return "\n".join(lines) + "\n"
 
 
-def _segment_settings(
-    table: Mapping[str, Any], env: Mapping[str, str], config_file: Path, source: dict[str, str]
-) -> SegmentSettings:
-    unknown = sorted(set(table) - set(SEGMENT_KEYS))
+def _job_settings(
+    job: str,
+    table: Mapping[str, Any],
+    env: Mapping[str, str],
+    config_file: Path,
+    source: dict[str, str],
+) -> Any:
+    """The settings of ``job`` from its ``workbench.toml`` table and the environment."""
+    keys = job_keys(job)
+    unknown = sorted(set(table) - set(keys))
     if unknown:
         raise ValueError(
-            f"{config_file}: unknown segment setting(s) {', '.join(unknown)}; "
-            f"known: {', '.join(SEGMENT_KEYS)}"
+            f"{config_file}: unknown {job} setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(keys)}"
         )
-    declared = specs(SegmentSettings)
+    cls = JOB_SETTINGS[job]
+    declared = specs(cls)
     values: dict[str, Any] = {}
-    for name, var in SEGMENT_KEYS.items():
+    for name, var in keys.items():
         if env.get(var):
             raw, where = env[var], f"env {var}"
         elif name in table:
@@ -358,9 +538,9 @@ def _segment_settings(
         try:
             values[name] = spec.read(raw)
         except (ValueError, TypeError):
-            raise ValueError(f"segment {name} {raw!r} ({where}) is not {spec.accepts}") from None
-        source[f"segment.{name}"] = where
-    return SegmentSettings(**values).check()
+            raise ValueError(f"{job} {name} {raw!r} ({where}) is not {spec.accepts}") from None
+        source[f"{job}.{name}"] = where
+    return cls(**values).check()
 
 
 @dataclass(frozen=True)
@@ -382,6 +562,8 @@ class Settings:
             with only weak evidence (masked phone, name, address) into one person.
         timezone: IANA time zone in which reports show times, such as ``Asia/Shanghai``.
         segment: the bounds of segmentation (:class:`SegmentSettings`).
+        plan: the options of campaign planning (:class:`PlanSettings`).
+        review: the options of the post-promotion review (:class:`ReviewSettings`).
         source: where each non-default value came from (for ``workbench --help``).
     """
 
@@ -398,6 +580,8 @@ class Settings:
     link_threshold: float = 0.9
     timezone: str = DEFAULT_TIMEZONE
     segment: SegmentSettings = field(default_factory=SegmentSettings)
+    plan: PlanSettings = field(default_factory=PlanSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
     source: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -433,8 +617,9 @@ class Settings:
         for key, var in _KEYS.items():
             value = getattr(self, key)
             env[var] = None if value is None else str(value)
-        for name, var in SEGMENT_KEYS.items():
-            env[var] = str(getattr(self.segment, name))
+        for job in JOB_SETTINGS:
+            for name, var in job_keys(job).items():
+                env[var] = str(getattr(getattr(self, job), name))
         return env
 
     def with_(self, **changes: Any) -> Settings:
@@ -459,7 +644,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML ({exc}); fix or remove the file") from exc
     table = doc.get("workbench", doc)
-    unknown = sorted(set(table) - set(_KEYS) - {"segment"})
+    unknown = sorted(set(table) - set(_KEYS) - set(JOB_SETTINGS))
     if unknown:
         raise ValueError(
             f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(_KEYS))}"
@@ -574,6 +759,10 @@ def load_settings(
         memory_limit=values.get("memory_limit"),
         link_threshold=link_threshold,
         timezone=timezone,
-        segment=_segment_settings(file_values.get("segment") or {}, env, config_file, source),
+        segment=_job_settings(
+            "segment", file_values.get("segment") or {}, env, config_file, source
+        ),
+        plan=_job_settings("plan", file_values.get("plan") or {}, env, config_file, source),
+        review=_job_settings("review", file_values.get("review") or {}, env, config_file, source),
         source=source,
     )

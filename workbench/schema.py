@@ -182,6 +182,32 @@ IDENTITY_RUNS = _t(
     note="string",  # why no probabilistic linking ran, if it did not
 )
 
+PERSON_IDS = _t(
+    "person_ids",
+    ("person_id",),
+    "Every person id ever issued, never issued again: the resolution that issued it, the "
+    "person id it leads to now (itself while it names a person; the id it was merged into, "
+    "chains followed; NULL when none of its accounts remain) and when the person it leads "
+    "to was last split (``workbench.unify.person_ids``).",
+    person_id="string",
+    issued_run="int64",  # the resolution that issued it: 1 = the first, 0 = before registering
+    current_id="string",
+    split_at="timestamp",  # resolved_at of the latest split of the person it leads to
+)
+
+PERSON_ID_CHANGES = _t(
+    "person_id_changes",
+    ("old_id", "new_id", "resolved_at"),
+    "How person ids changed at each identity resolution: ``merged`` (the old id's person "
+    "joined an older one, whose id it takes) or ``split`` (some of the old id's accounts "
+    "now belong to another person; the old id stays with the part holding most of them).",
+    old_id="string",
+    new_id="string",
+    reason="string",  # merged | split
+    accounts="int64",  # the old id's accounts that went to new_id's person
+    resolved_at="timestamp",  # the identity resolution, as in identity_runs
+)
+
 PRODUCTS = _t(
     "products",
     ("sku",),
@@ -338,6 +364,8 @@ TABLES: dict[str, Table] = {
         ACCOUNT_LINKS,
         LINK_WEIGHTS,
         IDENTITY_RUNS,
+        PERSON_IDS,
+        PERSON_ID_CHANGES,
         REFUNDS,
         REJECTED_ROWS,
         FLAGGED_VALUES,
@@ -392,4 +420,93 @@ SEGMENT_RUNS = _t(
     propensity="boolean",
     clusters="boolean",
     written_at="timestamp",
+)
+
+PLANS = _t(
+    "plans",
+    ("name", "version"),
+    "Job 3's saved plans: one row per name and version (saving under an existing name "
+    "makes a new version), with the parameters, the levers and the strategy rows it "
+    "was made with (JSON).",
+    name="string",
+    version="int64",
+    created="timestamp",
+    promotion="string",
+    edition="string",  # the coming edition, 双11-2026
+    as_of="date",
+    target="float64",
+    target_new="float64",
+    baseline="float64",
+    baseline_low="float64",
+    baseline_high="float64",
+    planned="float64",
+    parameters="string",
+    editions="string",  # the coming edition's phases and the past editions (JSON)
+    levers="string",
+    strategy="string",
+)
+
+PLAN_CELLS = _t(
+    "plan_cells",
+    ("plan", "version", "segment", "member_tier"),
+    "The planning table of each saved plan: per segment x member tier cell, the baseline "
+    "with its interval, the gap's share and the levers' plan.",
+    plan="string",
+    version="int64",
+    segment="string",
+    member_tier="string",
+    new="boolean",
+    population="int64",  # NULL for buyers from outside the pool
+    rate="float64",
+    aov="float64",
+    buyers="float64",
+    gmv="float64",
+    gmv_low="float64",
+    gmv_high="float64",
+    gap="float64",
+    planned_rate="float64",
+    planned_aov="float64",
+    planned_gmv="float64",
+    measure="string",
+    owner="string",
+    note="string",
+)
+
+AUDIENCE_PACKS = _t(
+    "audience_packs",
+    ("plan", "version", "person_id", "phase"),
+    "The persons of each saved plan's audience packs, per phase and target group, with "
+    "their arm: ``control`` for the holdout, else the benefit arm (``treatment`` with one).",
+    plan="string",
+    version="int64",
+    person_id="string",
+    phase="string",
+    group_name="string",
+    segment="string",
+    member_tier="string",
+    arm="string",
+)
+
+REVIEW_EVIDENCE = _t(
+    "review_evidence",
+    ("review", "segment", "outcome", "arm"),
+    "Job 4's evidence for the next plan: each review's lift of every arm over the control "
+    "by segment and outcome, with its interval, the units behind it and whether it is "
+    "significant after the correction.",
+    review="string",  # the plan or campaign reviewed
+    campaign_id="string",
+    edition="string",
+    segment="string",
+    outcome="string",
+    arm="string",
+    n_arm="int64",
+    n_control="int64",
+    lift="float64",
+    lift_low="float64",
+    lift_high="float64",
+    rel_lift="float64",
+    p_adjusted="float64",
+    significant="boolean",
+    srm_broken="boolean",
+    created="timestamp",
 )

@@ -6,6 +6,7 @@ figures only where truth exists (synthetic data).
 Modules:
     identity: pairwise precision and recall of the resolved persons, the
         evidence ceiling, and the planted new-to-brand share.
+    review: the planted campaign uplift per tier and arm against the lift found.
     segment: the repurchase cycle recovered per category and the promotion
         sensitivity found, against the planted RC and promotion class.
 """
@@ -18,6 +19,7 @@ from workbench.evaluation.identity import (
     pairwise_scores,
     planted_new_share,
 )
+from workbench.evaluation.review import uplift_checks
 from workbench.evaluation.segment import (
     SegmentChecks,
     SensitivityAgreement,
@@ -44,4 +46,5 @@ __all__ = [
     "segment_checks",
     "sensitivity_confusion",
     "truth_cycles",
+    "uplift_checks",
 ]

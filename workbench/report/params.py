@@ -26,12 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.config import LANGS, SegmentSettings, Settings, specs
+from workbench.config import JOB_SETTINGS, LANGS, Settings, specs
 from workbench.errors import ParameterError
 
-JOB_SETTINGS: dict[str, type] = {"segment": SegmentSettings}
-"""Each job's settings class, by its section in Settings: a notebook parameter named as
-one of its settings takes that setting's rule and default."""
+# A notebook parameter named as one of a job's settings takes that setting's rule and default.
 
 SETTING_PARAMETERS: dict[str, str] = {
     "lang": "lang",
@@ -153,6 +151,29 @@ class Rule:
 
 DATE = Rule(_date, "a calendar date YYYY-MM-DD")
 
+
+def _positive(value: Any) -> float:
+    x = _number(value)
+    if not x > 0:
+        raise ValueError
+    return x
+
+
+def _not_negative(value: Any) -> float:
+    x = _number(value)
+    if not x >= 0:
+        raise ValueError
+    return x
+
+
+def _plan_name(value: Any) -> str:
+    from workbench.plan import check_name
+
+    return check_name(_text(value))
+
+
+POSITIVE = Rule(_positive, "a number above 0")
+
 BY_NAME: dict[str, Rule] = {
     **{
         name: Rule(spec.read, spec.accepts)
@@ -161,6 +182,10 @@ BY_NAME: dict[str, Rule] = {
     },
     "as_of": DATE,
     "compare_as_of": DATE,
+    "target": POSITIVE,
+    "target_growth": POSITIVE,
+    "target_new": Rule(_not_negative, "a number, 0 or more"),
+    "plan_name": Rule(_plan_name, "a name of letters, digits, _ - and ., at most 80 characters"),
     "lang": Rule(_lang, "zh or en"),
     "link_threshold": Rule(_probability, "a probability strictly between 0 and 1"),
 }
@@ -332,7 +357,8 @@ def resolve_parameters(
         else:
             out[name], sources[name] = None, "not set"
     try:
-        settings.segment.updated(out)
+        for job in JOB_SETTINGS:
+            getattr(settings, job).updated(out)
     except ValueError as exc:
         raise ParameterError(f"parameters: {exc}") from None
     return Resolved(out, sources, data_range)

@@ -109,7 +109,7 @@ def start(settings: Settings | None = None, **values: Any) -> Report:
     Parameters:
         settings: resolved settings; by default from the project root's environment.
         values: the notebook's parameters (``None``: not chosen, use the default).
-            Names ending in ``_dir`` are paths relative to the project root.
+            Names ending in ``_dir`` or ``_file`` are paths relative to the project root.
 
     Returns:
         A :class:`Report`; its ``values`` are the effective parameters.
@@ -131,7 +131,7 @@ def start(settings: Settings | None = None, **values: Any) -> Report:
     settings = settings or load_settings()
     checked = {k: check_value(k, v) for k, v in values.items()}
     for name, value in checked.items():
-        if name.endswith("_dir") and value:
+        if name.endswith(("_dir", "_file")) and value:
             checked[name] = str(settings.root / Path(value).expanduser())
     lang = str(checked.get("lang") or settings.lang)
     if settings.engine == "duckdb" and not settings.warehouse.exists():

@@ -15,6 +15,7 @@ import pandas as pd
 
 from workbench.report.format import CURRENCY_SIGNS
 from workbench.report.labels import label, relabel
+from workbench.spreadsheet import formula_safe
 
 FONT = "'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', 'Source Han Sans SC', sans-serif"
 PALETTE = [
@@ -99,47 +100,6 @@ TABLE_CSS = [
 ]
 
 Formatter = str | Callable[[Any], str]
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-"""What makes a spreadsheet program read a cell as a formula (OWASP's CSV injection list)."""
-
-
-def formula_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` whose text cannot run as a formula in a spreadsheet program.
-
-    A text cell or column name that begins with ``=``, ``+``, ``-``, ``@``, a tab
-    or a carriage return gets a leading single quote, so Excel shows it as text
-    instead of running it (``=HYPERLINK(...)``, ``@SUM(1+1)``). Numbers, negative
-    ones included, stay numbers: only text is changed. Every CSV or workbook
-    written for people to open goes through this.
-
-    Parameters:
-        df: the frame about to be written.
-
-    Returns:
-        A new frame; ``df`` is left as it is.
-
-    Example:
-        >>> out = formula_safe(pd.DataFrame({"file": ["=1+1.csv", "a.csv"], "n": [-3, 4]}))
-        >>> out["file"].tolist(), out["n"].tolist()
-        (["'=1+1.csv", 'a.csv'], [-3, 4])
-    """
-
-    def safe(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith(FORMULA_START):
-            return "'" + value
-        return value
-
-    out = df.copy()
-    for col in out.columns:
-        if not (
-            pd.api.types.is_numeric_dtype(out[col])
-            or pd.api.types.is_datetime64_any_dtype(out[col])
-        ):
-            out[col] = out[col].astype(object).map(safe)
-    out.columns = [safe(c) for c in out.columns]
-    return out
 
 
 @dataclass

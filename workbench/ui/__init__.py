@@ -3,8 +3,10 @@ static table at the notebook's parameters instead.
 
 Modules:
     explorer: ``tier_explorer``, sliders for the lifecycle bounds over the tier table.
+    planner: ``planner``, per-cell rates and order values of a plan, its total and gap,
+        and saving it.
 """
 
-from workbench.ui import explorer
+from workbench.ui import explorer, planner
 
-__all__ = ["explorer"]
+__all__ = ["explorer", "planner"]

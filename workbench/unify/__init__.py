@@ -6,6 +6,8 @@ Modules:
     normalise: the named SQL steps that turn one staged export into unified rows.
     warehouse: the warehouse's tables, upserts, salt fingerprint and state.
     identity: strong-key groups and weak-evidence links into persons (OneID).
+    person_ids: person ids that survive re-ingestion; ``current_person_ids`` resolves
+        recorded ids (a plan's, a pack's) to today's persons.
     linking: the probabilistic linker (Splink), also run on FEBRL 4.
     quality: what was loaded, rejected and flagged, and the headline figures.
     channels: persons per channel, channel overlap, new-to-brand shares, orders per week.
@@ -18,6 +20,7 @@ views (``workbench.report.views.unify``) draw them.
 from workbench.unify import channels, quality, resolution
 from workbench.unify.identity import accounts_at, resolve_identities
 from workbench.unify.ingest import FileResult, IngestResult, ingest, ingest_mapped
+from workbench.unify.person_ids import current_person_ids
 from workbench.unify.warehouse import warehouse_problem, warehouse_status
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "IngestResult",
     "accounts_at",
     "channels",
+    "current_person_ids",
     "ingest",
     "ingest_mapped",
     "quality",

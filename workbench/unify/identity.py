@@ -37,6 +37,7 @@ import pandas as pd
 from workbench.engine import is_spark, materialise, open_duckdb, replace_tables
 from workbench.schema import MONEY, TABLES
 from workbench.unify.linking import LinkModel, link
+from workbench.unify.person_ids import carry_person_ids
 
 log = logging.getLogger(__name__)
 
@@ -371,6 +372,10 @@ def cluster(groups: ir.Table, links: ir.Table, threshold: float) -> ir.Table:
         The ``accounts`` table: ``link_method`` is ``deterministic`` for an account
         a strong key joins to another, ``probabilistic`` for one joined only by a
         link (``match_probability`` is its best link), else ``unlinked``.
+        ``person_id`` is derived from the connected component (``P`` + md5), so the
+        same accounts and links give the same ids; :func:`resolve_identities` then
+        carries the previous resolution's ids over
+        (:func:`~workbench.unify.person_ids.carry_person_ids`).
     """
     kept = links.filter((links.match_probability >= threshold) & ~links.held_apart)
     gl = groups.select(kl=groups.account_key, gl=groups.key_group)
@@ -427,7 +432,10 @@ def resolve_identities(
     Strong keys group accounts first (:func:`key_groups`); the probabilistic
     linker scores pairs of accounts on weak evidence (:func:`score_links`);
     links at or above ``threshold`` join groups into persons (:func:`cluster`).
-    ``accounts``, ``persons``, ``account_links``, ``link_weights`` and
+    The persons keep the ids the previous resolution gave them, through joins,
+    merges and splits (:func:`~workbench.unify.person_ids.carry_person_ids`).
+    ``accounts``, ``persons``, ``account_links``, ``link_weights``,
+    ``person_ids``, ``person_id_changes`` (this resolution's rows more) and
     ``identity_runs`` (one row more) are built aside and swapped in together
     (:func:`~workbench.engine.replace_tables`): a failure or a kill midway
     leaves the previous identity tables whole.
@@ -441,7 +449,8 @@ def resolve_identities(
         on_commit: run on the raw connection inside the swap's transaction (DuckDB).
 
     Returns:
-        Counts: ``accounts``, ``persons``, ``accounts_<link method>``, ``pairs_scored``.
+        Counts: ``accounts``, ``persons``, ``accounts_<link method>``, ``pairs_scored``,
+        and of person ids ``ids_kept``, ``ids_new``, ``ids_merged``, ``ids_split``.
     """
     if not floor <= threshold < 1.0:
         raise ValueError(f"link threshold {threshold} must be in [{floor}, 1)")
@@ -450,7 +459,21 @@ def resolve_identities(
     links, weights, note = score_links(con, groups, floor, config)
     links_t = materialise(ibis.memtable(links), "_wb_account_links", con)
     weights_t = ibis.memtable(weights, schema=TABLES["link_weights"].schema)
-    accounts = materialise(cluster(groups, links_t, threshold), "_wb_accounts")
+    fresh = materialise(cluster(groups, links_t, threshold), "_wb_accounts")
+    tables = set(con.list_tables())
+    resolved_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    earlier_runs = (
+        int(con.table("identity_runs").count().execute()) if "identity_runs" in tables else 0
+    )
+    carried = carry_person_ids(
+        fresh,
+        con.table("accounts") if "accounts" in tables else None,
+        con.table("person_ids") if "person_ids" in tables else None,
+        run=earlier_runs + 1,
+        resolved_at=resolved_at.to_pydatetime(),
+        con=con,
+    )
+    accounts = carried.accounts
     persons = materialise(persons_table(con, accounts), "_wb_persons")
     by_method = accounts.group_by("link_method").agg(n=ibis._.count()).to_pandas()
     counts = {
@@ -459,8 +482,9 @@ def resolve_identities(
     counts["accounts"] = int(by_method.n.sum())
     counts["persons"] = int(persons.count().execute())
     counts["pairs_scored"] = len(links)
+    counts.update(carried.counts)
     run = {
-        "resolved_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        "resolved_at": resolved_at,
         "threshold": threshold,
         "floor": floor,
         "accounts": counts["accounts"],
@@ -474,9 +498,17 @@ def resolve_identities(
         "note": note,
     }
     runs = ibis.memtable(pd.DataFrame([run]), schema=TABLES["identity_runs"].schema)
-    if "identity_runs" in con.list_tables():
+    if "identity_runs" in tables:
         before = con.table("identity_runs")
         runs = ibis.union(before, runs.cast(before.schema()))
+    changes = carried.changes
+    if "person_id_changes" in tables:
+        logged = con.table("person_id_changes")
+        changes = ibis.union(logged, changes.cast(logged.schema()))
+    changes = materialise(changes, "_wb_person_id_changes", con)
+    register = carried.register
+    if is_spark(con):  # tables are overwritten one by one there: none may read another
+        register = materialise(register, "_wb_person_ids", con)
     replace_tables(
         con,
         {
@@ -484,6 +516,8 @@ def resolve_identities(
             "link_weights": weights_t,
             "accounts": accounts,
             "persons": persons,
+            "person_ids": register,
+            "person_id_changes": changes,
             "identity_runs": runs,
         },
         also=on_commit,
@@ -506,6 +540,9 @@ def accounts_at(con: Any, threshold: float | None = None) -> ir.Table:
 
     A different threshold re-clusters the stored key groups and scored pairs
     without writing anything, so a report can show what another threshold gives.
+    Its person ids are derived from the components, as a fresh build would give
+    them, not carried over from earlier resolutions: only the stored resolution's
+    ids are in ``person_ids`` and resolve later (``current_person_ids``).
 
     Raises:
         ValueError: the threshold is below the floor of the pairs kept.
