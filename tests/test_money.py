@@ -155,11 +155,15 @@ def test_twenty_percent_off_is_a_depth_of_exactly_a_fifth() -> None:
         pd.DataFrame(
             {
                 "person_id": ["A", "A", "B", "B", "C", "C", "C", "C"],
-                "paid_amount": ["80.00", "80.00", "79.60", "90.00"]
-                + ["157.00", "59.30", "90.00", "178.00"],
-                "list_value": ["100.00", "100.00", "99.50", "100.00"]
-                + ["198.00", "99.00", "99.00", "198.00"],
-                "promo": [True, True, True, False] + [True] * 4,
+                "paid_amount": [
+                    *("80.00", "80.00", "79.60", "90.00"),
+                    *("157.00", "59.30", "90.00", "178.00"),
+                ],
+                "list_value": [
+                    *("100.00", "100.00", "99.50", "100.00"),
+                    *("198.00", "99.00", "99.00", "198.00"),
+                ],
+                "promo": [True, True, True, False, True, True, True, True],
                 "coupon": [False] * 8,
             }
         )
