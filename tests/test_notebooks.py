@@ -82,8 +82,10 @@ def words_of(page: str) -> str:
     """What a reader sees as the report's own words: headings, prose, labels, header,
     table of contents, with data cells, code and scripts left out."""
     body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page, flags=re.S)
-    # Table data cells: values from the exports (their own column names, file names).
+    # Table data cells: values from the exports (their own column names, file names),
+    # and text from the data in a headline (a CRM's benefit names).
     body = re.sub(r'<td[^>]*class="data[^"]*"[^>]*>.*?</td>', " ", body, flags=re.S)
+    body = re.sub(r'<span class="data">.*?</span>', " ", body, flags=re.S)
     body = re.sub(r"<code[^>]*>.*?</code>", " ", body, flags=re.S)
     body = re.sub(r'<div class="jp-InputArea.*?</div>\s*</div>\s*</div>', " ", body, flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", " ", body))

@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -78,17 +80,26 @@ def test_a_plan_review_adds_up_and_stores_its_evidence(warehouse: Any) -> None:
 
 @pytest.fixture(scope="module")
 def larger(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """20,000 persons, seed 5: campaigns large enough to test each tier's lift."""
+    """20,000 persons, seed 5: campaigns large enough to test each tier's lift. Made and
+    ingested by the CLI in a process of its own, as a user would."""
+    import subprocess
+    import sys
+
     from workbench.config import load_settings
     from workbench.engine import connect
-    from workbench.synth import generate
-    from workbench.unify import ingest
 
     root = tmp_path_factory.mktemp("larger")
-    synth = generate(root / "raw", root / "truth", customers=20_000, seed=5, progress=False)
+    env = {**os.environ, "WORKBENCH_ROOT": str(root)}
+    for args in (
+        ["synth", "--customers", "20000", "--seed", "5", "--out", str(root / "data" / "raw")],
+        ["ingest", str(root / "data" / "raw")],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench", *args], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
     s = load_settings(root=root, env={})
-    ingest(synth.raw_dir, s, progress=False)
-    return connect(s), s, synth
+    return connect(s), s, SimpleNamespace(truth_dir=root / "data" / "truth")
 
 
 @pytest.mark.slow

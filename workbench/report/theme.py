@@ -122,6 +122,11 @@ class Table:
         table shows (money to the fen at least), text neutralised for spreadsheets."""
         data = self.data.copy()
         for col, d in self.digits.items():
+            if col in data.columns and data[col].dtype == object:
+                # exact money arrives as Decimal objects: read as numbers to round them
+                numbers = pd.to_numeric(data[col], errors="coerce")
+                if numbers.notna().sum() == data[col].notna().sum():
+                    data[col] = numbers
             if col in data.columns and pd.api.types.is_float_dtype(data[col]):
                 data[col] = data[col].round(d)
         return formula_safe(data)

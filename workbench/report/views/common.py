@@ -20,17 +20,35 @@ ITEM_CSS = (
 )
 
 
+class DataText(str):
+    """Text that comes from the data (an arm's name as the CRM wrote it), shown as it is in
+    a report of either language, marked as data in the page."""
+
+
+Part = str | tuple[str, ...]
+
+
+def _text(part: Part) -> str:
+    """A label, or a sequence of labels and :class:`DataText`, as escaped HTML."""
+    pieces = part if isinstance(part, tuple) else (part,)
+    return "".join(
+        f'<span class="data">{html.escape(p)}</span>' if isinstance(p, DataText) else html.escape(p)
+        for p in pieces
+    )
+
+
 @dataclass(frozen=True)
 class Strip:
-    """A row of headline figures: (label, value text, note) each. Renders as HTML."""
+    """A row of headline figures: (label, value text, note) each. Renders as HTML; a
+    label or value may mix labels with :class:`DataText`."""
 
-    items: Sequence[tuple[str, str, str]]
+    items: Sequence[tuple[Part, Part, str]]
 
     def _repr_html_(self) -> str:
         cells = "".join(
             f'<div class="wb-figure" style="{ITEM_CSS}">'
-            f'<div style="font-size:12px;color:#555">{html.escape(name)}</div>'
-            f'<div style="font-size:22px;font-weight:600;color:#1f5f8b">{html.escape(value)}</div>'
+            f'<div style="font-size:12px;color:#555">{_text(name)}</div>'
+            f'<div style="font-size:22px;font-weight:600;color:#1f5f8b">{_text(value)}</div>'
             + (f'<div style="font-size:11px;color:#777">{html.escape(note)}</div>' if note else "")
             + "</div>"
             for name, value, note in self.items

@@ -465,7 +465,9 @@ def backtest_table(bt: pd.DataFrame | None, plan: Plan, lang: str = "zh") -> Sta
     often the actual lies inside the interval (:func:`workbench.plan.backtest`)."""
     if bt is None:
         return Note(
-            label("plan_not_over", lang).format(edition=plan.coming.name, end=plan.coming.end)
+            label("plan_not_over", lang).format(
+                edition=edition_label(plan.coming.name, lang), end=plan.coming.end
+            )
         )
     t = plan.total
     actual = float(bt["actual_gmv"].sum())

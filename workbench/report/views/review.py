@@ -15,7 +15,16 @@ from workbench.config import specs
 from workbench.report.format import count, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
-from workbench.report.views.common import Note, Stack, Strip, number_axis, tip, title
+from workbench.report.views.common import (
+    DataText,
+    Note,
+    Part,
+    Stack,
+    Strip,
+    number_axis,
+    tip,
+    title,
+)
 from workbench.report.views.plan import SEGMENT_ORDER, _named, _ordered, _worded
 from workbench.review.experiment import ALL
 from workbench.review.job import Review
@@ -23,6 +32,11 @@ from workbench.review.job import Review
 
 def _arm(a: Any, lang: str) -> str:
     return label(str(a), lang)
+
+
+def _arm_data(a: Any, lang: str) -> DataText:
+    """An arm's name as the data gives it, marked as data (a CRM's benefit names)."""
+    return DataText(_arm(a, lang))
 
 
 def _band(low: float, high: float, fmt: Any) -> str:
@@ -56,7 +70,7 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
         chi2=f"{srm.statistic:.2f}", df=srm.df, p=f"{srm.p_value:.3g}"
     )
     parts: list[Any] = [Note(verdict, warning=srm.broken)]
-    items = []
+    items: list[tuple[Part, Part, str]] = []
     level = pct(rv.settings.confidence, 0)
     if rv.roi is not None and not rv.roi.empty:
         for r in rv.roi[rv.roi["segment"].astype(str) == ALL].itertuples():
@@ -71,7 +85,7 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
                 continue
             items.append(
                 (
-                    f"{_arm(r.arm, lang)} · {label('incremental_gmv', lang)}",
+                    (_arm_data(r.arm, lang), f" · {label('incremental_gmv', lang)}"),
                     money(r.incremental_gmv, lang),
                     f"{level} {_band(r.incremental_gmv_low, r.incremental_gmv_high, lambda x: money(x, lang))}",
                 )
@@ -79,7 +93,7 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
             if r.cost and r.cost > 0:
                 items.append(
                     (
-                        f"{_arm(r.arm, lang)} · ROI",
+                        (_arm_data(r.arm, lang), " · ROI"),
                         f"{r.roi:.2f}",
                         f"{level} {_band(r.roi_low, r.roi_high, lambda x: f'{x:.2f}')}",
                     )
@@ -94,7 +108,7 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
             items.append(
                 (
                     name,
-                    f"{_arm(w.arm, lang)} {fmt(w.lift)}",
+                    (_arm_data(w.arm, lang), f" {fmt(w.lift)}"),
                     f"{level} {_band(w.lift_low, w.lift_high, fmt)}",
                 )
             )
