@@ -180,3 +180,38 @@ def test_twenty_percent_off_is_a_depth_of_exactly_a_fifth() -> None:
     assert got.loc["A", "cls"] == "fanatic"
     assert got.loc["B", "cls"] == "neutral"  # half on promotion
     assert got.loc["C", "cls"] == "fanatic"
+
+
+def test_cluster_profiles_of_decimal_net_sales_are_floats() -> None:
+    """A snapshot holds net sales as decimals: the clusters' mean net sales are floats,
+    which the report's download rounds to the fen (decimals were written out in full)."""
+    from workbench.segment.cluster import fit
+
+    frame = pd.DataFrame(
+        {
+            "person_id": [f"p{i}" for i in range(8)],
+            "purchases": [9, 10, 11, 10, 1, 1, 1, 1],
+            "recency_days": [5, 9, 7, 6, 500, 450, 520, 480],
+            "net_amount": [
+                "1000.10",
+                "1000.20",
+                "1000.40",
+                "1000.00",
+                "50.01",
+                "50.02",
+                "50",
+                "50",
+            ],
+            "aov": [100.0, 100.0, 91.0, 100.0, 50.0, 50.0, 50.0, 50.0],
+            "promo_share": [0.0] * 8,
+            "discount_depth": [0.0] * 8,
+        }
+    )
+    table = duckdb_connect(":memory:").create_table(
+        "s", ibis.memtable(frame).cast({"net_amount": "decimal(18, 2)"})
+    )
+    profile = fit(table, ks=(2,)).profile.sort_values("persons")
+    means = profile.sort_values("net_amount")["net_amount"]
+    assert means.dtype == "float64"
+    # The four drifters' 200.03 / 4 and the four fans' 4000.70 / 4.
+    assert means.tolist() == pytest.approx([50.0075, 1000.175], abs=1e-9)

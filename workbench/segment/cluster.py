@@ -60,7 +60,10 @@ class Clusters:
 
 
 def _buyers(table: ir.Table) -> ir.Table:
-    return table.filter(table.purchases > 0).select("person_id", *CLUSTER_FEATURES)
+    """The buyers with their features as floats (net sales is an exact decimal in the
+    snapshot: as one, its means in the profile would be decimals of many places)."""
+    b = table.filter(table.purchases > 0)
+    return b.select("person_id", *(b[c].cast("float64").name(c) for c in CLUSTER_FEATURES))
 
 
 def fit(
