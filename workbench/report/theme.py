@@ -122,9 +122,9 @@ class Table:
         table shows (money to the fen at least), text neutralised for spreadsheets."""
         data = self.data.copy()
         for col, d in self.digits.items():
-            if col in data.columns and data[col].dtype == object:
-                # exact money arrives as Decimal objects: read as numbers to round them
-                numbers = pd.to_numeric(data[col], errors="coerce")
+            if col in data.columns and not pd.api.types.is_float_dtype(data[col]):
+                # exact money arrives as decimals: read them as numbers to round them
+                numbers = pd.to_numeric(data[col], errors="coerce").astype("float64")
                 if numbers.notna().sum() == data[col].notna().sum():
                     data[col] = numbers
             if col in data.columns and pd.api.types.is_float_dtype(data[col]):
@@ -231,9 +231,22 @@ def table(
     digits = {
         col: shown_decimals(fmt, shown[col])
         for col, fmt in default.items()
-        if col in shown.columns and pd.api.types.is_float_dtype(shown[col])
+        if col in shown.columns and _fractional(shown[col])
     }
     return Table(styler, shown.reset_index() if index else shown, name, lang or "zh", digits)
+
+
+def _fractional(values: pd.Series) -> bool:
+    """Whether a column holds numbers with decimals: floats, or exact money as Decimal
+    objects (which the download reads as numbers to round them)."""
+    if pd.api.types.is_float_dtype(values):
+        return True
+    kind = values.dtype
+    if pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_integer_dtype(kind):
+        return not pd.api.types.is_bool_dtype(kind)  # a decimal type of the engine
+    if not pd.api.types.is_object_dtype(kind) or not values.notna().any():
+        return False
+    return bool(pd.to_numeric(values, errors="coerce").notna().sum() == values.notna().sum())
 
 
 SCALES: dict[str, int] = {"%": -2, "万": 4, "亿": 8, "K": 3, "M": 6, "B": 9}
