@@ -208,6 +208,7 @@ def history_chart(plan: Plan, lang: str = "zh") -> alt.FacetChart:
     h = h[h["population"].fillna(0) > 0]
     h["segment_name"] = h["segment"].map(lambda s: label(s, lang))
     h["tier_name"] = h["member_tier"].map(lambda t: label(t, lang))
+    h["edition"] = h["edition"].map(lambda e: edition_label(e, lang))
     order = [label(s, lang) for s in SEGMENT_ORDER if s in set(h["segment"])]
     tiers = [label(t, lang) for t in TIER_ORDER if t in set(h["member_tier"])]
     base = alt.Chart(h).encode(

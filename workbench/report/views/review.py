@@ -116,6 +116,11 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
     return Stack(parts)
 
 
+def _p(p: float) -> str:
+    """A p-value as reports give one: three decimals, or below 0.001."""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _is_rate(rv: Review, outcome: str) -> bool:
     rows = rv.lifts[rv.lifts["outcome"] == outcome]
     return bool(len(rows)) and str(rows["kind"].iat[0]) == "rate"
@@ -282,7 +287,7 @@ def lift_table(rv: Review, lang: str = "zh", which: str = "lifts") -> Table:
             if tested
             else label(f"status_{r.status}", lang),
             "review_rel_lift": pct(r.rel_lift) if tested else "–",
-            "review_p_adjusted": f"{r.p_adjusted:.3g}" if tested else "–",
+            "review_p_adjusted": _p(r.p_adjusted) if tested else "–",
             "review_significant": ("✓" if r.significant else "") + (" ⚠" if r.srm_broken else ""),
         }
         if which == "segments":
