@@ -211,6 +211,8 @@ def history_chart(plan: Plan, lang: str = "zh") -> alt.FacetChart:
     h["edition"] = h["edition"].map(lambda e: edition_label(e, lang))
     order = [label(s, lang) for s in SEGMENT_ORDER if s in set(h["segment"])]
     tiers = [label(t, lang) for t in TIER_ORDER if t in set(h["member_tier"])]
+    # the chart carries only what it shows, in the report's language
+    h = h[["year", "edition", "segment_name", "tier_name", "population", "rate"]]
     base = alt.Chart(h).encode(
         x=alt.X("year:O", title=label("plan_edition", lang)),
         y=alt.Y("rate:Q", title=None, axis=alt.Axis(format="%")),
