@@ -53,13 +53,25 @@ CUE_PAGE = """<!DOCTYPE html><html><head><style>{css}</style></head><body>
 </div>
 <script>
 document.getElementById("end").scrollLeft = 100000;
-setTimeout(function () {{
+function fade(b) {{
+  var s = getComputedStyle(b);
+  return s.getPropertyValue("--wb-fade-left").trim() + " "
+    + s.getPropertyValue("--wb-fade-right").trim();
+}}
+// The browser applies a scroll-driven animation at a frame, which a loaded machine may
+// draw late: read the fades once the wide box shows one, or after five seconds.
+var tries = 0;
+function read() {{
+  tries += 1;
+  if (fade(document.getElementById("wide")) === "0px 0px" && tries < 50) {{
+    setTimeout(read, 100);
+    return;
+  }}
   document.querySelectorAll(".wb-table-box").forEach(function (b) {{
-    var s = getComputedStyle(b);
-    b.setAttribute("data-fade", s.getPropertyValue("--wb-fade-left").trim() + " "
-      + s.getPropertyValue("--wb-fade-right").trim());
+    b.setAttribute("data-fade", fade(b));
   }});
-}}, 500);
+}}
+read();
 </script></body></html>"""
 
 

@@ -132,3 +132,19 @@ def test_the_member_tier_cross_table_downloads_numbers() -> None:
         [active, none, 5, 99.99],
         [lost, none, 2, 20.0],
     ]
+
+
+def test_a_settings_table_lists_every_setting_in_order_with_worded_choices() -> None:
+    from workbench.config import PlanSettings, specs
+    from workbench.report.views.common import settings_table
+
+    s = PlanSettings().updated({"estimator": "trend", "arms": ""})
+    df = settings_table(
+        s, "en", "plan_settings", worded={"estimator": "estimator_"}, shown={"promotion": "x"}
+    ).data
+    setting, value = df.columns
+    assert list(df[setting]) == [label(k, "en") for k in specs(PlanSettings)]
+    values = dict(zip(df[setting], df[value], strict=True))
+    assert values[label("estimator", "en")] == label("estimator_trend", "en") != "estimator_trend"
+    assert values[label("arms", "en")] == "–"
+    assert values[label("promotion", "en")] == "x"

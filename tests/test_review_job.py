@@ -207,6 +207,37 @@ def test_hillstrom_through_the_job_equals_the_direct_computation() -> None:
     assert rv.roi is not None and rv.roi["incremental_gmv"].notna().all()
 
 
+def test_the_lessons_name_each_segments_best_arm_and_its_units() -> None:
+    """Hillstrom by area: the men's e-mail lifts visits most in each of the three (as it
+    does overall); every customer of an area is one unit of its lesson."""
+    import ibis
+
+    from workbench import review
+
+    rv = review.run(
+        ibis.duckdb.connect(),
+        table=HILLSTROM,
+        columns={
+            "arm": "segment",
+            "control": "No E-Mail",
+            "outcomes": "visit",
+            "segment": "zip_code",
+        },
+    )
+    found = rv.lessons()
+    assert found is not None
+    df = pd.read_csv(HILLSTROM)
+    assert dict(zip(found["segment"], found["units"], strict=True)) == dict(
+        df["zip_code"].value_counts()
+    )
+    assert set(found["arm"]) == {"Mens E-Mail"}
+    for row in found.itertuples():
+        area = df[df["zip_code"] == row.segment]
+        m, c = area[area["segment"] == "Mens E-Mail"], area[area["segment"] == "No E-Mail"]
+        assert row.lift == pytest.approx(m["visit"].mean() - c["visit"].mean())
+        assert row.lift_low < row.lift < row.lift_high
+
+
 @pytest.mark.slow
 def test_the_loop_closes_evidence_shows_in_the_next_plan(larger: Any) -> None:
     """A stored review's significant lifts show beside the groups of the next plan's

@@ -33,6 +33,7 @@ from workbench.plan.arms import GLOBAL_CONTROL, assign, global_control
 from workbench.plan.export import export_packs
 from workbench.plan.power import cell_power
 from workbench.schema import AUDIENCE_PACKS, PLAN_CELLS, PLANS
+from workbench.unify import last_order_day, order_days
 
 NAME = re.compile(r"^[^\W][\w.\-]{0,79}$")
 """A plan name: letters (any script), digits, ``_``, ``-`` and ``.``, not starting with
@@ -121,8 +122,8 @@ def backtest(con: Any, plan: Plan, link_threshold: float | None = None) -> pd.Da
         ``gmv_low``, ``gmv_high`` (the baseline), ``actual_rate``, ``actual_gmv`` and
         ``inside`` (whether the actual lies in the interval).
     """
-    last = con.table("orders").ordered_at.max().execute()
-    if last is None or pd.isna(last) or pd.Timestamp(last).date() < plan.coming.end:
+    last = last_order_day(con)
+    if last is None or last < plan.coming.end:
         return None
     from workbench.segment import stored as stored_snapshot
 
@@ -220,7 +221,8 @@ def run(
             f"as-of date {as_of} is not before the edition {coming.name}, which starts "
             f"{coming.start}"
         )
-    first = _first_order_day(con)
+    days = order_days(con)
+    first = None if days is None else days[0]
     past, notes = ed.past_editions(con, coming, settings.editions, as_of, first)
     if not past:
         raise ValueError(
@@ -552,9 +554,3 @@ def stored(con: Any, name: str, version: int | None = None) -> Stored:
     cells = c.filter((c.plan == name) & (c.version == v)).to_pandas()
     a = con.table("audience_packs")
     return Stored(row.to_dict(), cells, a.filter((a.plan == name) & (a.version == v)))
-
-
-def _first_order_day(con: Any) -> dt.date | None:
-    orders = con.table("orders")
-    first = orders.ordered_at.min().execute()
-    return None if first is None or pd.isna(first) else pd.Timestamp(first).date()

@@ -723,7 +723,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "本次运行未保存规划（save = False）。",
         "This run did not save the plan (save = False).",
     ),
-    "plan_files": ("文件：{path}", "Files: {path}"),
+    "plan_files": ("文件在报告目录下的 {path}", "Files, in the reports folder: {path}"),
     "control": ("对照组", "Control"),
     "treatment": ("实验组", "Treatment"),
     "one_edition": ("只有一届", "one edition"),

@@ -28,6 +28,7 @@ from typing import Any
 
 from workbench.config import JOB_SETTINGS, LANGS, Settings, specs
 from workbench.errors import ParameterError
+from workbench.unify import order_days
 
 # A notebook parameter named as one of a job's settings takes that setting's rule and default.
 
@@ -303,15 +304,8 @@ class Resolved:
 
 def order_dates(con: Any) -> tuple[str, str] | None:
     """First and last order dates in the warehouse (ISO), or ``None`` without orders."""
-    if con is None or "orders" not in con.list_tables():
-        return None
-    orders = con.table("orders")
-    row = orders.aggregate(
-        first=orders.ordered_at.min().date(), last=orders.ordered_at.max().date()
-    ).to_pandas()
-    if row.empty or row["first"].isna().iat[0]:
-        return None
-    return (_date(row["first"].iat[0]), _date(row["last"].iat[0]))
+    days = None if con is None else order_days(con)
+    return None if days is None else (days[0].isoformat(), days[1].isoformat())
 
 
 def resolve_parameters(

@@ -26,6 +26,7 @@ import pandas as pd
 from workbench.plan import Edition, Stored
 from workbench.plan.history import OUTSIDE, cells, edition_rows
 from workbench.segment import stored as stored_snapshot
+from workbench.unify import last_order_day
 
 
 def plan_edition(plan: Stored) -> Edition:
@@ -53,11 +54,11 @@ def estimate_vs_actual(con: Any, plan: Stored, link_threshold: float | None = No
         ValueError: the edition is not over (its last day is after the last order).
     """
     edition = plan_edition(plan)
-    last = con.table("orders").ordered_at.max().execute()
-    if last is None or pd.isna(last) or pd.Timestamp(last).date() < edition.end:
+    last = last_order_day(con)
+    if last is None or last < edition.end:
         raise ValueError(
             f"{edition.name} is not over: it ends {edition.end}, the last order is of "
-            f"{pd.Timestamp(last).date() if last is not None else 'never'}"
+            f"{last or 'never'}"
         )
     as_of = pd.Timestamp(plan.record["as_of"]).date()
     snap = stored_snapshot(con, as_of)

@@ -12,6 +12,7 @@ defaults; :func:`evidence` reads it back.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from workbench.config import ReviewSettings
+from workbench.config import PlanSettings, ReviewSettings
 from workbench.engine import is_spark, writing
 from workbench.plan import Edition, Stored
 from workbench.plan import stored as stored_plan
@@ -35,6 +36,7 @@ from workbench.review.roi import roi
 from workbench.review.srm import SampleRatio, sample_ratio
 from workbench.schema import REVIEW_EVIDENCE
 from workbench.segment import stored as stored_snapshot
+from workbench.unify import last_order_day
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,31 @@ class Review:
     def winner(self, outcome: str) -> Winner:
         """The winning arm on ``outcome``, if any beat the control significantly."""
         return winner(self.lifts, outcome, ALL)
+
+    def lessons(self) -> pd.DataFrame | None:
+        """For the next plan, per segment and outcome: the arm that lifted it most among
+        those significantly above the control (``arm`` empty when none did), its lift
+        and interval, and the units tested (every arm's and the control's). ``None``
+        without a lift by segment."""
+        if self.segments is None:
+            return None
+        seg = self.segments.assign(segment=self.segments["segment"].astype(str))
+        rows = []
+        for outcome in self.outcomes:
+            for name, sub in seg[seg["outcome"] == outcome].groupby("segment", sort=False):
+                w = winner(seg, outcome, name)
+                rows.append(
+                    {
+                        "segment": name,
+                        "outcome": outcome,
+                        "arm": w.arm,
+                        "lift": w.lift,
+                        "lift_low": w.lift_low,
+                        "lift_high": w.lift_high,
+                        "units": int(sub["units_arm"].sum() + sub["units_control"].max()),
+                    }
+                )
+        return pd.DataFrame(rows)
 
 
 def read_table(con: Any, path: str | Path) -> ir.Table:
@@ -177,7 +204,7 @@ def run(
         t, excluded = rch.campaign_experiment(
             con, campaign_id, ed, segments, s.pre_days, link_threshold
         )
-        t = _with_coupon_cost(con, campaign_id, t)
+        t = _with_coupon_cost(con, campaign_id, t, link_threshold)
         shares: dict[Hashable, float] | None = None
     else:
         assert plan is not None
@@ -236,11 +263,11 @@ def latest_campaign(con: Any) -> str:
     Raises:
         ValueError: the warehouse has no campaign that is over.
     """
-    last = con.table("orders").ordered_at.max().execute()
-    if "campaigns" in con.list_tables() and last is not None and not pd.isna(last):
+    last = last_order_day(con)
+    if "campaigns" in con.list_tables() and last is not None:
         c = con.table("campaigns")
         if "tail_end" in c.columns:
-            over = c.filter(c.tail_end <= pd.Timestamp(last).date()).order_by(ibis.desc("tail_end"))
+            over = c.filter(c.tail_end <= last).order_by(ibis.desc("tail_end"))
             found = over.select("campaign_id").limit(1).to_pandas()
             if not found.empty:
                 return str(found["campaign_id"].iat[0])
@@ -313,8 +340,7 @@ def _campaign_edition(con: Any, campaign_id: str) -> Edition:
 
 
 def _check_over(con: Any, ed: Edition) -> None:
-    last = con.table("orders").ordered_at.max().execute()
-    day = None if last is None or pd.isna(last) else pd.Timestamp(last).date()
+    day = last_order_day(con)
     if day is None or day < ed.end:
         raise ValueError(
             f"{ed.name} is not over: it ends {ed.end}, and the last order is of {day}; "
@@ -331,14 +357,16 @@ def _design_shares(t: ir.Table, holdout: float) -> dict[Hashable, float]:
     return out
 
 
-def _with_coupon_cost(con: Any, campaign_id: str, t: ir.Table) -> ir.Table:
+def _with_coupon_cost(
+    con: Any, campaign_id: str, t: ir.Table, link_threshold: float | None
+) -> ir.Table:
     """``t`` with each person's ``cost``: the face value of the campaign's coupons they used."""
     c = con.table("coupons")
     c = c.filter((c.campaign_id == campaign_id) & c.used_at.notnull())
-    persons = rch.member_persons(con)
+    persons = rch.member_persons(con, link_threshold)
     j = c.join(persons, "member_id")
     used = j.group_by("person_id").agg(cost=j.face_value.sum().cast("float64"))
-    out = rch._left(t, used)
+    out = rch.joined(t, used)
     return out.mutate(cost=out.cost.fill_null(0.0))
 
 
@@ -351,9 +379,7 @@ def _pack_experiment(
     link_threshold: float | None,
 ) -> tuple[ir.Table, dict[Hashable, float]]:
     """The experiment table from a plan's own audience packs, its persons resolved to
-    today's ids."""
-    from workbench.plan.history import window_spend
-
+    today's ids, and the shares the plan split them by."""
     packs = plan.packs.select("person_id", "arm").distinct()
     if "person_ids" in con.list_tables():
         from workbench.unify import current_person_ids
@@ -363,32 +389,13 @@ def _pack_experiment(
             .select(person_id="current_person_id", arm="arm")
             .filter(ibis._.person_id.notnull())
         )
-    spend = window_spend(con, ed.start, ed.end, link_threshold)
-    before = window_spend(
-        con,
-        ed.start - dt.timedelta(days=pre_days),
-        ed.start - dt.timedelta(days=1),
-        link_threshold,
-    ).select("person_id", pre_gmv="gmv")
-    t = rch._left(rch._left(packs, spend.select("person_id", "gmv")), before)
-    t = rch._left(t, segments.select("person_id", "segment"))
-    t = t.select(
-        "person_id",
-        "arm",
-        bought=t.gmv.notnull().cast("int64"),
-        gmv=t.gmv.fill_null(0.0),
-        pre_gmv=t.pre_gmv.fill_null(0.0),
-        cost=ibis.literal(0.0),
-        segment=t.segment.fill_null("outside"),
-    )
-    import json
-
+    t = rch.outcomes(con, packs, ed, segments, pre_days, link_threshold)
     params = json.loads(str(plan.record["parameters"]))
     holdout = float(params["holdout_share"])
-    arms = [a.strip() for a in str(params.get("arms", "")).split(",") if a.strip()] or ["treatment"]
+    arms = PlanSettings().updated({"arms": params.get("arms", "")}).arm_names or ("treatment",)
     shares: dict[Hashable, float] = {rch.CONTROL: holdout}
     shares.update({a: (1 - holdout) / len(arms) for a in arms})
-    return t, shares
+    return t.mutate(cost=ibis.literal(0.0)), shares
 
 
 def _statistics(

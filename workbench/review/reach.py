@@ -16,7 +16,8 @@ import pandas as pd
 
 from workbench.engine import round_to
 from workbench.plan import Edition
-from workbench.plan.history import window_spend
+from workbench.plan.history import OUTSIDE, window_spend
+from workbench.unify import last_order_day
 from workbench.unify.identity import accounts_at
 
 CONTROL = "control"
@@ -36,12 +37,12 @@ def audience(con: Any, campaign_id: str, link_threshold: float | None = None) ->
     a = a.filter(a.campaign_id == campaign_id)
     arm = ibis.cases((a.holdout, ibis.literal(CONTROL)), else_=a.benefit.fill_null("treatment"))
     a = a.select("member_id", arm=arm)
-    return _left(a, member_persons(con, link_threshold), "member_id").select(
+    return joined(a, member_persons(con, link_threshold), "member_id").select(
         "member_id", "person_id", "arm"
     )
 
 
-def _left(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
+def joined(left: ir.Table, right: ir.Table, key: str = "person_id") -> ir.Table:
     """``left`` with the columns of ``right`` joined on ``key`` (kept once, from ``left``)."""
     j = left.left_join(right, key)
     return j.select(*left.columns, *(c for c in right.columns if c != key))
@@ -78,7 +79,7 @@ def reach(
     j = per_member.join(aud, "member_id")
     buyers = _buyers(con, edition, link_threshold).select("person_id", bought=ibis.literal(True))
     first = _first_days(con, link_threshold)
-    j = _left(_left(j, buyers), first)
+    j = joined(joined(j, buyers), first)
     bought = j.bought.fill_null(False)
     new = bought & (j.first_day >= ibis.date(edition.start))
     out = (
@@ -166,8 +167,8 @@ def _coupon_rows(
 ) -> ir.Table:
     c = con.table("coupons")
     c = c.filter(c.campaign_id == campaign_id)
-    c = _left(c, member_persons(con, link_threshold), "member_id")
-    c = _left(c, _first_days(con, link_threshold))
+    c = joined(c, member_persons(con, link_threshold), "member_id")
+    c = joined(c, _first_days(con, link_threshold))
     return c.mutate(
         new=(c.first_day >= ibis.date(edition.start)).fill_null(True),
         face_value=c.face_value.cast("float64"),
@@ -199,7 +200,7 @@ def coupon_orders(
     later = later.join(acc, later.account_key == acc.account_key)
     again = later.select(person_id=acc.person_id).distinct().mutate(again=ibis.literal(True))
     w = w.select(person_id=acc.person_id, net_amount=w.net_amount, face_value=w.face_value)
-    w = _left(w, again)
+    w = joined(w, again)
     g = w.group_by(face_value=w.face_value.fill_null(0.0)).agg(
         orders=w.count(),
         order_value=round_to(w.net_amount.cast("float64").mean(), 4),
@@ -254,7 +255,7 @@ def retention(con: Any, edition: Edition, link_threshold: float | None = None) -
     )
     rows = []
     for name, persons in groups.items():
-        t = _left(_left(persons, d7), d30)
+        t = joined(joined(persons, d7), d30)
         agg = t.aggregate(
             persons=t.count(), d7=t.d7.fill_null(False).sum(), d30=t.d30.fill_null(False).sum()
         ).to_pandas()
@@ -268,8 +269,7 @@ def retention(con: Any, edition: Edition, link_threshold: float | None = None) -
             }
         )
     out = pd.DataFrame(rows)
-    last = orders.ordered_at.max().execute()
-    last_day = pd.Timestamp(last).date() if last is not None and not pd.isna(last) else end
+    last_day = last_order_day(con) or end
     for days in (7, 30):
         rate = out[f"retained_{days}d"] / out["persons"].where(out["persons"] > 0)
         seen = last_day >= end + dt.timedelta(days=days)
@@ -302,6 +302,22 @@ def campaign_experiment(
     arms = aud.group_by("person_id").agg(arms=aud.arm.nunique(), arm=aud.arm.max())
     mixed = int(arms.filter(arms.arms > 1).count().execute())
     units = arms.filter(arms.arms == 1).select("person_id", "arm")
+    return outcomes(con, units, edition, segments, pre_days, link_threshold), mixed
+
+
+def outcomes(
+    con: Any,
+    units: ir.Table,
+    edition: Edition,
+    segments: ir.Table | None = None,
+    pre_days: int = 90,
+    link_threshold: float | None = None,
+) -> ir.Table:
+    """The experiment table of ``units`` (``person_id``, ``arm``, one row per person):
+    with the outcomes ``bought`` (1 if they bought in the edition's window) and ``gmv``
+    (their GMV in it), the covariate ``pre_gmv`` (their GMV in the ``pre_days`` before
+    the window) and, given a snapshot's cells, their ``segment`` (``outside`` for a
+    person the snapshot does not hold)."""
     spend = window_spend(con, edition.start, edition.end, link_threshold)
     before = window_spend(
         con,
@@ -309,7 +325,7 @@ def campaign_experiment(
         edition.start - dt.timedelta(days=1),
         link_threshold,
     ).select("person_id", pre_gmv="gmv")
-    t = _left(_left(units, spend.select("person_id", "gmv")), before)
+    t = joined(joined(units, spend.select("person_id", "gmv")), before)
     out = t.select(
         "person_id",
         "arm",
@@ -318,6 +334,6 @@ def campaign_experiment(
         pre_gmv=t.pre_gmv.fill_null(0.0),
     )
     if segments is not None:
-        out = _left(out, segments.select("person_id", "segment"))
-        out = out.mutate(segment=out.segment.fill_null("outside"))
-    return out, mixed
+        out = joined(out, segments.select("person_id", "segment"))
+        out = out.mutate(segment=out.segment.fill_null(OUTSIDE))
+    return out

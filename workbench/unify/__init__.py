@@ -21,7 +21,12 @@ from workbench.unify import channels, quality, resolution
 from workbench.unify.identity import accounts_at, resolve_identities
 from workbench.unify.ingest import FileResult, IngestResult, ingest, ingest_mapped
 from workbench.unify.person_ids import current_person_ids
-from workbench.unify.warehouse import warehouse_problem, warehouse_status
+from workbench.unify.warehouse import (
+    last_order_day,
+    order_days,
+    warehouse_problem,
+    warehouse_status,
+)
 
 __all__ = [
     "FileResult",
@@ -31,6 +36,8 @@ __all__ = [
     "current_person_ids",
     "ingest",
     "ingest_mapped",
+    "last_order_day",
+    "order_days",
     "quality",
     "resolution",
     "resolve_identities",

@@ -17,6 +17,7 @@ Two facts are kept in ``warehouse_meta``:
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import logging
 from datetime import datetime
@@ -282,3 +283,31 @@ def warehouse_currency(con: Any) -> str:
     meta = con.table("warehouse_meta")
     found = meta.filter(meta.key == CURRENCY_KEY).select("value").to_pandas()
     return str(found["value"].iat[0]) if len(found) else PLATFORM_CURRENCY
+
+
+def order_days(con: Any) -> tuple[_dt.date, _dt.date] | None:
+    """The days of the first and the last order in the warehouse, or ``None`` without
+    orders."""
+    if "orders" not in con.list_tables():
+        return None
+    orders = con.table("orders")
+    row = orders.aggregate(
+        first=orders.ordered_at.min().date(), last=orders.ordered_at.max().date()
+    ).to_pandas()
+    if row.empty or row["first"].isna().iat[0]:
+        return None
+    return _day(row["first"].iat[0]), _day(row["last"].iat[0])
+
+
+def last_order_day(con: Any) -> _dt.date | None:
+    """The day of the last order in the warehouse, or ``None`` without orders."""
+    days = order_days(con)
+    return None if days is None else days[1]
+
+
+def _day(value: Any) -> _dt.date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    return _dt.date.fromisoformat(str(value)[:10])

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
+import pandas as pd
 
+from workbench.config import JobSettings, specs
 from workbench.report.labels import label
+from workbench.report.theme import Table, table
 
 STRIP_CSS = (
     "display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 14px;"
@@ -26,6 +30,13 @@ class DataText(str):
 
 
 Part = str | tuple[str, ...]
+
+
+def with_data(template: str, **values: str) -> tuple[str, ...]:
+    """A label whose ``{name}`` fields are filled with text from the data, each marked as
+    :class:`DataText`: ``with_data("Files: {path}", path="plans/x-v1")``."""
+    pieces = re.split(r"\{(\w+)\}", template)
+    return tuple(DataText(values[p]) if i % 2 else p for i, p in enumerate(pieces) if p)
 
 
 def _text(part: Part) -> str:
@@ -60,13 +71,13 @@ class Strip:
 class Note:
     """A short paragraph or warning from the package, escaped, in the report's language."""
 
-    text: str
+    text: Part
     warning: bool = False
 
     def _repr_html_(self) -> str:
         style = "color:#8a1c1c;font-weight:600" if self.warning else "color:#444"
         mark = "⚠ " if self.warning else ""
-        return f'<p class="wb-note" style="{style}">{mark}{html.escape(self.text)}</p>'
+        return f'<p class="wb-note" style="{style}">{mark}{_text(self.text)}</p>'
 
 
 @dataclass(frozen=True)
@@ -119,3 +130,26 @@ def number_axis(lang: str, **kwargs: Any) -> alt.Axis:
             f"format(datum.value / {size:.0f}, '~g') + '{unit}' : {expr}"
         )
     return alt.Axis(labelExpr=expr, **kwargs)
+
+
+def settings_table(
+    settings: JobSettings,
+    lang: str,
+    name: str,
+    worded: Mapping[str, str] | None = None,
+    shown: Mapping[str, object] | None = None,
+) -> Table:
+    """Every setting a job ran with, by its label, in the order it is declared: the
+    choices behind every figure of the report. A setting named in ``worded`` shows the
+    label ``prefix + value``; one in ``shown`` shows that value instead of its own; an
+    empty value shows as a dash."""
+    worded, shown = worded or {}, shown or {}
+    rows = []
+    for key in specs(type(settings)):
+        value = shown.get(key, getattr(settings, key))
+        if key in worded:
+            value = label(f"{worded[key]}{value}", lang)
+        elif value in ("", None, (), []):
+            value = "–"
+        rows.append({"setting": label(key, lang), "value": str(value)})
+    return table(pd.DataFrame(rows), caption=label(f"{name}_title", lang), lang=lang, name=name)

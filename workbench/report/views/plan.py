@@ -9,12 +9,12 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from workbench.config import specs
 from workbench.plan import PHASES, Exported, Plan
 from workbench.report.format import count, currency, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
-from workbench.report.views.common import Note, Stack, Strip, number_axis, tip, title
+from workbench.report.views import common
+from workbench.report.views.common import Note, Stack, Strip, number_axis, tip, title, with_data
 from workbench.segment import MEMBER_TIERS
 from workbench.segment.lifecycle import LEVEL1_ORDER, LEVEL2_ORDER, LEVEL3_ACTIVE, SCHEME_TWO
 
@@ -115,21 +115,11 @@ def _worded(values: dict[str, str], lang: str) -> dict[str, str]:
 
 def settings_table(plan: Plan, lang: str = "zh") -> Table:
     """Every plan setting the plan was made with, by its label."""
-    rows = []
-    for name in specs(type(plan.settings)):
-        value = getattr(plan.settings, name)
-        if name in ("estimator", "scheme"):
-            value = label(f"{name}_{value}", lang)
-        elif name == "promotion":
-            value = label(f"promotion_{value}", lang)
-        elif name == "arms" and not value:
-            value = "–"
-        rows.append({"setting": label(name, lang), "value": str(value)})
-    return table(
-        pd.DataFrame(rows),
-        caption=label("plan_settings_title", lang),
-        lang=lang,
-        name="plan_settings",
+    return common.settings_table(
+        plan.settings,
+        lang,
+        "plan_settings",
+        worded={"estimator": "estimator_", "scheme": "scheme_", "promotion": "promotion_"},
     )
 
 
@@ -605,8 +595,9 @@ def deliverables(exported: Exported, plan: Plan, lang: str = "zh") -> Stack:
         currency=currency(),
     )
     f = exported.files.copy()
-    parts: list[Any] = [Note(label("plan_files", lang).format(path=str(exported.folder)))]
-    parts.append(Note(label("plan_workbook", lang).format(file=book.name)))
+    where = f"{exported.folder.parent.name}/{exported.folder.name}/"
+    parts: list[Any] = [Note(with_data(label("plan_files", lang), path=where))]
+    parts.append(Note(with_data(label("plan_workbook", lang), file=book.name)))
     if f.empty:
         parts.append(Note(label("plan_no_pack_files", lang)))
         return Stack(parts)

@@ -11,10 +11,10 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from workbench.config import specs
 from workbench.report.format import count, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
+from workbench.report.views import common
 from workbench.report.views.common import (
     DataText,
     Note,
@@ -47,19 +47,11 @@ def _band(low: float, high: float, fmt: Any) -> str:
 
 def settings_table(rv: Review, lang: str = "zh") -> Table:
     """Every review setting the review was made with, by its label."""
-    rows = []
-    for name in specs(type(rv.settings)):
-        value = getattr(rv.settings, name)
-        if name == "correction":
-            value = label(f"correction_{value}", lang)
-        elif name == "segment_scheme":
-            value = label(f"scheme_{value}", lang)
-        rows.append({"setting": label(name, lang), "value": str(value)})
-    return table(
-        pd.DataFrame(rows),
-        caption=label("review_settings_title", lang),
-        lang=lang,
-        name="review_settings",
+    return common.settings_table(
+        rv.settings,
+        lang,
+        "review_settings",
+        worded={"correction": "correction_", "segment_scheme": "scheme_"},
     )
 
 
@@ -432,45 +424,30 @@ def retention_table(rv: Review, lang: str = "zh") -> Table | Note:
 
 def lessons(rv: Review, lang: str = "zh") -> Table | Note:
     """For the next plan: per segment, the arm that lifted it most significantly (with its
-    lift, interval and units), or that none did."""
-    if rv.segments is None:
+    lift, interval and units), or that none did (:meth:`Review.lessons`)."""
+    found = rv.lessons()
+    if found is None:
         return Note(label("review_no_segments", lang))
+    order = {o: i for i, o in enumerate(rv.outcomes)}
+    found = found.assign(
+        _o=found["outcome"].map(order),
+        _s=[SEGMENT_ORDER.index(s) if s in SEGMENT_ORDER else 99 for s in found["segment"]],
+    ).sort_values(["_o", "_s", "segment"], kind="stable")
     rows = []
-    seg = rv.segments
-    for outcome in rv.outcomes:
-        for s in sorted(
-            set(seg["segment"].astype(str)),
-            key=lambda x: SEGMENT_ORDER.index(x) if x in SEGMENT_ORDER else 99,
-        ):
-            w = winner(seg, outcome, s)
-            rate = _is_rate(rv, outcome)
-            fmt = (lambda x: pct(x, 2)) if rate else (lambda x: f"{x:,.2f}")
-            sub = seg[(seg["segment"].astype(str) == s) & (seg["outcome"] == outcome)]
-            rows.append(
-                {
-                    "plan_segment": label(s, lang),
-                    "review_outcome": label(f"outcome_{outcome}", lang),
-                    "review_best_arm": _arm(w.arm, lang)
-                    if w.arm is not None
-                    else label("no_winner", lang),
-                    "review_lift": fmt(w.lift) if w.arm is not None else "–",
-                    "review_interval": _band(w.lift_low, w.lift_high, fmt)
-                    if w.arm is not None
-                    else "–",
-                    "review_units": count(
-                        int(sub["units_arm"].sum() + sub["units_control"].max()), lang
-                    ),
-                }
-            )
+    for w in found.itertuples():
+        fmt = (lambda x: pct(x, 2)) if _is_rate(rv, w.outcome) else (lambda x: f"{x:,.2f}")
+        won = w.arm is not None and not pd.isna(w.arm)
+        rows.append(
+            {
+                "plan_segment": label(w.segment, lang),
+                "review_outcome": label(f"outcome_{w.outcome}", lang),
+                "review_best_arm": _arm(w.arm, lang) if won else label("no_winner", lang),
+                "review_lift": fmt(w.lift) if won else "–",
+                "review_interval": _band(w.lift_low, w.lift_high, fmt) if won else "–",
+                "review_units": count(w.units, lang),
+            }
+        )
     return table(pd.DataFrame(rows), lang=lang, name="lessons")
-
-
-def winner(seg: pd.DataFrame, outcome: str, segment: str) -> Any:
-    from workbench.review.lift import winner as pick
-
-    rows = seg.copy()
-    rows["segment"] = rows["segment"].astype(str)
-    return pick(rows, outcome, segment)
 
 
 def saved(n: int, lang: str = "zh") -> Note:

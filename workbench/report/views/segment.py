@@ -10,11 +10,11 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from workbench.config import specs
 from workbench.evaluation import SegmentChecks
 from workbench.report.format import count, fixed, money, pct, with_unit
 from workbench.report.labels import label, relabel
 from workbench.report.theme import PALETTE, Table, table
+from workbench.report.views import common
 from workbench.report.views.common import Code, Note, Stack, Strip, number_axis, tip, title
 from workbench.segment import MEMBER_TIERS, AudienceProfile, Intervals, Migration, Snapshot
 from workbench.segment.lifecycle import LEVEL1_ORDER, LEVEL2_ORDER, LEVEL3_ACTIVE, SCHEME_TWO
@@ -556,18 +556,12 @@ def condition_lines(where: str) -> str:
 def settings_table(s: Snapshot, lang: str = "zh") -> Table:
     """Every segment setting the snapshot was made with, by its label: the choices
     behind every figure of the report (RC method, bounds, references)."""
-    rows = []
-    for name in specs(type(s.settings)):
-        value = getattr(s.settings, name)
-        if name == "brand" and not value:
-            value = s.purchases.brand or "–"
-        elif name == "rc_method":
-            value = label(value, lang)
-        elif name in ("rfm_reference", "rfm_basis"):
-            value = label(f"setting_{value}", lang)
-        rows.append({"setting": label(name, lang), "value": str(value)})
-    return table(
-        pd.DataFrame(rows), caption=label("settings_title", lang), lang=lang, name="settings"
+    return common.settings_table(
+        s.settings,
+        lang,
+        "settings",
+        worded={"rc_method": "", "rfm_reference": "setting_", "rfm_basis": "setting_"},
+        shown={"brand": s.settings.brand or s.purchases.brand},
     )
 
 
