@@ -320,6 +320,26 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, small_synth: Any) -> Any
 AS_OF = dt.date(2026, 10, 19)
 
 
+def test_an_earlier_snapshot_read_from_a_later_ones_purchases_is_the_same(warehouse: Any) -> None:
+    """A plan makes its eves' snapshots from the order facts of the latest: each equals
+    the snapshot made from the warehouse alone, and one of a later date is refused."""
+    from workbench import segment
+
+    con, s = warehouse
+    later = segment.run(con, AS_OF, s.segment, scores=False)
+    eve = dt.date(2025, 10, 20)
+    alone = segment.run(con, eve, s.segment, scores=False).table.to_pandas()
+    read = segment.run(con, eve, s.segment, scores=False, within=later.purchases)
+    assert len(alone) > 1000
+    pd.testing.assert_frame_equal(
+        read.table.to_pandas().sort_values("person_id").reset_index(drop=True),
+        alone.sort_values("person_id").reset_index(drop=True),
+    )
+    assert read.purchases.absent == later.purchases.absent
+    with pytest.raises(ValueError, match="cannot be read"):
+        segment.run(con, AS_OF, s.segment, scores=False, within=read.purchases)
+
+
 def test_plan_run_write_and_versions(warehouse: Any) -> None:
     from workbench import plan
 

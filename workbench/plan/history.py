@@ -14,6 +14,7 @@ comes back.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -71,13 +72,41 @@ def snapshot(
     Returns:
         The snapshot's rows and whether it was made now.
     """
-    try:
-        return stored(con, as_of), False
-    except LookupError:
-        pass
-    snap = run_segment(con, as_of, settings, link_threshold, scores=False)
-    write(con, snap)
-    return stored(con, as_of), True
+    found, made = snapshots(con, [as_of], settings, link_threshold)
+    return found[as_of], bool(made)
+
+
+def snapshots(
+    con: Any,
+    dates: Sequence[dt.date],
+    settings: SegmentSettings | None = None,
+    link_threshold: float | None = None,
+) -> tuple[dict[dt.date, ir.Table], list[dt.date]]:
+    """The segment snapshots stored for ``dates``; those missing are made (without
+    scores) and stored first.
+
+    The latest missing one is made from the warehouse; each earlier one reads its
+    purchases from the latest's (:func:`workbench.segment.facts.purchases`), so the
+    order facts are computed once however many editions a plan looks back on.
+
+    Returns:
+        Each date's snapshot rows, and the dates whose snapshot was made now (oldest
+        first).
+    """
+    found: dict[dt.date, ir.Table] = {}
+    missing = []
+    for day in sorted(set(dates), reverse=True):
+        try:
+            found[day] = stored(con, day)
+        except LookupError:
+            missing.append(day)
+    within = None
+    for day in missing:
+        snap = run_segment(con, day, settings, link_threshold, scores=False, within=within)
+        write(con, snap)
+        within = within or snap.purchases
+        found[day] = stored(con, day)
+    return found, sorted(missing)
 
 
 def cells(snap: ir.Table, scheme: str) -> ir.Table:
@@ -177,13 +206,8 @@ def history(
     Returns:
         The table (one row per cell and edition) and the eves whose snapshot was made now.
     """
-    frames = []
-    made = []
-    for e in editions:
-        snap, new = snapshot(con, e.eve, settings, link_threshold)
-        if new:
-            made.append(e.eve)
-        frames.append(edition_rows(con, e, cells(snap, scheme), link_threshold))
+    snaps, made = snapshots(con, [e.eve for e in editions], settings, link_threshold)
+    frames = [edition_rows(con, e, cells(snaps[e.eve], scheme), link_threshold) for e in editions]
     if not frames:
         return pd.DataFrame(columns=HISTORY_COLUMNS), made
     return pd.concat(frames, ignore_index=True), made

@@ -232,13 +232,16 @@ def run(
     ed.check_editions([*past, coming])
     if len(past) < settings.editions:
         notes.append(ed.Notice("fewer_editions", found=len(past), wanted=settings.editions))
-    history, made = hist_mod.history(con, past, settings.scheme, segment_settings, link_threshold)
+    # every snapshot the plan reads, made at once where missing: the eves' snapshots read
+    # the order facts of the latest
+    snaps, made = hist_mod.snapshots(
+        con, [*(e.eve for e in past), as_of], segment_settings, link_threshold
+    )
+    history, _ = hist_mod.history(con, past, settings.scheme, segment_settings, link_threshold)
     if target is None and target_growth is not None:
         last = history[history["year"] == history["year"].max()]
         target = round(float(last["gmv"].sum()) * target_growth, 2)
-    snap, new_snap = hist_mod.snapshot(con, as_of, segment_settings, link_threshold)
-    if new_snap:
-        made.append(as_of)
+    snap = snaps[as_of]
     pops = hist_mod.populations(snap, settings.scheme)
     if set(pops["member_tier"]) <= {hist_mod.NO_TIER}:
         notes.append(ed.Notice("no_members"))

@@ -28,7 +28,6 @@ from typing import Any
 
 from workbench.config import JOB_SETTINGS, LANGS, Settings, specs
 from workbench.errors import ParameterError
-from workbench.unify import order_days
 
 # A notebook parameter named as one of a job's settings takes that setting's rule and default.
 
@@ -304,7 +303,11 @@ class Resolved:
 
 def order_dates(con: Any) -> tuple[str, str] | None:
     """First and last order dates in the warehouse (ISO), or ``None`` without orders."""
-    days = None if con is None else order_days(con)
+    if con is None:
+        return None
+    from workbench.unify import order_days  # the package of ingestion: only with a warehouse
+
+    days = order_days(con)
     return None if days is None else (days[0].isoformat(), days[1].isoformat())
 
 

@@ -60,6 +60,8 @@ class Purchases:
             ``promotions`` (no campaign bursts, coupons or discounts: promotion
             sensitivity cannot be judged), ``products`` (no product master: no
             categories and no usage RC).
+        link_threshold: the link threshold the persons were resolved at (``None``: as
+            stored).
     """
 
     orders: ir.Table
@@ -70,6 +72,7 @@ class Purchases:
     brand: str | None
     has_other_brands: bool
     absent: tuple[str, ...] = ()
+    link_threshold: float | None = None
 
 
 def our_brand(con: Any) -> str | None:
@@ -85,7 +88,12 @@ def our_brand(con: Any) -> str | None:
 
 
 def purchases(
-    con: Any, as_of: dt.date, link_threshold: float | None = None, brand: str | None = None
+    con: Any,
+    as_of: dt.date,
+    link_threshold: float | None = None,
+    brand: str | None = None,
+    *,
+    within: Purchases | None = None,
 ) -> Purchases:
     """Each resolved person's purchases up to ``as_of`` (see :class:`Purchases`).
 
@@ -94,8 +102,23 @@ def purchases(
         as_of: the as-of date; later orders are left out.
         link_threshold: the link threshold persons are resolved at (``None``: as stored).
         brand: our brand; ``None`` takes :func:`our_brand`.
+        within: the purchases of a later as-of date, at the same link threshold and
+            brand: this date's are their orders up to ``as_of``, read from their
+            scratch tables instead of computed again from the warehouse (several
+            snapshots made at once pay for the order facts once).
+
+    Raises:
+        ValueError: ``within`` is of an earlier date, another brand or link threshold.
     """
-    brand = brand or our_brand(con)
+    brand = brand or (within.brand if within is not None else None) or our_brand(con)
+    if within is not None:
+        if within.as_of < as_of or within.brand != brand or within.link_threshold != link_threshold:
+            raise ValueError(
+                f"purchases as of {as_of} (brand {brand}, link threshold {link_threshold}) "
+                f"cannot be read from those as of {within.as_of} (brand {within.brand}, "
+                f"link threshold {within.link_threshold})"
+            )
+        return _earlier(con, within, as_of, link_threshold)
     accounts = accounts_at(con, link_threshold)
     orders = orders_until(con, as_of)
     orders = orders.filter(orders.net_amount > 0)
@@ -162,8 +185,6 @@ def purchases(
         "person_id", "order_key", "day", "category", per_cat.ours, "units", "daily_uses"
     )
     categories = materialise(categories, scratch_name("purchase_categories", *key), con)
-    per_person = materialise(_per_person(orders_out), scratch_name("purchase_persons", *key), con)
-    other = bool(per_person.last_other.notnull().any().execute())
     every = con.table("orders")
     every = every.join(accounts, every.account_key == accounts.account_key)
     first = every.group_by(accounts.person_id).agg(first_day=every.ordered_at.min().date())
@@ -172,6 +193,32 @@ def purchases(
         persons = persons.select("person_id", "first_day")
     else:
         persons = first
+    return _completed(con, orders_out, categories, persons, as_of, link_threshold, brand)
+
+
+def _earlier(
+    con: Any, within: Purchases, as_of: dt.date, link_threshold: float | None
+) -> Purchases:
+    """The purchases up to ``as_of`` from those of a later date (see :func:`purchases`)."""
+    orders = within.orders.filter(within.orders.day <= as_of)
+    categories = within.categories.filter(within.categories.day <= as_of)
+    return _completed(con, orders, categories, within.persons, as_of, link_threshold, within.brand)
+
+
+def _completed(
+    con: Any,
+    orders_out: ir.Table,
+    categories: ir.Table,
+    persons: ir.Table,
+    as_of: dt.date,
+    link_threshold: float | None,
+    brand: str | None,
+) -> Purchases:
+    """:class:`Purchases` from its order and category facts: the per-person table,
+    computed once, and the parts of the data that are absent."""
+    key = (as_of, link_threshold, brand)
+    per_person = materialise(_per_person(orders_out), scratch_name("purchase_persons", *key), con)
+    other = bool(per_person.last_other.notnull().any().execute())
     on_promotion = orders_out.filter(orders_out.coupon | orders_out.promo).count()
     tables = set(con.list_tables())
     absent = tuple(
@@ -187,7 +234,9 @@ def purchases(
         )
         if missing
     )
-    return Purchases(orders_out, categories, persons, per_person, as_of, brand, other, absent)
+    return Purchases(
+        orders_out, categories, persons, per_person, as_of, brand, other, absent, link_threshold
+    )
 
 
 def _empty(table: ir.Table) -> bool:

@@ -21,6 +21,7 @@ from workbench.config import SegmentSettings
 from workbench.engine import materialise, replace_rows, scratch_name, writing
 from workbench.schema import SEGMENT_RUNS
 from workbench.segment import cluster, propensity
+from workbench.segment.facts import Purchases
 from workbench.segment.segments import Snapshot, segment
 
 
@@ -31,6 +32,7 @@ def run(
     link_threshold: float | None = None,
     *,
     scores: bool = True,
+    within: Purchases | None = None,
 ) -> Snapshot:
     """Segment every person of the pool as of ``as_of``, with the 7-day propensity and
     the clusters, the table computed once into a scratch table.
@@ -44,6 +46,9 @@ def run(
         scores: train the 7-day repurchase model and cluster the buyers; ``False``
             leaves ``propensity_7d`` and ``cluster`` empty (an earlier snapshot that
             only a migration reads).
+        within: the purchases of a later snapshot (its ``purchases``) to read this
+            one's from, when several snapshots are made at once
+            (:func:`~workbench.segment.facts.purchases`).
 
     Returns:
         A :class:`~workbench.segment.segments.Snapshot`. A part that cannot be made
@@ -55,7 +60,7 @@ def run(
         >>> write(con, snap)  # doctest: +SKIP
         48210
     """
-    snap = segment(con, as_of, settings, link_threshold)
+    snap = segment(con, as_of, settings, link_threshold, within=within)
     s = snap.settings
     key = (as_of, link_threshold, *dataclasses.astuple(s), scores)
     table = materialise(snap.table, scratch_name("segments", *key), con)

@@ -188,6 +188,8 @@ def segment(
     as_of: dt.date,
     settings: SegmentSettings | None = None,
     link_threshold: float | None = None,
+    *,
+    within: Purchases | None = None,
 ) -> Snapshot:
     """Segment every person of the pool as of ``as_of``, as one lazy expression.
 
@@ -200,12 +202,14 @@ def segment(
         as_of: the as-of date; later orders are left out.
         settings: the segment settings (their defaults if ``None``).
         link_threshold: the link threshold persons are resolved at (``None``: as stored).
+        within: the purchases of a later snapshot to read this one's from
+            (:func:`~workbench.segment.facts.purchases`).
 
     Returns:
         A :class:`Snapshot`; ``table`` is not computed until executed or written.
     """
     s = (settings or SegmentSettings()).check()
-    p = purchases(con, as_of, link_threshold, s.brand or None)
+    p = purchases(con, as_of, link_threshold, s.brand or None, within=within)
     cycles = repurchase_cycles(p, s)
     key = (
         as_of,
