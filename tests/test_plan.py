@@ -51,6 +51,12 @@ TODAY = pd.DataFrame(
 )
 
 
+def ac(buyers: float, persons: float) -> float:
+    """Agresti and Coull's variance of a rate: two buyers and two non-buyers added."""
+    p = (buyers + 2) / (persons + 4)
+    return p * (1 - p) / (persons + 4)
+
+
 def test_weights_by_hand() -> None:
     years = np.array([2023, 2024, 2025])
     assert weights(years, "last", 2026).tolist() == [0, 0, 1]
@@ -65,8 +71,8 @@ def test_baseline_and_interval_by_hand_mean() -> None:
     assert b["aov"] == pytest.approx(100.0)
     assert b["gmv"] == pytest.approx(200 * 0.2 * 100)
     # sampling: mean of three binomial variances / 3, plus the coming edition's own
-    past = (0.1 * 0.9 + 0.2 * 0.8 + 0.3 * 0.7) / 100
-    sampling = past / 9 + 0.2 * 0.8 / 200
+    past = ac(10, 100) + ac(20, 100) + ac(30, 100)
+    sampling = past / 9 + ac(0.2 * 200, 200)
     # spread: the rates' variance 0.01 less what sampling explains (their mean variance)
     tau2 = 0.01 - past / 3
     var_rate = sampling + tau2 * (1 + 1 / 3)
@@ -82,7 +88,7 @@ def test_baseline_by_hand_trend() -> None:
     assert b["gmv"] == pytest.approx(8000.0)
     # the rates lie on their line: no spread beyond sampling, which the weights carry
     w2 = np.array([4 / 9, 1 / 9, 16 / 9])
-    var = w2 @ (np.array([0.09, 0.16, 0.21]) / 100) + 0.4 * 0.6 / 200
+    var = w2 @ np.array([ac(10, 100), ac(20, 100), ac(30, 100)]) + ac(0.4 * 200, 200)
     assert b["gmv_sd"] == pytest.approx(200 * 100 * math.sqrt(var))
 
 
@@ -93,7 +99,7 @@ def test_order_value_uncertainty_from_the_spread_of_spend() -> None:
     today = TODAY.assign(population=10)
     b = baseline(h, today, 2026, "last", 0.9).set_index("segment").loc["A"]
     s2 = (50000 - 4 * 100**2) / 3  # 3333.3: the buyers' spend variance
-    var_rate = 0.4 * 0.6 / 10 + 0.4 * 0.6 / 10  # last edition's and the coming one's
+    var_rate = ac(4, 10) + ac(4, 10)  # last edition's and the coming one's
     var_aov = s2 / 4 + s2 / 4  # last edition's mean, and the coming edition's 4 buyers
     var = 10**2 * (100**2 * var_rate + 0.4**2 * var_aov + var_rate * var_aov)
     assert b["gmv"] == pytest.approx(400.0)
@@ -124,6 +130,16 @@ def test_buyers_from_outside_the_pool_are_counted_not_rated() -> None:
     assert b.loc[OUTSIDE, "gmv_sd"] == pytest.approx(100 * math.sqrt(var_b))
     t = total(b.reset_index(), h, 2026, "mean", 0.9)
     assert t.value == pytest.approx(4000 + 5000)
+
+
+def test_a_small_cell_that_all_bought_is_not_sure_to_again() -> None:
+    """One person, who bought in the last edition: the rate's estimate is 1, and its
+    interval is not a point (Agresti-Coull's two and two, last and coming edition)."""
+    h = history_frame([(2025, "A", "普通", False, 1, 1, 119.0, 119.0**2)])
+    b = baseline(h, TODAY.assign(population=1), 2026, "last", 0.9).set_index("segment").loc["A"]
+    assert b["rate"] == 1.0 and b["gmv"] == pytest.approx(119.0)
+    assert b["gmv_sd"] == pytest.approx(119.0 * math.sqrt(2 * ac(1, 1)))
+    assert b["gmv_high"] - b["gmv_low"] > 119.0
 
 
 def test_a_cell_never_seen_has_no_estimate() -> None:
@@ -538,3 +554,22 @@ def test_pack_sizes_power_and_files_of_a_saved_plan(warehouse: Any, tmp_path: Pa
     assert out.folder == tmp_path / "plans" / f"packs-v{version}"
     written = [f for f in out.files["file"].dropna()]
     assert written and all((out.folder / Path(str(f)).name).is_file() for f in written)
+
+
+def test_the_history_table_shows_the_cells_the_editions_saw(warehouse: Any) -> None:
+    """One row per segment x member tier found in some past edition, none for a pair no
+    edition saw (trial members are members), and each edition's persons as counted."""
+    from workbench import plan
+    from workbench.report.labels import label
+    from workbench.report.views.plan import edition_label, history_table
+
+    con, s = warehouse
+    p = plan.run(con, AS_OF, "shown", None, PlanSettings(), segment_settings=s.segment, salt="x")
+    df = history_table(p, "en").data
+    seg, tier = label("plan_segment", "en"), label("member_tier", "en")
+    seen = p.history[p.history["population"].notna() | p.history["gmv"].notna()]
+    assert len(df) == len(seen[["segment", "member_tier"]].drop_duplicates())
+    assert not ((df[seg] == label("trial_member", "en")) & (df[tier] == label("non_member", "en"))).any()
+    last = p.past[-1].name
+    persons = f"{edition_label(last, 'en')} {label('plan_population', 'en')}"
+    assert df[persons].sum() == p.history.loc[p.history["edition"] == last, "population"].sum()

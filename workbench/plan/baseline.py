@@ -7,9 +7,10 @@ weighted sum of the past editions' values: the last one, their mean, or the
 linear trend carried one edition on (:func:`weights`).
 
 The interval is a prediction interval for what the coming edition will show:
-- sampling error: the binomial error of each past rate (the spread of each
-  past edition's spend per buyer for the order value), carried through the
-  weights, plus that of the coming edition itself;
+- sampling error: the binomial error of each past rate (Agresti-Coull, so a
+  rate of 0 or 1 in a small cell still has one; the spread of each past
+  edition's spend per buyer for the order value), carried through the weights,
+  plus that of the coming edition itself;
 - the spread from edition to edition: the variance of the past values around
   the estimator (around their mean for ``last`` and ``mean``, around the line
   for ``trend``) less what sampling alone explains, floored at 0, counted once
@@ -23,6 +24,7 @@ populations), so shocks that hit every cell at once are not averaged away.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -162,6 +164,19 @@ def baseline(
     return out
 
 
+def rate_variance(buyers: Any, persons: Any) -> Any:
+    """The sampling variance of a repurchase rate of ``buyers`` in ``persons``, by
+    Agresti and Coull: the rate's binomial variance with two buyers and two non-buyers
+    added, so that a rate of 0 or 1 in a small cell is not taken as sure.
+
+    Example:
+        >>> float(rate_variance(1, 1))  # one person, who bought: (3/5)(2/5)/5
+        0.048
+    """
+    p = (buyers + 2.0) / (persons + 4.0)
+    return p * (1.0 - p) / (persons + 4.0)
+
+
 def _cell_estimate(
     past: pd.DataFrame | None, population: int | None, target_year: int, estimator: str
 ) -> dict[str, object]:
@@ -198,10 +213,10 @@ def _cell_estimate(
     else:
         n = seen["population"].to_numpy(dtype=float)
         r = b / n
-        rate_raw = estimate(r, r * (1 - r) / n, years, estimator, target_year, 0.0)
+        rate_raw = estimate(r, rate_variance(b, n), years, estimator, target_year, 0.0)
         rate_hat = float(np.clip(rate_raw.value, 0.0, 1.0))
         pop = float(population or 0)
-        nxt = rate_hat * (1 - rate_hat) / pop if pop > 0 else 0.0
+        nxt = float(rate_variance(rate_hat * pop, pop)) if pop > 0 else 0.0
         rate_est = Estimate(rate_hat, rate_raw.sampling + nxt, rate_raw.spread)
         buyers_hat = pop * rate_hat
     bought = b > 0

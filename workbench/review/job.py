@@ -379,13 +379,16 @@ def _pack_experiment(
     link_threshold: float | None,
 ) -> tuple[ir.Table, dict[Hashable, float]]:
     """The experiment table from a plan's own audience packs, its persons resolved to
-    today's ids, and the shares the plan split them by."""
+    today's ids (a split counts only if made after the plan), and the shares the plan
+    split them by."""
     packs = plan.packs.select("person_id", "arm").distinct()
     if "person_ids" in con.list_tables():
         from workbench.unify import current_person_ids
 
         packs = (
-            current_person_ids(con, packs)
+            current_person_ids(
+                con, packs, since=pd.Timestamp(plan.record["created"]).to_pydatetime()
+            )
             .select(person_id="current_person_id", arm="arm")
             .filter(ibis._.person_id.notnull())
         )

@@ -188,6 +188,8 @@ def history_table(plan: Plan, lang: str = "zh") -> Table:
             if col == "population":
                 frame[name] = frame[name].astype("Int64")
             formats[name] = pct if col == "rate" else _money(lang) if col != "population" else None
+    # a cell no edition saw (trial members who are not members) is not a row
+    frame = frame[frame[list(formats)].notna().any(axis=1)].reset_index(drop=True)
     return table(frame, formats={k: v for k, v in formats.items() if v}, lang=lang, name="history")
 
 
