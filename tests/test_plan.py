@@ -569,7 +569,9 @@ def test_the_history_table_shows_the_cells_the_editions_saw(warehouse: Any) -> N
     seg, tier = label("plan_segment", "en"), label("member_tier", "en")
     seen = p.history[p.history["population"].notna() | p.history["gmv"].notna()]
     assert len(df) == len(seen[["segment", "member_tier"]].drop_duplicates())
-    assert not ((df[seg] == label("trial_member", "en")) & (df[tier] == label("non_member", "en"))).any()
+    assert not (
+        (df[seg] == label("trial_member", "en")) & (df[tier] == label("non_member", "en"))
+    ).any()
     last = p.past[-1].name
     persons = f"{edition_label(last, 'en')} {label('plan_population', 'en')}"
     assert df[persons].sum() == p.history.loc[p.history["edition"] == last, "population"].sum()
