@@ -144,6 +144,23 @@ def test_the_report_reads_the_warehouse_currency_once(settings: Settings) -> Non
     assert money(1234.5, r.lang, short=False) == "$1,234"
 
 
+def test_an_experiment_file_states_the_currency_of_its_money(settings: Settings) -> None:
+    """A review of a file shows its money in the currency the run names (the warehouse's
+    otherwise); naming one for the warehouse's own money is refused, with one line."""
+    from workbench.errors import ParameterError
+    from workbench.report import start
+
+    ingest_mapped(mapping(settings.root, "cn", None), settings, progress=False)
+    file = settings.root / "test.csv"
+    r = start(settings, experiment_file=str(file), table_currency="usd", lang="en")
+    assert r.currency == "USD" and fmt.currency() == "USD"
+    assert start(settings, experiment_file=str(file), lang="en").currency == "CNY"
+    with pytest.raises(ParameterError, match="table_currency"):
+        start(settings, table_currency="USD", lang="en")
+    with pytest.raises(ParameterError, match="table_currency takes a currency code"):
+        start(settings, experiment_file=str(file), table_currency="yen", lang="en")
+
+
 # --- formatting ------------------------------------------------------------------------
 
 

@@ -238,6 +238,31 @@ def test_the_lessons_name_each_segments_best_arm_and_its_units() -> None:
         assert row.lift_low < row.lift < row.lift_high
 
 
+def test_a_revenue_lift_is_money_to_the_cent_in_the_reports_currency() -> None:
+    """Hillstrom's spend lift, +0.7698 dollars a head [0.4851, 1.0545], reads as money;
+    the visit lift stays in percentage points."""
+    import ibis
+
+    from workbench import review
+    from workbench.report.format import currency_of
+    from workbench.report.views.review import headline
+
+    rv = review.run(
+        ibis.duckdb.connect(),
+        table=HILLSTROM,
+        columns={
+            "arm": "segment",
+            "control": "No E-Mail",
+            "outcomes": "visit,spend",
+            "revenue": "spend",
+        },
+    )
+    with currency_of("USD"):
+        page = headline(rv, "en")._repr_html_()
+    assert "$0.77" in page and "[$0.49, $1.05]" in page
+    assert "7.66%" in page
+
+
 @pytest.mark.slow
 def test_the_loop_closes_evidence_shows_in_the_next_plan(larger: Any) -> None:
     """A stored review's significant lifts show beside the groups of the next plan's

@@ -51,6 +51,7 @@ DEMO_RUNS: dict[str, tuple[dict[str, Any], ...]] = {
             "revenue_column": "spend",
             "covariate_column": "history",
             "segment_column": "history_segment",
+            "table_currency": "USD",
         },
     ),
 }

@@ -500,6 +500,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "covariate_column": ("协变量列", "Covariate column"),
     "segment_column": ("人群列", "Segment column"),
     "table_holdout": ("实验表的设计对照比例", "Experiment table's designed holdout"),
+    "table_currency": ("实验表金额的币种", "Experiment table's currency"),
     "review_settings_title": ("本复盘的设置", "The settings of this review"),
     "correction_holm": ("Holm（控制族错误率）", "Holm (family-wise)"),
     "correction_bh": (

@@ -166,6 +166,15 @@ def _not_negative(value: Any) -> float:
     return x
 
 
+def _currency(value: Any) -> str:
+    from workbench.report.format import CURRENCY_SIGNS
+
+    code = _text(value).strip().upper()
+    if code not in CURRENCY_SIGNS:
+        raise ValueError
+    return code
+
+
 def _plan_name(value: Any) -> str:
     from workbench.plan import check_name
 
@@ -187,6 +196,7 @@ BY_NAME: dict[str, Rule] = {
     "target_new": Rule(_not_negative, "a number, 0 or more"),
     "plan_name": Rule(_plan_name, "a name of letters, digits, _ - and ., at most 80 characters"),
     "lang": Rule(_lang, "zh or en"),
+    "table_currency": Rule(_currency, "a currency code: CNY, EUR, GBP or USD"),
     "link_threshold": Rule(_probability, "a probability strictly between 0 and 1"),
 }
 BY_TYPE: dict[str, Rule] = {

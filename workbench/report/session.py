@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings, load_settings
-from workbench.errors import WarehouseIncomplete
+from workbench.errors import ParameterError, WarehouseIncomplete
 from workbench.report.labels import label
 from workbench.report.params import DATE, as_date, check_value, resolve_parameters, rule_of
 from workbench.sources.mapping import PLATFORM_CURRENCY
@@ -27,7 +27,8 @@ class Report:
     """What a notebook's cells share: the connection, the settings and the parameters.
 
     Each parameter is also an attribute: ``r.as_of``, ``r.lang``. ``currency`` is
-    the ISO code of the warehouse's amounts, which the report's money is shown in.
+    the ISO code the report's money is shown in: the warehouse's, or the
+    ``table_currency`` of the experiment file a review reads instead.
     """
 
     con: Any
@@ -140,8 +141,16 @@ def start(settings: Settings | None = None, **values: Any) -> Report:
     resolved = resolve_parameters(checked, settings, con)
     _hold_between_cells_only(con)
     enable_theme()
-    # Read once: every view of the report formats money in the warehouse's currency.
+    # Read once: every view of the report formats money in the warehouse's currency, or
+    # in that of the file of money it reads instead.
     currency = warehouse_currency(con)
+    if checked.get("table_currency"):
+        if not checked.get("experiment_file"):
+            raise ParameterError(
+                "parameter table_currency is the currency of an experiment_file's money; "
+                "the warehouse's is recorded at ingestion"
+            )
+        currency = str(checked["table_currency"])
     use_currency(currency)
     # Dates cross into the jobs as dates, once, here.
     values = {

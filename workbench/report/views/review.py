@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
-from workbench.report.format import count, money, pct
+from workbench.report.format import cents, count, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
 from workbench.report.views import common
@@ -96,7 +97,7 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
         if w.arm is None:
             items.append((name, label("no_winner", lang), ""))
         else:
-            fmt = (lambda x: pct(x, 2)) if _is_rate(rv, outcome) else (lambda x: f"{x:,.2f}")
+            fmt = _lift_format(rv, outcome, lang)
             items.append(
                 (
                     name,
@@ -111,6 +112,16 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
 def _p(p: float) -> str:
     """A p-value as reports give one: three decimals, or below 0.001."""
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _lift_format(rv: Review, outcome: str, lang: str) -> Callable[[float], str]:
+    """How a lift in ``outcome`` is written: a rate's in percentage points, revenue per
+    head to the cent in the report's currency, any other mean to two decimals."""
+    if _is_rate(rv, outcome):
+        return lambda x: pct(x, 2)
+    if outcome == rv.revenue:
+        return lambda x: cents(x, lang)
+    return lambda x: f"{x:,.2f}"
 
 
 def _is_rate(rv: Review, outcome: str) -> bool:
@@ -264,8 +275,7 @@ def lift_table(rv: Review, lang: str = "zh", which: str = "lifts") -> Table:
         t["segment"] = t["segment"].map(lambda s: label(s, lang))
     rows = []
     for r in t.itertuples():
-        rate = str(r.kind) == "rate"
-        fmt = (lambda x: pct(x, 2)) if rate else (lambda x: f"{x:,.2f}")
+        fmt = _lift_format(rv, str(r.outcome), lang)
         tested = r.status == "ok"
         row = {
             "review_outcome": label(f"outcome_{r.outcome}", lang),
@@ -435,7 +445,7 @@ def lessons(rv: Review, lang: str = "zh") -> Table | Note:
     ).sort_values(["_o", "_s", "segment"], kind="stable")
     rows = []
     for w in found.itertuples():
-        fmt = (lambda x: pct(x, 2)) if _is_rate(rv, w.outcome) else (lambda x: f"{x:,.2f}")
+        fmt = _lift_format(rv, w.outcome, lang)
         won = w.arm is not None and not pd.isna(w.arm)
         rows.append(
             {
