@@ -347,3 +347,39 @@ def test_recorded_ids_find_their_persons_after_the_rest_is_ingested(
     # unless it is flagged: a split left some of them in a smaller part.
     assert astray <= {p for p, st in status.items() if st == "split"}
     assert len(astray) < 0.01 * len(pack)
+
+
+def test_the_id_history_counts_each_resolutions_new_merged_and_split_ids() -> None:
+    """The 01 report's table of person ids per resolution, on the two stories above:
+    a person joined by a later one (a merge), and two persons split on re-export."""
+    from workbench.unify.resolution import id_history
+
+    def counts(w: Warehouse) -> list[tuple[int, int, int, int]]:
+        h = id_history(w.con)
+        cols = ["persons", "ids_new", "ids_merged", "ids_split"]
+        return [tuple(int(x) for x in row) for row in h[cols].to_numpy()]
+
+    w = Warehouse()
+    w.order("x1", "h3")
+    w.resolve()
+    w.order("w1", "h1")
+    w.resolve()
+    w.order("w2", "h1")
+    w.order("w2", "h3", n=2)
+    w.resolve()
+    # one person with one id; a second person, a new id; the two merged, no new id
+    assert counts(w) == [(1, 1, 0, 0), (2, 1, 0, 0), (1, 0, 1, 0)]
+
+    w = Warehouse()
+    for account in ("c1", "c2", "c3"):
+        w.order(account, "h5")
+    w.order("d1", "h8")
+    w.order("d2", "h8")
+    w.resolve()
+    w.order("c2", "h7")
+    w.order("c3", "h7")
+    w.order("d1", "h9")
+    w.resolve()
+    # two persons split in two each: two new ids, both old ids split
+    assert counts(w) == [(2, 2, 0, 0), (4, 2, 0, 2)]
+    assert id_history(duckdb_connect(":memory:")).empty

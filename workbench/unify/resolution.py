@@ -81,6 +81,34 @@ def threshold_summary(
     return pd.DataFrame(rows, columns=["threshold", "links", "probabilistic", "persons"])
 
 
+ID_HISTORY_COLUMNS = ("resolved_at", "threshold", "persons", "ids_new", "ids_merged", "ids_split")
+
+
+def id_history(con: Any) -> pd.DataFrame:
+    """How person ids fared at each identity resolution (one per ingestion), oldest
+    first: ``resolved_at``, ``threshold``, ``persons``, ``ids_new`` (the ids it issued),
+    ``ids_merged`` and ``ids_split`` (the earlier ids it merged into others, or split; see
+    :mod:`workbench.unify.person_ids`). Every other person kept its id. No rows for a
+    warehouse resolved before ids were registered."""
+    tables = set(con.list_tables())
+    if not {"identity_runs", "person_ids", "person_id_changes"} <= tables:
+        return pd.DataFrame(columns=list(ID_HISTORY_COLUMNS))
+    runs = con.table("identity_runs")
+    runs = runs.select("resolved_at", "threshold", "persons").order_by("resolved_at").to_pandas()
+    runs["run"] = range(1, len(runs) + 1)
+    ids = con.table("person_ids")
+    issued = ids.group_by("issued_run").agg(new=ids.count()).to_pandas()
+    ch = con.table("person_id_changes")
+    changed = ch.group_by(["resolved_at", "reason"]).agg(ids=ch.old_id.nunique()).to_pandas()
+    wide = changed.pivot_table(index="resolved_at", columns="reason", values="ids", aggfunc="sum")
+    out = runs.merge(issued, left_on="run", right_on="issued_run", how="left")
+    out = out.merge(wide, left_on="resolved_at", right_index=True, how="left")
+    for col in ("new", "merged", "split"):
+        out[f"ids_{col}"] = (out[col] if col in out else pd.Series(0, index=out.index)).fillna(0)
+        out[f"ids_{col}"] = out[f"ids_{col}"].astype("int64")
+    return out[list(ID_HISTORY_COLUMNS)]
+
+
 def link_weights(con: Any) -> pd.DataFrame:
     """The trained model: per comparison level, m, u and the match weight log2(m/u).
 

@@ -404,6 +404,15 @@ def threshold_table(thresholds: pd.DataFrame, lang: str = "zh") -> Table:
     return table(thresholds, lang=lang, formats={"threshold": fixed(2)}, name="thresholds")
 
 
+def id_history_table(history: pd.DataFrame, lang: str = "zh") -> Table | Note:
+    """Person ids at each identity resolution: persons, ids issued, merged and split
+    (:func:`workbench.unify.resolution.id_history`)."""
+    if history.empty:
+        return Note(label("no_id_history", lang))
+    shown = history.assign(resolved_at=history["resolved_at"].astype(str).str[:19])
+    return table(shown, lang=lang, formats={"threshold": fixed(2)}, name="person_ids")
+
+
 def accuracy_table(accuracy: pd.DataFrame | None, lang: str = "zh") -> Table | Note:
     """Pairwise precision and recall against the synthetic truth, beside the evidence
     ceiling (:func:`workbench.evaluation.identity_accuracy`); on real data, a note."""
