@@ -113,6 +113,10 @@ def test_defaults_come_from_settings_and_data(tmp_path: Path) -> None:
     assert given.sources["as_of"] == given.sources["lang"] == "given"
     # Without a warehouse there is no last order date: as_of stays unset.
     assert resolve_parameters({"as_of": None}, settings, None).values == {"as_of": None}
+    # A review of an experiment file reads no orders: the warehouse's span is not shown.
+    table = {"experiment_file": "hillstrom.csv", "lang": None}
+    assert resolve_parameters(table, settings, con).data_range is None
+    assert resolve_parameters({**table, "experiment_file": None}, settings, con).data_range
 
 
 def test_segment_bounds_default_to_the_settings_and_are_checked_together(tmp_path: Path) -> None:

@@ -261,6 +261,16 @@ def test_a_revenue_lift_is_money_to_the_cent_in_the_reports_currency() -> None:
         page = headline(rv, "en")._repr_html_()
     assert "$0.77" in page and "[$0.49, $1.05]" in page
     assert "7.66%" in page
+    # the settings a table review does not use show a dash; the others their value
+    from workbench.report.labels import label
+    from workbench.report.views.review import settings_table
+
+    df = settings_table(rv, "en").data
+    values = dict(zip(df.iloc[:, 0], df.iloc[:, 1], strict=True))
+    for unused in ("segment_scheme", "pre_days", "design_holdout"):
+        assert values[label(unused, "en")] == "–"
+    assert values[label("correction", "en")] == label("correction_holm", "en")
+    assert values[label("confidence", "en")] == "0.95"
 
 
 @pytest.mark.slow

@@ -256,6 +256,29 @@ def test_fingerprint_covers_the_data_tables_only(project: Settings) -> None:
     assert data_fingerprint(project)["tables"]["orders"] == 4
 
 
+def test_fingerprint_covers_the_files_a_run_reads(project: Settings) -> None:
+    """An experiment table read beside the warehouse: its content is in the digest, and
+    the parameters find it relative to the project root."""
+    import hashlib
+
+    from workbench.report.runner import input_files
+
+    _warehouse(project, ORDERS)
+    table = project.root / "exp.csv"
+    table.write_text("arm,bought\ncontrol,0\nA,1\n", encoding="utf-8")
+    files = input_files(
+        {"experiment_file": "exp.csv", "levers_file": None, "lang": "en"}, project.root
+    )
+    assert files == {"experiment_file": table}
+    alone = data_fingerprint(project)
+    first = data_fingerprint(project, files)
+    want = hashlib.sha256(table.read_bytes()).hexdigest()[:12]
+    assert first["files"] == {"experiment_file": want} and "files" not in alone
+    assert first["digest"] != alone["digest"] and first["tables"] == alone["tables"]
+    table.write_text("arm,bought\ncontrol,1\nA,1\n", encoding="utf-8")
+    assert data_fingerprint(project, files)["digest"] != first["digest"]
+
+
 def test_fingerprint_ignores_row_order_and_the_last_bits_of_floats(tmp_path: Path) -> None:
     a = load_settings(root=tmp_path / "a", env={})
     b = load_settings(root=tmp_path / "b", env={})

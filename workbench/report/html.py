@@ -317,6 +317,8 @@ def _header(meta: Mapping[str, Any], lang: str) -> str:
     fp = meta.get("fingerprint", {}) or {}
     if fp.get("digest"):
         detail = ", ".join(f"{esc(str(k))} {v:,}" for k, v in (fp.get("tables") or {}).items())
+        for name, digest in (fp.get("files") or {}).items():
+            detail += f"; {esc(label(name, lang))} <code>{esc(str(digest))}</code>"
         if fp.get("raw_files"):
             detail += f"; {label('raw_files', lang)} {fp['raw_files']:,} · "
             detail += esc(size(fp.get("raw_bytes", 0)))

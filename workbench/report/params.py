@@ -342,7 +342,8 @@ def resolve_parameters(
         given: names of the parameters passed to this run.
     """
     given = set(given)
-    data_range = order_dates(con)
+    # a review of an experiment file reads no orders: the warehouse's span is not its data's
+    data_range = None if values.get("experiment_file") else order_dates(con)
     out: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, value in values.items():

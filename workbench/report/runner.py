@@ -150,7 +150,7 @@ def table_digests(con: Any) -> dict[str, tuple[int, str]]:
     return out
 
 
-def data_fingerprint(settings: Settings) -> dict[str, Any]:
+def data_fingerprint(settings: Settings, files: Mapping[str, Path] | None = None) -> dict[str, Any]:
     """A short digest of the warehouse's data tables, their row counts, and the raw files.
 
     The digest covers the name, row count and content of every data table and
@@ -159,8 +159,14 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
     same data, and re-running ingestion or identity resolution on the same
     exports keeps it. The raw files are counted beside it, not in it.
 
+    Parameters:
+        settings: the project's settings (where the warehouse and raw files are).
+        files: the files a run reads beside the warehouse, by parameter name (an
+            experiment table, a levers file): their contents are in the digest too.
+
     Returns:
-        ``{"digest": 12 hex digits, "tables": {name: rows}, "raw_files": n, "raw_bytes": n}``.
+        ``{"digest": 12 hex digits, "tables": {name: rows}, "raw_files": n, "raw_bytes": n}``,
+        and ``"files": {parameter: 12 hex digits of the file's SHA-256}`` given files.
     """
     digests: dict[str, tuple[int, str]] = {}
     if str(settings.warehouse) != ":memory:" and settings.warehouse.exists():
@@ -184,13 +190,39 @@ def data_fingerprint(settings: Settings) -> dict[str, Any]:
             for p in settings.raw_dir.rglob("*")
             if p.is_file()
         )
+    read = {name: _file_digest(path) for name, path in sorted((files or {}).items())}
     blob = json.dumps(sorted(digests.items()))
-    return {
+    if read:
+        blob += json.dumps(sorted(read.items()))
+    out: dict[str, Any] = {
         "digest": hashlib.sha256(blob.encode()).hexdigest()[:12],
         "tables": {name: rows for name, (rows, _) in digests.items()},
         "raw_files": len(raw),
         "raw_bytes": sum(size for _, size in raw),
     }
+    if read:
+        out["files"] = read
+    return out
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def input_files(values: Mapping[str, Any], root: Path) -> dict[str, Path]:
+    """The files a run's parameters name (``*_file``, relative to the project root) that
+    exist: what it reads beside the warehouse."""
+    out = {}
+    for name, value in values.items():
+        if name.endswith("_file") and value:
+            path = root / Path(str(value)).expanduser()
+            if path.is_file():
+                out[name] = path
+    return out
 
 
 HEADLESS = "WORKBENCH_HEADLESS"
@@ -467,7 +499,7 @@ def run_notebook(
         "version": __version__,
         "engine": settings.engine,
         "warehouse": _relative(settings.warehouse, settings.root),
-        "fingerprint": data_fingerprint(settings),
+        "fingerprint": data_fingerprint(settings, input_files(prepared.values, settings.root)),
         "error": error,
         "html": html_path.name,
     }

@@ -47,13 +47,16 @@ def _band(low: float, high: float, fmt: Any) -> str:
 
 
 def settings_table(rv: Review, lang: str = "zh") -> Table:
-    """Every review setting the review was made with, by its label."""
-    return common.settings_table(
-        rv.settings,
-        lang,
-        "review_settings",
-        worded={"correction": "correction_", "segment_scheme": "scheme_"},
-    )
+    """Every review setting the review was made with, by its label; those a review of
+    an experiment table does not use (it brings its own segments, covariate and
+    shares) show a dash."""
+    worded = {"correction": "correction_", "segment_scheme": "scheme_"}
+    shown: dict[str, object] = {}
+    if rv.source == "table":
+        unused = ("segment_scheme", "pre_days", "design_holdout")
+        worded.pop("segment_scheme")
+        shown = dict.fromkeys(unused, "")
+    return common.settings_table(rv.settings, lang, "review_settings", worded, shown)
 
 
 def headline(rv: Review, lang: str = "zh") -> Stack:
