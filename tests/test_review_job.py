@@ -28,6 +28,16 @@ HILLSTROM = (
 )
 
 
+def hillstrom(**columns: str) -> Any:
+    """The review of the Hillstrom e-mail test, each e-mail against no e-mail."""
+    import ibis
+
+    from workbench import review
+
+    given = {"arm": "segment", "control": "No E-Mail", **columns}
+    return review.run(ibis.duckdb.connect(), table=HILLSTROM, columns=given)
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory, small_synth: Any) -> Any:
     from workbench import plan
@@ -171,22 +181,7 @@ def test_bad_input_is_refused_with_one_line(warehouse: Any) -> None:
 
 @pytest.mark.skipif(not HILLSTROM.is_file(), reason="the Hillstrom data is not beside the project")
 def test_hillstrom_through_the_job_equals_the_direct_computation() -> None:
-    import ibis
-
-    from workbench import review
-
-    con = ibis.duckdb.connect()
-    rv = review.run(
-        con,
-        table=HILLSTROM,
-        columns={
-            "arm": "segment",
-            "control": "No E-Mail",
-            "outcomes": "visit,spend",
-            "revenue": "spend",
-            "covariate": "history",
-        },
-    )
+    rv = hillstrom(outcomes="visit,spend", revenue="spend", covariate="history")
     df = pd.read_csv(HILLSTROM)
     c = df[df["segment"] == "No E-Mail"]
     m = df[df["segment"] == "Mens E-Mail"]
@@ -210,20 +205,7 @@ def test_hillstrom_through_the_job_equals_the_direct_computation() -> None:
 def test_the_lessons_name_each_segments_best_arm_and_its_units() -> None:
     """Hillstrom by area: the men's e-mail lifts visits most in each of the three (as it
     does overall); every customer of an area is one unit of its lesson."""
-    import ibis
-
-    from workbench import review
-
-    rv = review.run(
-        ibis.duckdb.connect(),
-        table=HILLSTROM,
-        columns={
-            "arm": "segment",
-            "control": "No E-Mail",
-            "outcomes": "visit",
-            "segment": "zip_code",
-        },
-    )
+    rv = hillstrom(outcomes="visit", segment="zip_code")
     found = rv.lessons()
     assert found is not None
     df = pd.read_csv(HILLSTROM)
@@ -241,22 +223,10 @@ def test_the_lessons_name_each_segments_best_arm_and_its_units() -> None:
 def test_a_revenue_lift_is_money_to_the_cent_in_the_reports_currency() -> None:
     """Hillstrom's spend lift, +0.7698 dollars a head [0.4851, 1.0545], reads as money;
     the visit lift stays in percentage points."""
-    import ibis
-
-    from workbench import review
     from workbench.report.format import currency_of
     from workbench.report.views.review import headline
 
-    rv = review.run(
-        ibis.duckdb.connect(),
-        table=HILLSTROM,
-        columns={
-            "arm": "segment",
-            "control": "No E-Mail",
-            "outcomes": "visit,spend",
-            "revenue": "spend",
-        },
-    )
+    rv = hillstrom(outcomes="visit,spend", revenue="spend")
     with currency_of("USD"):
         page = headline(rv, "en")._repr_html_()
     assert "$0.77" in page and "[$0.49, $1.05]" in page
