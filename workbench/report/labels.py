@@ -531,6 +531,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "incremental_gmv": ("增量 GMV", "Incremental GMV"),
     "no_winner": ("没有显著胜出的分组", "no arm wins significantly"),
     "outcome_bought": ("购买率", "Purchase rate"),
+    "lift_of": ("{outcome}提升", "{outcome} lift"),
     "outcome_gmv": ("人均 GMV", "GMV per head"),
     "outcome_visit": ("访问率", "Visit rate"),
     "outcome_conversion": ("转化率", "Conversion rate"),

@@ -96,7 +96,7 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
                 )
     for outcome in rv.outcomes:
         w = rv.winner(outcome)
-        name = label(f"outcome_{outcome}", lang)
+        name = label("lift_of", lang).format(outcome=label(f"outcome_{outcome}", lang))
         if w.arm is None:
             items.append((name, label("no_winner", lang), ""))
         else:
@@ -104,7 +104,7 @@ def headline(rv: Review, lang: str = "zh") -> Stack:
             items.append(
                 (
                     name,
-                    (_arm_data(w.arm, lang), f" {fmt(w.lift)}"),
+                    (_arm_data(w.arm, lang), f" +{fmt(w.lift)}"),
                     f"{level} {_band(w.lift_low, w.lift_high, fmt)}",
                 )
             )
@@ -237,10 +237,11 @@ def reach_table(rv: Review, lang: str = "zh") -> Table | Note:
     )
 
 
-def funnel_chart(rv: Review, lang: str = "zh") -> alt.LayerChart | Note:
-    """The funnel of all channels together: members at each step."""
+def funnel_chart(rv: Review, lang: str = "zh") -> alt.LayerChart | None:
+    """The funnel of all channels together: members at each step (nothing without
+    touches: the reach table above says so)."""
     if rv.reach is None or rv.reach.empty:
-        return Note(label("review_no_reach", lang))
+        return None
     from workbench.review.reach import funnel
 
     f = funnel(rv.reach)
