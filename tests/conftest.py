@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,29 @@ def chromium() -> str | None:
         if path:
             return path
     return None
+
+
+def dom_at(page: Path, profile: Path, width: int = 1280) -> str:
+    """The page's DOM after its scripts ran in headless Chromium, in a window ``width``
+    px wide (Chromium makes one at least 500 px wide), with its own ``profile``."""
+    return subprocess.run(
+        [
+            str(chromium()),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},900",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout

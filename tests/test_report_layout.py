@@ -4,43 +4,16 @@ screen's width, checked in headless Chromium (the layout is the browser's to jud
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import chromium
+from tests.conftest import chromium, dom_at
 from workbench.config import Settings
 from workbench.report import run_notebook
 from workbench.report.html import REPORT_CSS
 
 needs_chromium = pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed")
-
-
-def dom_at(page: Path, width: int, profile: Path) -> str:
-    """The page's DOM after its scripts ran, in a window ``width`` px wide (headless
-    Chromium makes a window at least 500 px wide)."""
-    return subprocess.run(
-        [
-            str(chromium()),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            f"--window-size={width},900",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
 
 
 # Three boxes: a table wider than the box, one that fits, and the wide one scrolled to
@@ -80,7 +53,7 @@ read();
 def test_a_box_that_scrolls_sideways_fades_at_the_edge_it_can_scroll_to(tmp_path: Path) -> None:
     page = tmp_path / "cue.html"
     page.write_text(CUE_PAGE.format(css=REPORT_CSS, wide="x" * 400), encoding="utf-8")
-    dom = dom_at(page, 800, tmp_path / "profile")
+    dom = dom_at(page, tmp_path / "profile", 800)
     fades = dict(re.findall(r'id="(\w+)" data-fade="([^"]*)"', dom))
     assert fades == {
         "wide": "0px 48px",  # more to the right: the right edge fades
@@ -98,7 +71,7 @@ def test_a_wide_chart_takes_a_narrow_screens_width(project: Settings, fixture_no
     run = run_notebook(fixture_notebook("charts.ipynb"), {}, project, progress=False)
     widths = {}
     for width in (1400, 500):
-        dom = dom_at(run.html, width, project.root / f"profile-{width}")
+        dom = dom_at(run.html, project.root / f"profile-{width}", width)
         charts = re.findall(r'<div class="wb-chart[^"]*"[^>]*>.*?<svg[^>]*\swidth="([\d.]+)"', dom)
         assert len(charts) == 3, dom[:2000]
         widths[width] = [float(w) for w in charts]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import subprocess
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +12,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from tests.conftest import chromium
+from tests.conftest import chromium, dom_at
 from workbench.config import Settings, load_settings
 from workbench.errors import ParameterError
 from workbench.report import run_notebook, write_index
@@ -159,26 +158,7 @@ def test_show_code_keeps_inputs(project: Settings, fixture_notebook) -> None:
 def test_charts_render_in_a_browser_offline(project: Settings, fixture_notebook) -> None:
     nb = fixture_notebook("charts.ipynb")
     r = run_notebook(nb, {}, project, progress=False)
-    dom = subprocess.run(
-        [
-            str(chromium()),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={project.root / 'chrome-profile'}",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-            r.html.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    dom = dom_at(r.html, project.root / "chrome-profile")
     # vega-embed wraps each rendered chart in a .vega-embed container with a canvas or svg.
     assert dom.count('class="marks"') == 3, dom[:2000]
 

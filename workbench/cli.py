@@ -14,6 +14,12 @@ import typer
 from workbench import __version__
 from workbench.config import Settings, load_settings
 
+Wait = Annotated[
+    float,
+    typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
+]
+"""The ``--wait`` option of every command that writes to the warehouse."""
+
 app = typer.Typer(
     name="workbench",
     help=(
@@ -222,10 +228,7 @@ def ingest(
         Path | None,
         typer.Option(help="A mapping file naming the columns of any order table (data/README.md)."),
     ] = None,
-    wait: Annotated[
-        float,
-        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
-    ] = 0.0,
+    wait: Wait = 0.0,
 ) -> None:
     """Load every export into the warehouse; print rows read / loaded / rejected per file.
 
@@ -295,10 +298,7 @@ def segment(
             help="Snapshot date YYYY-MM-DD (repeat for several); default: the last order date.",
         ),
     ] = None,
-    wait: Annotated[
-        float,
-        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
-    ] = 0.0,
+    wait: Wait = 0.0,
     scores: Annotated[
         bool,
         typer.Option(
@@ -401,10 +401,7 @@ def plan(
     strategy: Annotated[
         Path | None, typer.Option(help="An edited copy of the strategy library (TOML).")
     ] = None,
-    wait: Annotated[
-        float,
-        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
-    ] = 0.0,
+    wait: Wait = 0.0,
 ) -> None:
     """Plan the coming edition of a promotion and save the plan (history, baseline, gap,
     levers, strategy, audience packs) under its name.
@@ -503,10 +500,7 @@ def review(
     confidence: Annotated[
         float | None, typer.Option(help="Level of the intervals; default: the setting.")
     ] = None,
-    wait: Annotated[
-        float,
-        typer.Option(min=0, help="Seconds to wait while a notebook or report holds the warehouse."),
-    ] = 0.0,
+    wait: Wait = 0.0,
 ) -> None:
     """Review a plan, a campaign or any experiment table: the split's check, each arm's lift
     with intervals, and (for a plan or campaign) the lift by segment stored as evidence.

@@ -27,6 +27,7 @@ from workbench.plan.editions import Edition
 from workbench.segment import run as run_segment
 from workbench.segment import stored, write
 from workbench.segment.facts import our_brand
+from workbench.segment.summary import NON_MEMBER
 from workbench.unify.identity import accounts_at
 
 SCHEME_COLUMNS: dict[str, str] = {
@@ -40,8 +41,8 @@ SCHEME_COLUMNS: dict[str, str] = {
 OUTSIDE = "outside"
 """The row of buyers who were not in the pool at the eve (first seen in the edition)."""
 
-NO_TIER = "non_member"
-"""The member tier of persons who are not members."""
+NO_TIER = NON_MEMBER
+"""The member tier of persons who are not members (as the segment job's summaries name it)."""
 
 CELL = ["segment", "member_tier"]
 

@@ -13,12 +13,11 @@ from typing import Any
 import pandas as pd
 
 from workbench.plan import LEVER_COLUMNS, Plan, with_levers, write
+from workbench.plan.history import OUTSIDE
 from workbench.report.format import money
 from workbench.report.labels import label
 from workbench.report.views.common import Note
 from workbench.ui.explorer import headless
-
-OUTSIDE = "outside"
 
 
 def levers_of(plan: Plan, edits: dict[tuple[str, str], dict[str, Any]]) -> pd.DataFrame:

@@ -10,6 +10,8 @@ import altair as alt
 import pandas as pd
 
 from workbench.plan import PHASES, Exported, Plan
+from workbench.plan.history import NO_TIER as NON_MEMBER
+from workbench.plan.history import OUTSIDE
 from workbench.report.format import count, currency, money, pct
 from workbench.report.labels import label
 from workbench.report.theme import PALETTE, Table, table
@@ -18,8 +20,6 @@ from workbench.report.views.common import Note, Stack, Strip, number_axis, tip, 
 from workbench.segment import MEMBER_TIERS
 from workbench.segment.lifecycle import LEVEL1_ORDER, LEVEL2_ORDER, LEVEL3_ACTIVE, SCHEME_TWO
 
-NON_MEMBER = "non_member"
-OUTSIDE = "outside"
 SEGMENT_ORDER: tuple[str, ...] = (
     *(r.tier for r in SCHEME_TWO),
     *LEVEL1_ORDER,
@@ -36,7 +36,7 @@ def edition_label(name: str, lang: str) -> str:
     return f"{label(f'promotion_{promotion}', lang)}{dash}{year}" if dash else str(name)
 
 
-def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+def cells_ordered(df: pd.DataFrame) -> pd.DataFrame:
     """Cells in segment order, then member tier order."""
     seg = {s: i for i, s in enumerate(SEGMENT_ORDER)}
     tier = {t: i for i, t in enumerate(TIER_ORDER)}
@@ -44,7 +44,8 @@ def _ordered(df: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["_s", "_t"], kind="stable").drop(columns=["_s", "_t"])
 
 
-def _named(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+def cells_named(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Cells with their segment and member tier in the report's language."""
     out = df.copy()
     out["segment"] = out["segment"].map(lambda s: label(s, lang))
     out["member_tier"] = out["member_tier"].map(lambda t: label(t, lang))
@@ -100,7 +101,7 @@ def data_notes(plan: Plan, lang: str = "zh") -> Stack | None:
     """What the plan could not do, one line each (as the job wrote it), and no target."""
     parts: list[Any] = [
         Note(
-            label(f"notice_{n.key}", lang).format(**_worded(n.values, lang)),
+            label(f"notice_{n.key}", lang).format(**notice_values(n.values, lang)),
             warning=n.key != "no_target",
         )
         for n in plan.notes
@@ -108,7 +109,7 @@ def data_notes(plan: Plan, lang: str = "zh") -> Stack | None:
     return Stack(parts) if parts else None
 
 
-def _worded(values: dict[str, str], lang: str) -> dict[str, str]:
+def notice_values(values: dict[str, str], lang: str) -> dict[str, str]:
     """A notice's values with edition names in the report's language."""
     return {k: edition_label(v, lang) if k == "edition" else v for k, v in values.items()}
 
@@ -166,10 +167,13 @@ def history_table(plan: Plan, lang: str = "zh") -> Table:
         ("aov", "plan_aov"),
         ("gmv", "plan_gmv"),
     ]
-    out = _named(_ordered(wide.index.to_frame(index=False)), lang)
+    out = cells_named(cells_ordered(wide.index.to_frame(index=False)), lang)
     keys = list(
         zip(
-            *(_ordered(wide.index.to_frame(index=False))[c] for c in ("segment", "member_tier")),
+            *(
+                cells_ordered(wide.index.to_frame(index=False))[c]
+                for c in ("segment", "member_tier")
+            ),
             strict=True,
         )
     )
@@ -237,8 +241,8 @@ def history_chart(plan: Plan, lang: str = "zh") -> alt.FacetChart:
 def baseline_table(plan: Plan, lang: str = "zh") -> Table:
     """The planning table: per cell the population today, the estimated rate and GMV
     per buyer, the baseline GMV with its interval and the cell's share of the gap."""
-    c = _ordered(plan.cells)
-    c = _named(c, lang)
+    c = cells_ordered(plan.cells)
+    c = cells_named(c, lang)
     c["plan_new"] = c["new"].map(
         lambda n: label("plan_new_part" if n else "plan_returning_part", lang)
     )
@@ -289,7 +293,7 @@ def waterfall(plan: Plan, lang: str = "zh") -> alt.LayerChart | Note:
         (label("plan_baseline", lang), plan.total.value, "total")
     ]
     lv = plan.cells[plan.cells["lever_gmv"] != 0]
-    for r in _ordered(lv).itertuples():
+    for r in cells_ordered(lv).itertuples():
         name = f"{label(r.segment, lang)} · {label(r.member_tier, lang)}"
         steps.append((name, float(r.lever_gmv), "step"))
     steps.append((label("plan_remaining", lang), plan.remaining_gap or 0.0, "gap"))
@@ -339,7 +343,7 @@ def levers_table(plan: Plan, lang: str = "zh") -> Table | Note:
     c = plan.cells[has]
     if c.empty:
         return Note(label("plan_no_levers", lang))
-    c = _named(_ordered(c), lang)
+    c = cells_named(cells_ordered(c), lang)
     cols = {
         "segment": "plan_segment",
         "member_tier": "member_tier",
@@ -373,7 +377,7 @@ def suggestion_table(plan: Plan, lang: str = "zh") -> Table | Note:
     s = plan.suggestion
     if s.empty:
         return Note(label("plan_no_headroom", lang))
-    s = _named(s, lang)
+    s = cells_named(s, lang)
     s["best_tier"] = s["best_tier"].map(lambda t: label(t, lang))
     s["best_edition"] = s["best_edition"].map(lambda e: edition_label(e, lang))
     s["taken"] = s["taken"].map(lambda t: "✓" if t else "")
@@ -490,7 +494,7 @@ def backtest_table(bt: pd.DataFrame | None, plan: Plan, lang: str = "zh") -> Sta
             ),
         ]
     )
-    g = _named(_ordered(bt), lang)
+    g = cells_named(cells_ordered(bt), lang)
     g["plan_interval"] = [
         _interval(lo, hi, lang) for lo, hi in zip(g["gmv_low"], g["gmv_high"], strict=True)
     ]
@@ -552,7 +556,7 @@ def power_table(cells: pd.DataFrame, lang: str = "zh") -> Table:
     """Per cell: persons, baseline rate, the holdout, the minimum detectable lift in points
     and relative, the holdout share needed for the target lift, and whether it can be
     measured (:func:`workbench.plan.power`)."""
-    c = _named(_ordered(cells), lang)
+    c = cells_named(cells_ordered(cells), lang)
     c["power_status"] = c["power_status"].map(lambda x: label(f"power_{x}", lang))
     cols = {
         "segment": "plan_segment",

@@ -26,7 +26,7 @@ from workbench.report.views.common import (
     tip,
     title,
 )
-from workbench.report.views.plan import SEGMENT_ORDER, _named, _ordered, _worded
+from workbench.report.views.plan import SEGMENT_ORDER, cells_named, cells_ordered, notice_values
 from workbench.review.experiment import ALL
 from workbench.review.job import Review
 
@@ -137,7 +137,10 @@ def data_notes(rv: Review, lang: str = "zh") -> Stack | None:
     if not rv.notes:
         return None
     return Stack(
-        [Note(label(f"notice_{n.key}", lang).format(**_worded(n.values, lang))) for n in rv.notes]
+        [
+            Note(label(f"notice_{n.key}", lang).format(**notice_values(n.values, lang)))
+            for n in rv.notes
+        ]
     )
 
 
@@ -167,7 +170,7 @@ def actual_table(rv: Review, lang: str = "zh") -> Stack | Note:
             (label("effect_aov", lang), money(t["aov_effect"], lang), ""),
         ]
     )
-    v = _named(_ordered(rv.vs_actual), lang)
+    v = cells_named(cells_ordered(rv.vs_actual), lang)
     cols = {
         "segment": "plan_segment",
         "member_tier": "member_tier",
